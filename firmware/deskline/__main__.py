@@ -1,0 +1,5 @@
+import sys
+
+from deskline.cli import main
+
+sys.exit(main())

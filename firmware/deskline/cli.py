@@ -1,0 +1,65 @@
+"""The ``deskline`` command: a function of argv that returns an exit status.
+
+Sub-commands live in :mod:`deskline.commands`, one module each, found by listing that package,
+so tests call ``main([...])`` directly and never spawn a process for a CLI check.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+
+from deskline import __version__, commands
+from deskline.exc import DesklineError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_CONFIG = 78  # EX_CONFIG from sysexits.h: systemd does not restart-loop on it by default
+
+
+def _command_modules():
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        yield importlib.import_module(f"{commands.__name__}.{info.name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deskline",
+        description="Desk-side hotline assistant: measures the line, speaks the standard "
+        "phrases, holds and records calls.",
+    )
+    parser.add_argument("--version", action="version", version=f"deskline {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in _command_modules():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return int(args._run(args) or 0)
+    except DesklineError as exc:
+        print(f"deskline {args.command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG if exc.__class__.__name__ == "ConfigError" else EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,1 @@
+"""The phrase catalog, its recordings and the playback queue."""

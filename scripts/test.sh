@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on Debian bookworm / Raspberry Pi OS, then run it.
+# Usage: sudo bash scripts/test.sh [pytest args...]   (as root: installs apt packages itself)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PKGS=(python3-venv libportaudio2 libsndfile1 pulseaudio pulseaudio-utils sox espeak-ng socat)
+missing=()
+for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/test.sh: missing packages ${missing[*]}; run as root or install them" >&2; exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q "${missing[@]}"
+fi
+
+VENV=${DESKLINE_TEST_VENV:-.venv}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e ".[dev,bench]"
+# silero-vad is only the reference VAD for the benchmark and declares torch; its ONNX model is
+# all we load, so install it without dependencies.
+"$VENV/bin/python" -m pip install -q --no-deps silero-vad
+
+exec "$VENV/bin/python" -m pytest "$@"

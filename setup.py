@@ -1,0 +1,33 @@
+"""Packaging for deskline: the desk-side hotline assistant for a Raspberry Pi."""
+from setuptools import find_packages, setup
+
+setup(
+    name="deskline",
+    version="0.1.0",
+    description="Desk-side hotline assistant: line meter, standard phrases, hold, call record",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    package_dir={"": "firmware"},
+    packages=find_packages("firmware", include=["deskline", "deskline.*"]),
+    include_package_data=True,
+    package_data={"deskline": ["data/*", "data/**/*"]},
+    install_requires=[
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "soundfile>=0.12",
+        "soxr>=0.3",
+        "sounddevice>=0.4.6",
+        "gpiozero>=2.0",
+        "pyserial>=3.5",
+        "pypinyin>=0.49",
+    ],
+    extras_require={
+        "pi": ["lgpio>=0.2"],
+        "plot": ["matplotlib>=3.6"],
+        "dev": ["pytest>=7.4", "hypothesis>=6.80", "matplotlib>=3.6"],
+        "bench": ["webrtcvad-wheels>=2.0.14", "onnxruntime>=1.16"],
+    },
+    entry_points={"console_scripts": ["deskline=deskline.cli:main"]},
+)

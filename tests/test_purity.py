@@ -1,0 +1,52 @@
+"""The functional core (dsp/, call/) must stay pure: no hardware, no clocks, no threads, no sleeps."""
+import ast
+import pathlib
+
+import pytest
+
+PKG = pathlib.Path(__file__).resolve().parents[1] / "firmware" / "deskline"
+PURE = sorted(p for d in ("dsp", "call") for p in (PKG / d).rglob("*.py"))
+
+FORBIDDEN_MODULES = {
+    "gpiozero", "lgpio", "RPi", "gpiod", "sounddevice", "pyaudio", "serial", "soundfile",
+    "threading", "_thread", "multiprocessing", "asyncio", "concurrent", "time", "datetime",
+    "sched", "socket", "subprocess", "deskline.hw", "deskline.service", "deskline.journal",
+}
+FORBIDDEN_CALLS = {"sleep", "time", "monotonic", "perf_counter", "now", "utcnow", "today"}
+
+
+def _imports(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name, node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module, node.lineno
+
+
+def test_core_modules_exist():
+    assert PURE, "dsp/ and call/ hold the functional core"
+
+
+@pytest.mark.parametrize("path", PURE, ids=lambda p: str(p.relative_to(PKG)))
+def test_core_module_is_pure(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    bad = [
+        f"{path.name}:{line} imports {mod}"
+        for mod, line in _imports(tree)
+        if any(mod == f or mod.startswith(f + ".") for f in FORBIDDEN_MODULES)
+    ]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in FORBIDDEN_CALLS and isinstance(node.func.value, ast.Name) \
+                    and node.func.value.id in {"time", "datetime", "date", "os"}:
+                bad.append(f"{path.name}:{node.lineno} calls {node.func.value.id}.{node.func.attr}")
+    assert not bad, "; ".join(bad)
+
+
+def test_purity_check_catches_offenders(tmp_path):
+    """The checker itself must fail on a module that sleeps or imports gpiozero."""
+    src = "import time\nfrom gpiozero import LED\ntime.sleep(1)\n"
+    tree = ast.parse(src)
+    mods = {m for m, _ in _imports(tree)}
+    assert "time" in mods and "gpiozero" in mods

@@ -75,7 +75,7 @@ class Play:
     """Play a catalog phrase; ``values`` fill its template fields; ``reason`` is for the record."""
     t_s: float
     phrase: str
-    values: Mapping[str, str] = field(default=_EMPTY)
+    values: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     reason: str = ""
 
     def to_json(self) -> dict:
@@ -150,7 +150,7 @@ class Note:
     """A fact for the call record (``kind`` e.g. ``"far_end_hangup"``, ``data`` its figures)."""
     t_s: float
     kind: str
-    data: Mapping[str, object] = field(default=_EMPTY)
+    data: Mapping[str, object] = field(default_factory=lambda: _EMPTY)
 
     def to_json(self) -> dict:
         out = {"t": round(self.t_s, 2), "action": "note", "kind": self.kind}

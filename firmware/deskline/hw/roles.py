@@ -1,0 +1,218 @@
+"""The desk's parts as roles: hook and ring inputs, keys, the mute LED and the two relays.
+
+Each role is a small object over a gpiozero device built on a pin factory that is passed in
+(never gpiozero's global default), so the same roles run on a Pi (lgpio) and on gpiozero's
+MockFactory in tests and on a laptop. Inputs do no debouncing of their own: every raw edge is
+put on one queue as an :class:`Edge` stamped with the monotonic clock, and the service turns
+edges into debounced controller events in timestamped code (MockPin ignores ``bounce_time``,
+and the real backends debounce differently, so relying on gpiozero's debounce would make the
+bench and the tests disagree).
+
+Wiring (BCM numbering, all inputs pulled up, active low)::
+
+    HOOK  ──┐ switch to GND      low  = handset off-hook
+    RING  ──┤ optocoupler        low  = ringer sounding
+    KEYS  ──┘ push buttons       low  = pressed
+    MUTE_LED, MUTE_RELAY, LINE_RELEASE: active high outputs, low at start and at exit
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from dataclasses import dataclass, field
+
+from deskline.exc import HardwareError
+
+log = logging.getLogger(__name__)
+
+#: LED patterns as (on_s, off_s) blink timings; "on"/"off" are steady.
+LED_BLINK_S = {
+    "blink_slow": (0.5, 0.5),
+    "blink_fast": (0.125, 0.125),
+    "hang_up": (1.0, 0.25),     # mostly lit with a short gap: "put the handset down"
+    "error": (0.1, 0.9),        # a short flash each second: "the desk needs a look"
+}
+LED_STEADY = {"off": False, "on": True}
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A raw change on an input: ``source`` is "hook", "ring" or "key:<name>"."""
+
+    source: str
+    active: bool
+    mono_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeskPins:
+    """BCM pin numbers of the desk's parts (``line_release`` None when no release relay)."""
+
+    hook: int = 17
+    ring: int = 27
+    mute_led: int = 22
+    mute_relay: int = 23
+    line_release: int | None = 24
+    keys: dict = field(default_factory=lambda: {
+        "hold": 5, "greet": 6, "anything_else": 13, "goodbye": 19, "supervisor": 26})
+
+    def all_pins(self) -> dict[str, int]:
+        """Every used pin by role name, for checks and reports."""
+        pins = {"hook": self.hook, "ring": self.ring, "mute_led": self.mute_led,
+                "mute_relay": self.mute_relay}
+        if self.line_release is not None:
+            pins["line_release"] = self.line_release
+        pins.update({f"key:{k}": v for k, v in self.keys.items()})
+        return pins
+
+    def check(self) -> None:
+        """Raise HardwareError if two roles share a pin."""
+        seen: dict[int, str] = {}
+        for role, pin in self.all_pins().items():
+            if pin in seen:
+                raise HardwareError(f"GPIO{pin} is given to both {seen[pin]} and {role}")
+            seen[pin] = role
+
+
+class InputRole:
+    """A pulled-up, active-low input whose every edge goes onto the desk's edge queue."""
+
+    def __init__(self, name: str, pin: int, factory, edges: queue.Queue):
+        from gpiozero import DigitalInputDevice
+
+        self.name = name
+        self.pin = pin
+        self._dev = DigitalInputDevice(pin, pull_up=True, pin_factory=factory)
+        self._edges = edges
+        self._dev.when_activated = lambda: self._edge(True)
+        self._dev.when_deactivated = lambda: self._edge(False)
+
+    def _edge(self, active: bool) -> None:
+        self._edges.put(Edge(self.name, active, time.monotonic()))
+
+    @property
+    def active(self) -> bool:
+        """True while the input is pulled low (off-hook, ringing, pressed)."""
+        return bool(self._dev.value)
+
+    def close(self) -> None:
+        self._dev.close()
+
+
+class RelayRole:
+    """An active-high relay output, released (low) at start."""
+
+    def __init__(self, name: str, pin: int, factory):
+        from gpiozero import DigitalOutputDevice
+
+        self.name = name
+        self.pin = pin
+        self._dev = DigitalOutputDevice(pin, active_high=True, initial_value=False,
+                                        pin_factory=factory)
+
+    def set(self, on: bool) -> None:
+        if on:
+            self._dev.on()
+        else:
+            self._dev.off()
+
+    @property
+    def on(self) -> bool:
+        return bool(self._dev.value)
+
+    def close(self) -> None:
+        self._dev.off()
+        self._dev.close()
+
+
+class LedRole:
+    """The mute LED, showing one of the named patterns (blinking runs in gpiozero's thread)."""
+
+    def __init__(self, pin: int, factory):
+        from gpiozero import LED
+
+        self.pin = pin
+        self._dev = LED(pin, active_high=True, initial_value=False, pin_factory=factory)
+        self.pattern = "off"
+
+    def show(self, pattern: str) -> None:
+        if pattern == self.pattern:
+            return
+        if pattern in LED_STEADY:
+            self._dev.on() if LED_STEADY[pattern] else self._dev.off()
+        elif pattern in LED_BLINK_S:
+            on_s, off_s = LED_BLINK_S[pattern]
+            self._dev.blink(on_time=on_s, off_time=off_s, background=True)
+        else:
+            raise HardwareError(f"unknown LED pattern {pattern!r}")
+        self.pattern = pattern
+
+    @property
+    def lit(self) -> bool:
+        return bool(self._dev.value)
+
+    def close(self) -> None:
+        self._dev.off()
+        self._dev.close()
+
+
+class Desk:
+    """All GPIO roles of one desk over one pin factory, with the queue their edges go to."""
+
+    def __init__(self, pins: DeskPins, factory, backend: str):
+        pins.check()
+        self.pins = pins
+        self.factory = factory
+        self.backend = backend
+        self.edges: queue.Queue[Edge] = queue.Queue()
+        self._parts: list = []
+        try:
+            self.hook = self._add(InputRole("hook", pins.hook, factory, self.edges))
+            self.ring = self._add(InputRole("ring", pins.ring, factory, self.edges))
+            self.keys = {k: self._add(InputRole(f"key:{k}", p, factory, self.edges))
+                         for k, p in pins.keys.items()}
+            self.led = self._add(LedRole(pins.mute_led, factory))
+            self.mute = self._add(RelayRole("mute_relay", pins.mute_relay, factory))
+            self.release = (self._add(RelayRole("line_release", pins.line_release, factory))
+                            if pins.line_release is not None else None)
+        except HardwareError:
+            self.close()
+            raise
+        except Exception as exc:  # gpiozero's pin errors, lgpio errors
+            self.close()
+            raise HardwareError(f"cannot open GPIO ({backend}): {exc}") from exc
+
+    def _add(self, part):
+        self._parts.append(part)
+        return part
+
+    def safe(self) -> None:
+        """Leave the desk harmless: microphone not muted, line not released, LED off."""
+        for step in (lambda: self.mute.set(False),
+                     lambda: self.release and self.release.set(False),
+                     lambda: self.led.show("off")):
+            try:
+                step()
+            except Exception:  # keep going: every output must get its chance
+                log.exception("could not reset an output")
+
+    def snapshot(self) -> dict:
+        """The outputs and inputs as they are now (for the fake's control channel and doctor)."""
+        return {
+            "hook": "off" if self.hook.active else "on",
+            "ringing": self.ring.active,
+            "led": self.led.pattern,
+            "led_lit": self.led.lit,
+            "mute": self.mute.on,
+            "release": bool(self.release and self.release.on),
+            "keys_down": sorted(k for k, r in self.keys.items() if r.active),
+        }
+
+    def close(self) -> None:
+        for part in reversed(self._parts):
+            try:
+                part.close()
+            except Exception:
+                log.debug("closing %s failed", part, exc_info=True)
+        self._parts.clear()

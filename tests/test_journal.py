@@ -185,3 +185,35 @@ def test_report_for_the_floor(tmp_path):
     talk_h = (60 + 60 + 26 + 200) / 3600
     assert r["talk_time_s"] == 346.0
     assert r["prompts_per_hour"] == round(2 / talk_h, 1)
+
+
+def _calls_cli(argv, capsys):
+    """Run ``deskline calls`` (its module directly: the CLI finds it by the same NAME)."""
+    import argparse
+    from deskline.commands import calls
+    parser = argparse.ArgumentParser()
+    calls.add_arguments(parser)
+    code = calls.run(parser.parse_args(argv))
+    return code, capsys.readouterr().out
+
+
+def test_calls_command_lists_and_reports(tmp_path, capsys):
+    import json
+    db = tmp_path / "calls.db"
+    with Journal(db) as j:
+        rec = CallRecorder(j)
+        _normal_call(rec, 0.0, rings=2)
+        _normal_call(rec, 100.0, rings=4)
+    code, out = _calls_cli(["--db", str(db)], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["call", "started"] and len(lines) == 3
+    assert lines[1].split()[0] == "2" and "agent_hangup (agent)" in lines[1] and "30.0 s" in lines[1]
+    code, out = _calls_cli(["--db", str(db), "--json", "--limit", "1"], capsys)
+    rows = [json.loads(x) for x in out.splitlines()]
+    assert [r["id"] for r in rows] == [2] and rows[0]["rings"] == 4
+    code, out = _calls_cli(["--db", str(db), "--report"], capsys)
+    assert "Answered within 3 rings: 1 of 2 (50.0%)" in out
+    assert "Holds: 2; over 20 s: 2; over 2 min: 0" in out
+    code, out = _calls_cli(["--db", str(db), "--report", "--json"], capsys)
+    assert json.loads(out)["answered_within_3_rings_pct"] == 50.0

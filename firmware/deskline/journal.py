@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
+#: Where the service keeps the record (systemd StateDirectory=deskline).
+DEFAULT_PATH = "/var/lib/deskline/calls.db"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,

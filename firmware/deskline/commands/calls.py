@@ -1,0 +1,91 @@
+"""``deskline calls``: list the call record, or summarise it for the floor supervisor."""
+from __future__ import annotations
+
+import json
+import os
+
+from deskline.journal import DEFAULT_PATH, Journal
+
+NAME = "calls"
+HELP = "list recorded calls, or summarise them for the floor supervisor (--report)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--db", metavar="PATH", default=None,
+                        help=f"call record database (default: $DESKLINE_JOURNAL or {DEFAULT_PATH})")
+    parser.add_argument("--json", action="store_true", help="JSON instead of text")
+    parser.add_argument("--limit", type=int, metavar="N", default=20,
+                        help="newest N calls (default 20; 0 = all)")
+    parser.add_argument("--report", action="store_true",
+                        help="summary: answered within 3 rings, long holds, silent/quiet/noisy "
+                             "calls, prompts per hour")
+
+
+def _secs(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x < 120:
+        return f"{x:.1f} s"
+    return f"{int(x // 60)} min {x % 60:02.0f} s"
+
+
+def format_call_line(call: dict) -> str:
+    """One call as a line of the text listing."""
+    holds = call["holds"]
+    hold_txt = f"{len(holds)} ({', '.join(_secs(h['length_s']) for h in holds)})" if holds else "0"
+    prompts = [p["phrase"] for p in call["prompts"]]
+    flags = [k for k in ("silent", "quiet", "noisy") if call[k]]
+    end = call["end_reason"] or "open"
+    if call["released_by"]:
+        end += f" ({call['released_by']})"
+    return (f"{call['id']:>5}  {call['started_at'][:19].replace('T', ' '):19}  "
+            f"{call['rings']:>5}  {_secs(call['answer_delay_s']):>8}  {_secs(call['duration_s']):>12}  "
+            f"{hold_txt:<14}  {end:<28}  {','.join(flags) or '-':<6}  {' '.join(prompts) or '-'}")
+
+
+HEADER = (f"{'call':>5}  {'started (UTC)':19}  {'rings':>5}  {'answer':>8}  {'duration':>12}  "
+          f"{'holds':<14}  {'end (released by)':<28}  {'flags':<6}  phrases")
+
+
+def format_report(r: dict) -> str:
+    """The supervisor summary as text."""
+    pct = r["answered_within_3_rings_pct"]
+    lines = [
+        f"Calls: {r['calls']} ({r['answered']} answered, {r['unanswered']} unanswered)"
+        + (f", {r['first_call_at']} to {r['last_call_at']}" if r["calls"] else ""),
+        f"Answered within 3 rings: {r['answered_within_3_rings']} of {r['answered']}"
+        + (f" ({pct:.1f}%)" if pct is not None else ""),
+        f"Talk time: {_secs(r['talk_time_s'])}",
+        f"Holds: {r['holds']}; over 20 s: {r['holds_over_20_s']}; over 2 min: "
+        f"{r['holds_over_120_s']}; longest: {_secs(r['longest_hold_s'])}",
+        f"Silent calls: {r['silent_calls']}; quiet callers: {r['quiet_calls']}; noisy lines: "
+        f"{r['noisy_calls']}",
+        f"Far-end hang-ups: {r['far_end_hangups']}; interrupted records: {r['interrupted_calls']}",
+    ]
+    per_h = r["prompts_per_hour"]
+    by = ", ".join(f"{k} {v}" for k, v in r["device_prompts_by_phrase"].items()
+                   if k not in ("greeting", "greeting_late"))
+    lines.append(f"Device prompts: {r['device_prompts']}"
+                 + (f" ({per_h:.1f} per hour of talk)" if per_h is not None else "")
+                 + (f": {by}" if by else ""))
+    if r["released_by"]:
+        lines.append("Released by: " + ", ".join(f"{k} {v}" for k, v in r["released_by"].items()))
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    path = args.db or os.environ.get("DESKLINE_JOURNAL") or DEFAULT_PATH
+    with Journal(path, readonly=True) as journal:
+        if args.report:
+            report = journal.report()
+            print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
+            return 0
+        calls = journal.calls(limit=args.limit or None)
+    if args.json:
+        for call in calls:
+            print(json.dumps(call, ensure_ascii=False))
+    else:
+        print(HEADER)
+        for call in calls:
+            print(format_call_line(call))
+    return 0

@@ -1,0 +1,209 @@
+"""The live sound card: one duplex stream, receive/transmit taps in, phrase injection out.
+
+The card is chosen by its ALSA name (card numbers change between boots and Pi models). The
+PortAudio callback runs on PortAudio's thread and must never block, allocate much or log: it
+copies the input block with its sample time onto a queue, takes the next prepared output block
+from another queue (silence if none is ready) and counts xruns. Everything else — logging the
+xruns, metering, mixing phrases — happens on the service's main loop.
+
+Sample time is the card's clock: input frames counted since the stream first opened, in
+seconds. When the card is reopened the count continues from where the wall clock says it
+should be, so time never runs backwards for the controller.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import time
+
+import numpy as np
+
+from deskline.exc import HardwareError
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _quiet_stderr(enabled: bool):
+    """Silence PortAudio's and ALSA's C-level chatter on fd 2 while retrying a missing card."""
+    if not enabled:
+        yield
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _sd():
+    try:
+        import sounddevice
+    except OSError as exc:
+        raise HardwareError(f"PortAudio is not available ({exc}); install libportaudio2") from exc
+    return sounddevice
+
+
+class DuplexAudio:
+    """A duplex stream on the card named ``card``: mono (or rx+tx stereo) in, mono out."""
+
+    def __init__(self, card: str | None, *, rate_hz: int | None, block_s: float,
+                 tx_channel: int | None = None, latency: str | float = "low",
+                 queue_blocks: int = 200):
+        self.card = card
+        self.requested_rate_hz = rate_hz
+        self.rate_hz = rate_hz or 0
+        self.block_s = block_s
+        self.tx_channel = tx_channel
+        self.in_channels = 2 if tx_channel is not None else 1
+        self.out_channels = 1
+        self.latency = latency
+        self.blocks: queue.Queue = queue.Queue(maxsize=queue_blocks)
+        self._out: queue.Queue = queue.Queue()
+        self._stream = None
+        self._frames = 0
+        self._base_s = 0.0
+        self._closed_at = None  # (audio t_s, monotonic) when the last stream ended
+        self.xruns = 0
+        self.dropped = 0
+        self.starved = 0
+        self.block_samples = 0
+
+    # --- PortAudio thread ---------------------------------------------------------------------
+
+    def _callback(self, indata, outdata, frames, time_info, status):
+        """Queue ``(t_s, copy of indata)``; fill outdata from the prepared queue; count xruns.
+
+        Runs on PortAudio's thread: no blocking, no logging, no I/O.
+        """
+        if status:
+            self.xruns += 1
+        try:
+            self.blocks.put_nowait((self._base_s + self._frames / self.rate_hz, indata.copy()))
+        except queue.Full:  # the main loop is far behind: drop rather than block
+            self.dropped += 1
+        self._frames += frames
+        try:
+            outdata[:] = self._out.get_nowait()
+        except queue.Empty:
+            outdata.fill(0)
+            self.starved += 1
+
+    # --- main loop ----------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._stream is not None
+
+    @property
+    def alive(self) -> bool:
+        """True while the stream runs (False once the card vanished under it)."""
+        return self._stream is not None and bool(self._stream.active)
+
+    def now_s(self) -> float:
+        """Card time now: the stream's sample clock, or an extrapolation while it is closed."""
+        if self._stream is not None:
+            return self._base_s + self._frames / self.rate_hz
+        if self._closed_at is not None:
+            t_s, mono = self._closed_at
+            return t_s + (time.monotonic() - mono)
+        return 0.0
+
+    def open(self, *, retrying: bool = False) -> None:
+        """Open and start the stream; HardwareError (one line, naming the card) if it cannot."""
+        sd = _sd()
+        if retrying:  # PortAudio lists devices once per initialisation: rescan for a new card
+            with _quiet_stderr(True):
+                sd._terminate()
+                sd._initialize()
+        from deskline.hw.soundcard import find_device
+
+        with _quiet_stderr(retrying):
+            dev_in = find_device(self.card, "input")
+            dev_out = find_device(self.card, "output")
+            rate = self.requested_rate_hz or int(sd.query_devices(dev_in if dev_in is not None
+                                                                  else sd.default.device[0])
+                                                 ["default_samplerate"])
+            blocksize = int(round(rate * self.block_s))
+            base = self.now_s()
+            last_exc = None
+            for out_ch in (1, 2):  # some USB cards only open in stereo
+                try:
+                    stream = sd.Stream(samplerate=rate, blocksize=blocksize,
+                                       device=(dev_in, dev_out),
+                                       channels=(self.in_channels, out_ch), dtype="float32",
+                                       latency=self.latency, callback=self._callback)
+                    break
+                except Exception as exc:  # PortAudioError, ValueError for channel counts
+                    last_exc = exc
+            else:
+                name = self.card or "the default card"
+                raise HardwareError(f"cannot open sound card {name!r}: "
+                                    f"{str(last_exc).splitlines()[0]}") from last_exc
+            self.rate_hz = rate
+            self.block_samples = blocksize
+            self.out_channels = out_ch
+            self._base_s = base
+            self._frames = 0
+            self._stream = stream
+            try:
+                stream.start()
+            except Exception as exc:
+                self.close()
+                raise HardwareError(f"cannot start sound card {self.card!r}: "
+                                    f"{str(exc).splitlines()[0]}") from exc
+        log.info("sound card %r open: %d Hz, %d-sample blocks, %d in / %d out, latency %s",
+                 self.card, rate, blocksize, self.in_channels, out_ch, stream.latency)
+
+    def read(self, timeout_s: float) -> tuple[float, np.ndarray] | None:
+        """The next captured block ``(t_s, float32 array frames×channels)``, or None on timeout."""
+        try:
+            return self.blocks.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    def write(self, mono: np.ndarray) -> None:
+        """Queue one block of mono output (``block_samples`` long) for the callback."""
+        block = np.asarray(mono, dtype=np.float32).reshape(-1, 1)
+        if self.out_channels > 1:
+            block = np.repeat(block, self.out_channels, axis=1)
+        self._out.put(block)
+
+    @property
+    def out_backlog(self) -> int:
+        """Output blocks prepared and not yet taken by the callback."""
+        return self._out.qsize()
+
+    def flush_output(self) -> None:
+        """Drop prepared output (a phrase was stopped)."""
+        while True:
+            try:
+                self._out.get_nowait()
+            except queue.Empty:
+                return
+
+    def close(self) -> None:
+        """Stop and close the stream; safe to call twice."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        self._closed_at = (self._base_s + self._frames / max(self.rate_hz, 1), time.monotonic())
+        try:
+            stream.abort()
+        except Exception:
+            log.debug("abort failed", exc_info=True)
+        try:
+            stream.close()
+        except Exception:
+            log.debug("close failed", exc_info=True)
+        self.flush_output()
+        while True:
+            try:
+                self.blocks.get_nowait()
+            except queue.Empty:
+                break

@@ -1,0 +1,80 @@
+"""The duplex stream on a card found by ALSA name, through real PulseAudio null sinks."""
+import time
+
+import numpy as np
+import pytest
+
+from deskline.exc import HardwareError
+from deskline.hw.duplex import DuplexAudio
+
+pytestmark = pytest.mark.audio
+
+
+def _tone(n, rate, freq=1000.0, amp=0.5):
+    return amp * np.sin(2 * np.pi * freq * np.arange(n) / rate)
+
+
+def _collect(audio, seconds):
+    out, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        got = audio.read(0.1)
+        if got:
+            out.append(got)
+    return out
+
+
+def test_capture_and_playback_through_the_card(pulse_env):
+    pulse = pulse_env
+    audio = DuplexAudio("deskline_card", rate_hz=48000, block_s=0.01)
+    audio.open()
+    try:
+        rec = pulse.record_output()
+        _collect(audio, 0.3)
+        tone = _tone(48000, 48000)
+        for i in range(0, tone.size, audio.block_samples):
+            audio.write(tone[i:i + audio.block_samples])
+        player = pulse.play_into_line(_tone(24000, 48000, freq=440.0, amp=0.25))
+        blocks = _collect(audio, 1.5)
+        player.wait(5)
+        heard = rec.stop()
+    finally:
+        audio.close()
+    times = [t for t, _ in blocks]
+    assert all(b.shape == (480, 1) for _, b in blocks)
+    assert np.allclose(np.diff(times), 0.01)            # the card's sample clock
+    captured = np.concatenate([b[:, 0] for _, b in blocks])
+    loud = captured[np.abs(captured) > 0.2]
+    assert loud.size > 1000 and np.max(np.abs(captured)) == pytest.approx(0.25, abs=0.01)
+    spec = np.abs(np.fft.rfft(heard))
+    assert np.argmax(spec) * 48000 / heard.size == pytest.approx(1000, abs=5)
+    assert np.max(np.abs(heard)) == pytest.approx(0.5, abs=0.01)
+
+
+def test_missing_card_is_named_in_one_line(pulse_env):
+    audio = DuplexAudio("no_such_card", rate_hz=48000, block_s=0.01)
+    with pytest.raises(HardwareError) as info:
+        audio.open()
+    assert "'no_such_card'" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_card_unplugged_and_back(pulse_env):
+    pulse = pulse_env
+    audio = DuplexAudio("deskline_card", rate_hz=48000, block_s=0.01)
+    audio.open()
+    try:
+        assert _collect(audio, 0.3)
+        pulse.unplug_card()
+        time.sleep(0.5)
+        assert not audio.alive
+        t_gone = audio.now_s()
+        audio.close()
+        with pytest.raises(HardwareError, match="deskline_card"):
+            audio.open(retrying=True)
+        pulse.plug_card()
+        audio.open(retrying=True)
+        first = audio.read(5.0)
+        blocks = [first] + _collect(audio, 0.3)
+        assert blocks and audio.alive
+        assert blocks[0][0] >= t_gone                     # time never runs backwards
+    finally:
+        audio.close()

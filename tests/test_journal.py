@@ -217,3 +217,15 @@ def test_calls_command_lists_and_reports(tmp_path, capsys):
     assert "Holds: 2; over 20 s: 2; over 2 min: 0" in out
     code, out = _calls_cli(["--db", str(db), "--report", "--json"], capsys)
     assert json.loads(out)["answered_within_3_rings_pct"] == 50.0
+
+
+def test_hang_up_asked_by_led_is_a_device_release_done_by_the_agent(tmp_path):
+    with Journal(tmp_path / "calls.db") as j:
+        rec = CallRecorder(j)
+        rec.on_event(Hook(0.0, True))
+        rec.on_actions([Play(14.0, "no_sound_goodbye", reason="silence")])
+        rec.on_actions([Led(22.0, "hang_up")])
+        rec.on_event(Hook(25.0, False))
+        call = j.call(rec.call_ids[0])
+    assert call["end_reason"] == "device_release" and call["released_by"] == "agent"
+    assert call["silent"]

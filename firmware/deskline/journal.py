@@ -332,7 +332,9 @@ class CallRecorder:
     Feed it every event the controller handles (:meth:`on_event`, before the controller's
     actions for it) and every batch of actions (:meth:`on_actions`); call :meth:`finish` when
     the recording or the service ends. A call opens on its first ring or off-hook and ends on
-    the agent's on-hook or the device's release.
+    the agent's on-hook or the device's release. Without a line-release relay the device asks
+    the agent to hang up (LED ``hang_up``); the on-hook that follows is recorded as the
+    device's release, carried out by the agent.
     """
 
     def __init__(self, journal: Journal, *, source: str = "live", profile: str = "",
@@ -352,6 +354,7 @@ class CallRecorder:
         self._answered_t_s: float | None = None
         self._far_end_t_s: float | None = None
         self._on_hold = False
+        self._hangup_asked = False
         self._speech_hops = 0
         self._snr_sum_db = 0.0
         self._last_rx = None
@@ -396,6 +399,9 @@ class CallRecorder:
                 self.journal.fact(self.call_id, t_s, "hook", {"state": "on"})
                 if self._far_end_t_s is not None:
                     self._close(t_s, "far_end_hangup", "caller")
+                elif self._hangup_asked:
+                    # no line-release relay: the device asked, the agent put the handset down
+                    self._close(t_s, "device_release", "agent")
                 else:
                     self._close(t_s, "agent_hangup", "agent")
         elif self.call_id is not None:
@@ -464,6 +470,8 @@ class CallRecorder:
                     self._close(t_s, "device_release", "device")
             elif name == "Led":
                 self.journal.fact(self.call_id, t_s, "led", {"pattern": action.pattern})
+                if action.pattern == "hang_up":
+                    self._hangup_asked = True
             elif name == "Alert":
                 self.journal.fact(self.call_id, t_s, "alert", {"reason": action.reason})
             elif name == "StopPlayback":

@@ -36,7 +36,9 @@ class LineState:
     - ``level_dbov``: RMS level of the block.
     - ``active_level_dbov``: running ITU-T P.56 (method B) active speech level since the meter
       was reset (the call's start).
-    - ``noise_dbov``: tracked noise floor (from non-speech), ``snr_db`` = speech over noise.
+    - ``noise_dbov``: tracked noise floor (from non-speech), ``snr_db`` = speech over noise;
+      ``snr_db`` is NaN while it cannot be told (no speech or no noise estimate yet), which
+      compares false against any threshold.
     - ``peak_dbov``: block peak, as the level of a square wave with that peak.
     - ``clipped``: the block has samples at or near full scale.
     - ``tone``: the call-progress tone on the line now (held while its cadence lasts), or None.
@@ -59,7 +61,7 @@ class LineState:
             "level_dbov": round(self.level_dbov, 2),
             "active_level_dbov": round(self.active_level_dbov, 2),
             "noise_dbov": round(self.noise_dbov, 2),
-            "snr_db": round(self.snr_db, 2),
+            "snr_db": None if self.snr_db != self.snr_db else round(self.snr_db, 2),
             "peak_dbov": round(self.peak_dbov, 2),
             "clipped": self.clipped,
             "tone": self.tone.to_dict() if self.tone else None,

@@ -1,0 +1,86 @@
+"""Reading recordings for the tools (measure, simulate, phrases): any rate, WAV or FLAC.
+
+Every failure is an :class:`~deskline.exc.AudioFileError` whose one-line message names the file
+and the reason: missing, empty, truncated, not audio.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+from deskline.exc import AudioFileError
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A decoded recording: ``samples`` is float64, shape (frames, channels), values -1..1."""
+
+    path: str
+    samples: np.ndarray
+    rate_hz: int
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[1]
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[0] / self.rate_hz
+
+    def channel(self, index: int) -> np.ndarray:
+        """One channel as a contiguous 1-D array (channel 0 is the receive path)."""
+        return np.ascontiguousarray(self.samples[:, index])
+
+
+def _wav_declared_frames(path: str) -> tuple[int, int] | None:
+    """(declared data bytes, bytes present) of a RIFF/WAVE file's data chunk, or None."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = os.fstat(fh.fileno()).st_size
+        while True:
+            hdr = fh.read(8)
+            if len(hdr) < 8:
+                return None
+            cid, clen = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+            if cid == b"data":
+                return clen, size - fh.tell()
+            fh.seek(clen + (clen & 1), os.SEEK_CUR)
+
+
+def read_audio(path: str | os.PathLike) -> Recording:
+    """Decode ``path`` into a :class:`Recording`; raise AudioFileError naming the problem."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioFileError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise AudioFileError(f"{path}: is a directory, not an audio file")
+    if os.path.getsize(path) == 0:
+        raise AudioFileError(f"{path}: empty file")
+    try:
+        declared = _wav_declared_frames(path)
+    except OSError as exc:
+        raise AudioFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if declared is not None:
+        want, have = declared
+        # 0xFFFFFFFF / 0 are "unknown length" markers written by streaming recorders.
+        if want not in (0, 0xFFFFFFFF) and have < want:
+            raise AudioFileError(
+                f"{path}: truncated (header declares {want} bytes of audio, file holds {have})")
+    try:
+        data, rate = sf.read(path, dtype="float64", always_2d=True)
+    except sf.LibsndfileError as exc:
+        reason = str(exc).split(":", 1)[-1].strip() or "unreadable"
+        if "Format not recognised" in reason or "chunk" in reason:
+            reason = f"not a WAV/FLAC audio file ({reason})"
+        raise AudioFileError(f"{path}: {reason}") from exc
+    except (RuntimeError, ValueError) as exc:
+        raise AudioFileError(f"{path}: unreadable audio ({exc})") from exc
+    if data.shape[0] == 0:
+        raise AudioFileError(f"{path}: no audio frames")
+    return Recording(path=path, samples=data, rate_hz=int(rate))

@@ -47,6 +47,7 @@ INTERP_TOL_DB = 0.5
 
 _THRESH = 2.0 ** -np.arange(THRESHOLDS, 0, -1)  # c_0 = 2**-15 ... c_14 = 2**-1
 _LOG_OFFSET = 1e-20  # sv56 adds this inside every log10 to avoid log(0)
+_CHUNK_SAMPLES = 1 << 14
 _THRESH_DB = 20.0 * np.log10(_THRESH + _LOG_OFFSET)
 
 
@@ -93,12 +94,15 @@ def _as_signal(x) -> np.ndarray:
 
 
 def _reached(q: np.ndarray) -> np.ndarray:
-    """How many thresholds the envelope reaches at each sample (0..15), exactly (powers of 2)."""
-    # q = m * 2**e with 0.5 <= m < 1, so q >= 2**-(15-j) <=> e >= j - 14.
-    _, e = np.frexp(q)
-    n = np.clip(e + THRESHOLDS, 0, THRESHOLDS)
-    n[q <= 0.0] = 0
-    return n.astype(np.int8)
+    """How many thresholds the envelope reaches at each sample (0..15), exactly.
+
+    The thresholds are powers of two, so this is read from the float64 exponent field:
+    ``q >= 2**-(15-j)`` <=> ``floor(log2(q)) >= j - 15``. Zero and subnormals give 0.
+    """
+    e = q.view(np.int64) >> 52  # biased exponent (q >= 0, so the sign bit is clear)
+    e -= 1023 - THRESHOLDS - 1
+    np.clip(e, 0, THRESHOLDS, out=e)
+    return e.astype(np.int8)
 
 
 def _bin_interp(up, lw, upthr, lwthr):
@@ -140,6 +144,16 @@ def _bin_interp(up, lw, upthr, lwthr):
         new_mid = np.where(high, (up + mid) / 2.0, np.where(low, (mid + lw) / 2.0, mid))
         new_thr = np.where(high, (upthr + midthr) / 2.0,
                            np.where(low, (midthr + lwthr) / 2.0, midthr))
+        # Once a step lands on the bound it just replaced, the midpoint can no longer move
+        # (upper == lower == middle); the reference then only relaxes its tolerance until the
+        # loop ends, returning this same middle value.
+        stuck = (high | low) & (new_mid == mid) & (new_thr == midthr)
+        if stuck.any():
+            out[live[stuck]] = mid[stuck]
+            keep = ~stuck
+            live, high, low = live[keep], high[keep], low[keep]
+            up, lw, upthr, lwthr, tol = up[keep], lw[keep], upthr[keep], lwthr[keep], tol[keep]
+            mid, midthr, new_mid, new_thr = mid[keep], midthr[keep], new_mid[keep], new_thr[keep]
         lw = np.where(high, new_mid, lw)
         lwthr = np.where(high, new_thr, lwthr)
         up = np.where(low, new_mid, up)
@@ -277,6 +291,8 @@ def active_speech_level(x, *, rate_hz: float) -> P56Result:
     """
     x = _as_signal(x)
     meter = ActiveLevelMeter(rate_hz)
-    if x.size:
-        meter.process(x, x.size)
+    # cache-sized chunks are faster than one pass over a long file, and give the same result
+    for start in range(0, x.size, _CHUNK_SAMPLES):
+        chunk = x[start:start + _CHUNK_SAMPLES]
+        meter.process(chunk, chunk.size)
     return meter.result()

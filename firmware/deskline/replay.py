@@ -1,0 +1,211 @@
+"""Replay a recorded call through the line meter and the controller, on the recording's clock.
+
+This is the imperative shell of ``deskline simulate`` and ``deskline demo``: the same
+controller that runs live is fed, in time order,
+
+- the hardware events of the call (from an events file, or off-hook at 0 and on-hook at the
+  end of the recording),
+- one ``Line`` event per 10 ms analysis hop (receive tap = channel 0; transmit tap = channel 1
+  of a stereo recording),
+- ``PhraseDone`` when a phrase it asked for has played for its length (the playback queue of
+  the phrase book knows what plays when and for how long) or was stopped,
+- a ``tick`` after every hop,
+
+and every batch of actions goes to the call recorder. Nothing sleeps: a ten-minute call
+replays in a few seconds.
+
+Ordering rule: within a hop ending at ``t``, events stamped up to ``t`` (phrase ends first on a
+tie) are handled before the hop's ``Line`` event, then the controller ticks at ``t``.
+"""
+from __future__ import annotations
+
+import heapq
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Protocol, Sequence
+
+import numpy as np
+
+from deskline.call.events import Hook, Line, PhraseDone, Play, StopPlayback
+from deskline.dsp.state import LineState
+
+log = logging.getLogger(__name__)
+
+#: Audio fed to the meters per step: one second, i.e. 100 hops vectorised at once.
+BLOCK_S = 1.0
+
+
+class Playback(Protocol):
+    """What the replay needs from a playback queue (see :class:`QueuePlayback`)."""
+
+    def play(self, action: Play) -> list[PhraseDone]: ...
+    def stop(self, t_s: float) -> list[PhraseDone]: ...
+    def next_done_t_s(self) -> float | None: ...
+    def pop_done(self, t_s: float) -> list[PhraseDone]: ...
+
+
+@dataclass
+class Trace:
+    """The receive tap per hop, kept for plots: times, levels, noise floor, speech flags."""
+
+    t_s: list = field(default_factory=list)
+    level_dbov: list = field(default_factory=list)
+    active_level_dbov: list = field(default_factory=list)
+    noise_dbov: list = field(default_factory=list)
+    speech: list = field(default_factory=list)
+    tone: list = field(default_factory=list)
+
+    def add(self, s: LineState) -> None:
+        self.t_s.append(s.t_s)
+        self.level_dbov.append(s.level_dbov)
+        self.active_level_dbov.append(s.active_level_dbov)
+        self.noise_dbov.append(s.noise_dbov)
+        self.speech.append(s.speech)
+        self.tone.append(s.tone is not None)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class ReplayResult:
+    """What a replay produced: every action in order, the calls recorded, the audio length."""
+
+    actions: list
+    duration_s: float
+    call_ids: list[int]
+    trace: Trace | None = None
+    hops: int = 0
+
+
+class Replay:
+    """One replay run: wires meters, controller, playback and recorder on one audio clock.
+
+    ``meter_factory(rate_hz)`` makes a line meter (``feed_all(block) -> list[LineState]``);
+    ``controller`` has ``handle(event)`` and ``tick(t_s)``; ``recorder`` (optional) has
+    ``on_event``, ``on_actions`` and ``finish``.
+    """
+
+    def __init__(self, *, controller, playback: Playback, meter_factory: Callable,
+                 recorder=None, on_action: Callable | None = None, keep_trace: bool = False):
+        self.controller = controller
+        self.playback = playback
+        self.meter_factory = meter_factory
+        self.recorder = recorder
+        self.on_action = on_action
+        self.actions: list = []
+        self.trace = Trace() if keep_trace else None
+
+    # --- dispatch --------------------------------------------------------------------------
+
+    def _apply(self, actions: Sequence) -> None:
+        """Hand a batch of actions to the recorder and the playback queue, in order."""
+        if not actions:
+            return
+        if self.recorder is not None:
+            self.recorder.on_actions(actions)
+        follow: list[PhraseDone] = []
+        for action in actions:
+            self.actions.append(action)
+            if self.on_action is not None:
+                self.on_action(action)
+            if isinstance(action, Play):
+                follow.extend(self.playback.play(action))
+            elif isinstance(action, StopPlayback):
+                follow.extend(self.playback.stop(action.t_s))
+        for done in follow:          # a phrase cut short ends now, and the controller hears so
+            self._handle(done)
+
+    def _handle(self, event) -> None:
+        if self.recorder is not None:
+            self.recorder.on_event(event)
+        self._apply(self.controller.handle(event))
+
+    def _tick(self, t_s: float) -> None:
+        self._apply(self.controller.tick(t_s))
+
+    def _run_due(self, hw: list, t_s: float) -> None:
+        """Handle every hardware event and phrase end stamped at or before ``t_s``, in order."""
+        while True:
+            done_t = self.playback.next_done_t_s()
+            hw_t = hw[0][0] if hw else None
+            if done_t is not None and done_t <= t_s and (hw_t is None or done_t <= hw_t):
+                for done in self.playback.pop_done(done_t):
+                    self._handle(done)
+                self._tick(done_t)
+            elif hw_t is not None and hw_t <= t_s:
+                _, _, event = heapq.heappop(hw)
+                self._handle(event)
+            else:
+                return
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def run(self, rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = None,
+            events: Iterable | None = None) -> ReplayResult:
+        """Replay one recording (``rx``, optional ``tx``, float samples at ``rate_hz``)."""
+        rx = np.asarray(rx, dtype=np.float64)
+        n = rx.shape[0]
+        duration_s = n / rate_hz
+        if events is None:
+            events = [Hook(0.0, True), Hook(duration_s, False)]
+        hw = [(e.t_s, i, e) for i, e in enumerate(events)]
+        heapq.heapify(hw)
+        meter_rx = self.meter_factory(rate_hz)
+        meter_tx = self.meter_factory(rate_hz) if tx is not None else None
+        block = max(1, int(round(BLOCK_S * rate_hz)))
+        hops = 0
+        for start in range(0, n, block):
+            states = meter_rx.feed_all(rx[start:start + block])
+            tx_states = meter_tx.feed_all(tx[start:start + block]) if meter_tx else None
+            hops += self._hops(hw, states, tx_states)
+        # the meters hold back their resampler's delay: the tail of the recording
+        states = meter_rx.flush() if hasattr(meter_rx, "flush") else []
+        tx_states = (meter_tx.flush() if hasattr(meter_tx, "flush") else []) if meter_tx else None
+        hops += self._hops(hw, states, tx_states)
+        # After the audio: whatever the events file still holds, phrase ends included.
+        while hw or self.playback.next_done_t_s() is not None:
+            t_s = min(self._next_due(hw), float("inf"))
+            if t_s == float("inf"):
+                break
+            if not hw and t_s > duration_s:
+                break          # nothing more happens on the line; a phrase still "playing" is moot
+            self._run_due(hw, t_s)
+            self._tick(t_s)
+        end_t_s = max(duration_s, max((a.t_s for a in self.actions), default=0.0))
+        if self.recorder is not None:
+            self.recorder.finish(end_t_s)
+        call_ids = list(getattr(self.recorder, "call_ids", []))
+        return ReplayResult(self.actions, duration_s, call_ids, self.trace, hops)
+
+    def _hops(self, hw: list, states: list, tx_states: list | None) -> int:
+        """Feed one batch of hops: due events, then each hop's Line event, then a tick."""
+        if tx_states is not None and len(tx_states) != len(states):
+            raise RuntimeError("receive and transmit meters disagree on the hop count")
+        handle = self.controller.handle
+        tick = self.controller.tick
+        recorder_event = self.recorder.on_event if self.recorder is not None else None
+        trace_add = self.trace.add if self.trace is not None else None
+        next_due = self._next_due(hw)
+        for i, state in enumerate(states):
+            t_s = state.t_s
+            if next_due <= t_s:
+                self._run_due(hw, t_s)
+            line = Line(t_s, state, tx_states[i] if tx_states is not None else None)
+            if recorder_event is not None:
+                recorder_event(line)
+            acts = handle(line)
+            if acts:
+                self._apply(acts)
+            acts = tick(t_s)
+            if acts:
+                self._apply(acts)
+            next_due = self._next_due(hw)
+            if trace_add is not None:
+                trace_add(state)
+        return len(states)
+
+    def _next_due(self, hw: list) -> float:
+        done_t = self.playback.next_done_t_s()
+        hw_t = hw[0][0] if hw else float("inf")
+        return hw_t if done_t is None else min(done_t, hw_t)

@@ -1,0 +1,141 @@
+"""The replay engine's clock: what the controller hears, in which order, at which times."""
+import numpy as np
+import pytest
+
+from deskline.call.events import Hook, Key, Line, PhraseDone, Play, StopPlayback
+from deskline.dsp.state import LineState
+from deskline.replay import Replay
+
+RATE = 8000
+
+
+class HopMeter:
+    """A stand-in meter: one state per 80 samples, speech where the hop is loud."""
+
+    def __init__(self, rate_hz):
+        assert rate_hz == RATE
+        self.n = 0
+        self.pending = np.empty(0)
+
+    def feed_all(self, x):
+        buf = np.concatenate([self.pending, x])
+        k = buf.size // 80
+        self.pending = buf[k * 80:]
+        out = []
+        for i in range(k):
+            self.n += 1
+            loud = float(np.abs(buf[i * 80:(i + 1) * 80]).max()) > 0.1
+            out.append(LineState(self.n / 100, loud, -20.0 if loud else -70.0, -20.0, -70.0,
+                                 50.0, -10.0, False))
+        return out
+
+    def flush(self):
+        return []
+
+
+class FixedPlayback:
+    """Phrases of known lengths, one at a time; a new one cuts the one playing."""
+
+    def __init__(self, lengths):
+        self.lengths = lengths
+        self.now = None   # (phrase, end_t_s)
+
+    def play(self, action):
+        cut = self.stop(action.t_s)
+        self.now = (action.phrase, action.t_s + self.lengths[action.phrase])
+        return cut
+
+    def stop(self, t_s):
+        if self.now is None:
+            return []
+        phrase, _ = self.now
+        self.now = None
+        return [PhraseDone(t_s, phrase)]
+
+    def next_done_t_s(self):
+        return None if self.now is None else self.now[1]
+
+    def pop_done(self, t_s):
+        phrase, _ = self.now
+        self.now = None
+        return [PhraseDone(t_s, phrase)]
+
+
+class ScriptedController:
+    """Greets on off-hook, says 'thanks' once the caller has spoken, stops on the hold key."""
+
+    def __init__(self):
+        self.heard = []
+        self.ticks = 0
+        self.spoke_t_s = None
+
+    def handle(self, event):
+        if not isinstance(event, Line):
+            self.heard.append(event)
+        if isinstance(event, Hook) and event.off_hook:
+            return [Play(event.t_s, "greeting")]
+        if isinstance(event, Key) and event.name == "hold":
+            return [StopPlayback(event.t_s)]
+        if isinstance(event, Line) and event.rx.speech and self.spoke_t_s is None:
+            self.spoke_t_s = event.t_s
+            return [Play(event.t_s, "thanks")]
+        return []
+
+    def tick(self, t_s):
+        self.ticks += 1
+        return []
+
+
+def _run(rx, events):
+    ctl = ScriptedController()
+    replay = Replay(controller=ctl, playback=FixedPlayback({"greeting": 2.0, "thanks": 10.0}),
+                    meter_factory=HopMeter, keep_trace=True)
+    return ctl, replay, replay.run(rx, rate_hz=RATE, events=events)
+
+
+def test_default_events_phrase_done_and_stop_order():
+    rx = np.zeros(6 * RATE)
+    rx[int(3.0 * RATE):int(3.5 * RATE)] = 0.5          # the caller speaks at 3.0 s
+    ctl, replay, result = _run(rx, [Hook(0.0, True), Key(4.2, "hold"), Hook(6.0, False)])
+    assert result.duration_s == 6.0 and result.hops == 600
+    kinds = [(type(e).__name__, round(e.t_s, 2), getattr(e, "phrase", "")) for e in ctl.heard]
+    assert kinds == [
+        ("Hook", 0.0, ""),
+        ("PhraseDone", 2.0, "greeting"),           # played for its length
+        ("Key", 4.2, ""),
+        ("PhraseDone", 4.2, "thanks"),             # stopped: done at once, not at 13.0 s
+        ("Hook", 6.0, ""),
+    ]
+    plays = [(a.phrase, round(a.t_s, 2)) for a in result.actions if isinstance(a, Play)]
+    assert plays == [("greeting", 0.0), ("thanks", 3.01)]
+    assert ctl.ticks >= 600
+    assert len(result.trace.t_s) == 600 and result.trace.speech[300]
+
+
+def test_without_events_off_hook_at_start_and_on_hook_at_end():
+    ctl, _, result = _run(np.zeros(int(2.5 * RATE)), None)
+    assert [(type(e).__name__, e.t_s) for e in ctl.heard] == [
+        ("Hook", 0.0), ("PhraseDone", 2.0), ("Hook", 2.5)]
+
+
+def test_events_after_the_recording_still_reach_the_controller():
+    ctl, _, _ = _run(np.zeros(RATE), [Hook(0.0, True), Hook(5.0, False)])
+    assert [(type(e).__name__, e.t_s) for e in ctl.heard] == [
+        ("Hook", 0.0), ("PhraseDone", 2.0), ("Hook", 5.0)]
+
+
+def test_a_new_phrase_cutting_one_short_reports_the_first_done():
+    pb = FixedPlayback({"a": 5.0, "b": 1.0})
+    assert pb.play(Play(0.0, "a")) == []
+    assert pb.play(Play(1.0, "b")) == [PhraseDone(1.0, "a")]
+
+
+@pytest.mark.parametrize("block_s", [0.37, 1.0])
+def test_result_does_not_depend_on_block_size(monkeypatch, block_s):
+    import deskline.replay as rp
+    rx = np.zeros(4 * RATE)
+    rx[RATE:RATE + 800] = 0.4
+    monkeypatch.setattr(rp, "BLOCK_S", block_s)
+    _, _, result = _run(rx, None)
+    assert [(a.phrase, round(a.t_s, 2)) for a in result.actions if isinstance(a, Play)] == [
+        ("greeting", 0.0), ("thanks", 1.01)]

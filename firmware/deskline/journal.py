@@ -480,8 +480,9 @@ class CallRecorder:
                 self.journal.fact(self.call_id, t_s, "state", {"name": action.name})
 
     def _play(self, action, notes: dict) -> None:
-        asked_by = "agent" if type(self._cause).__name__ == "Key" and \
-            abs(self._cause.t_s - action.t_s) < 1e-9 else "device"
+        by_key = action.reason.startswith("key:") or (
+            type(self._cause).__name__ == "Key" and abs(self._cause.t_s - action.t_s) < 1e-9)
+        asked_by = "agent" if by_key else "device"
         measurements: dict = {}
         rx = self._last_rx
         if rx is not None:

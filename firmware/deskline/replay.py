@@ -76,6 +76,22 @@ class ReplayResult:
     call_ids: list[int]
     trace: Trace | None = None
     hops: int = 0
+    events: list = field(default_factory=list)
+
+    def phrase_spans(self) -> list[tuple[str, float, float]]:
+        """(phrase, start, end) of everything played: a ``Play`` to its ``PhraseDone``."""
+        opened: dict[str, float] = {}
+        spans = []
+        stream = sorted([(a.t_s, 0, i, a) for i, a in enumerate(self.actions)] +
+                        [(e.t_s, 1, i, e) for i, e in enumerate(self.events)],
+                        key=lambda x: x[:3])
+        for _, _, _, item in stream:
+            if isinstance(item, Play):
+                opened[item.phrase] = item.t_s
+            elif isinstance(item, PhraseDone) and item.phrase in opened:
+                spans.append((item.phrase, opened.pop(item.phrase), item.t_s))
+        spans += [(p, t, self.duration_s) for p, t in opened.items()]
+        return sorted(spans, key=lambda x: x[1])
 
 
 class Replay:
@@ -94,6 +110,8 @@ class Replay:
         self.recorder = recorder
         self.on_action = on_action
         self.actions: list = []
+        #: every event but the per-hop Line ones, in the order the controller got them
+        self.events: list = []
         self.trace = Trace() if keep_trace else None
 
     # --- dispatch --------------------------------------------------------------------------
@@ -117,6 +135,7 @@ class Replay:
             self._handle(done)
 
     def _handle(self, event) -> None:
+        self.events.append(event)
         if self.recorder is not None:
             self.recorder.on_event(event)
         self._apply(self.controller.handle(event))
@@ -176,7 +195,7 @@ class Replay:
         if self.recorder is not None:
             self.recorder.finish(end_t_s)
         call_ids = list(getattr(self.recorder, "call_ids", []))
-        return ReplayResult(self.actions, duration_s, call_ids, self.trace, hops)
+        return ReplayResult(self.actions, duration_s, call_ids, self.trace, hops, self.events)
 
     def _hops(self, hw: list, states: list, tx_states: list | None) -> int:
         """Feed one batch of hops: due events, then each hop's Line event, then a tick."""

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from deskline.dsp import p56
 from deskline.dsp.p56 import (ActiveLevelMeter, MARGIN_DB, P56Result, active_speech_level,
                               level_from_counts)
 from deskline.dsp.state import FLOOR_DBOV
@@ -156,6 +157,21 @@ def test_vectorised_interpolation_equals_scalar_on_many_accumulators():
         want = slow_level(sq[i], n[i], np.minimum.accumulate(a[i]).astype(int).tolist())
         assert level[i] == pytest.approx(want[0], abs=1e-9)
         assert activity[i] == pytest.approx(want[1], abs=1e-12)
+
+
+def test_interpolation_paths_are_bit_identical():
+    """Few rows take a scalar path, many the vectorised one: both must give the same floats."""
+    rng = np.random.default_rng(11)
+    rows = 5000
+    thr = -6.0206 * rng.integers(1, 15, rows).astype(float)
+    lwthr = thr - 6.0206
+    up = thr + MARGIN_DB - rng.uniform(0, 6, rows)
+    lw = lwthr + MARGIN_DB + rng.uniform(0, 6, rows)
+    fast = p56._bin_interp(up, lw, thr, lwthr)
+    one = [p56._bin_interp_one(*v) for v in zip(up, lw, thr, lwthr)]
+    np.testing.assert_array_equal(fast, one)
+    np.testing.assert_allclose(one, [slow_interp(*v) for v in zip(up, lw, thr, lwthr)],
+                               rtol=0, atol=0)
 
 
 def test_streaming_is_identical_however_split():

@@ -210,6 +210,8 @@ def test_bad_block_is_refused():
         ActiveLevelMeter(0)
     with pytest.raises(ValueError, match="1-D"):
         active_speech_level(np.zeros((2, 80)), rate_hz=8000)
+    with pytest.raises(ValueError, match="int16"):
+        active_speech_level(np.zeros(80, dtype=np.int16), rate_hz=8000)
 
 
 # P.56 levels of the fixtures by the ITU-T G.191 reference tool (sv56demo), from CREDITS.md.

@@ -88,7 +88,12 @@ def _check_rate(rate_hz: float) -> float:
 
 
 def _as_signal(x) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64)
+    a = np.asarray(x)
+    if a.dtype.kind in "iub":
+        # integer PCM would read ~90 dB too loud; the caller must scale it (e.g. / 32768)
+        raise ValueError(f"P.56: expected float samples in -1..1, got {a.dtype} "
+                         "(divide 16-bit PCM by 32768)")
+    a = a.astype(np.float64, copy=False)
     if a.ndim != 1:
         raise ValueError(f"P.56: expected a 1-D signal, got shape {a.shape}")
     return a

@@ -35,6 +35,7 @@ def _normal_call(rec, t0=0.0, rings=2):
     rec.on_actions([Play(answer + 12.0, "hold_ask")])
     rec.on_event(PhraseDone(answer + 14.0, "hold_ask"))
     rec.on_actions([Mute(answer + 14.0, True), Led(answer + 14.0, "on")])
+    _feed_speech(rec, answer + 20.0, answer + 25.0, level=-50.0)   # on hold: not the caller's figures
     rec.on_actions([Led(answer + 34.0, "blink_slow")])
     rec.on_event(Key(answer + 44.0, "hold"))
     rec.on_actions([Mute(answer + 44.0, False), Led(answer + 44.0, "off"),

@@ -22,6 +22,7 @@ import os
 import sqlite3
 from typing import Callable
 
+from deskline.dsp.state import FLOOR_DBOV
 from deskline.exc import JournalError
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,9 @@ CREATE TABLE IF NOT EXISTS calls (
     released_by TEXT,                    -- caller | device | agent
     end_reason TEXT,                     -- NULL while the call is open
     last_t_s REAL NOT NULL,              -- time of the latest fact: where a crash left it
-    caller_speech_s REAL NOT NULL DEFAULT 0,
+    caller_speech_s REAL NOT NULL DEFAULT 0,  -- receive speech while the agent is quiet, not on hold
     caller_level_dbov REAL,              -- P.56 active level of the caller, latest
-    caller_snr_db REAL,                  -- mean SNR over the caller's speech
+    caller_snr_db REAL,                  -- caller's active level over the mean noise floor
     silent INTEGER NOT NULL DEFAULT 0,   -- the device prompted for a silent line
     quiet INTEGER NOT NULL DEFAULT 0,    -- ... for a quiet caller
     noisy INTEGER NOT NULL DEFAULT 0     -- ... for a noisy line
@@ -356,7 +357,8 @@ class CallRecorder:
         self._on_hold = False
         self._hangup_asked = False
         self._speech_hops = 0
-        self._snr_sum_db = 0.0
+        self._line_hops = 0
+        self._noise_sum_dbov = 0.0
         self._last_rx = None
         self._next_checkpoint_t_s = 0.0
         self._cause = None
@@ -417,9 +419,12 @@ class CallRecorder:
         self._last_rx = rx
         if self._answered_t_s is None or self.call_id is None:
             return
+        if self._on_hold:
+            return
+        self._line_hops += 1
+        self._noise_sum_dbov += rx.noise_dbov
         if rx.speech and rx.tone is None and (event.tx is None or not event.tx.speech):
             self._speech_hops += 1
-            self._snr_sum_db += rx.snr_db
         if event.t_s >= self._next_checkpoint_t_s:
             self._next_checkpoint_t_s = event.t_s + self.checkpoint_s
             self._checkpoint(event.t_s)
@@ -427,7 +432,11 @@ class CallRecorder:
     def _caller_figures(self) -> dict:
         speech_s = self._speech_hops * HOP_S
         level = self._last_rx.active_level_dbov if self._last_rx is not None else None
-        snr = self._snr_sum_db / self._speech_hops if self._speech_hops else None
+        # the caller's P.56 active level over the mean noise floor: robust where per-hop
+        # figures are not (a hop of background babble can look like speech)
+        snr = None
+        if self._speech_hops and self._line_hops and level is not None and level > FLOOR_DBOV:
+            snr = level - self._noise_sum_dbov / self._line_hops
         return {"caller_speech_s": round(speech_s, 2), "caller_level_dbov": _r(level),
                 "caller_snr_db": _r(snr)}
 

@@ -360,6 +360,7 @@ class CallRecorder:
         self._line_hops = 0
         self._noise_sum_dbov = 0.0
         self._last_rx = None
+        self._caller_level_dbov: float | None = None
         self._next_checkpoint_t_s = 0.0
         self._cause = None
 
@@ -421,6 +422,7 @@ class CallRecorder:
             return
         if self._on_hold:
             return
+        self._caller_level_dbov = rx.active_level_dbov
         self._line_hops += 1
         self._noise_sum_dbov += rx.noise_dbov
         if rx.speech and rx.tone is None and (event.tx is None or not event.tx.speech):
@@ -431,7 +433,7 @@ class CallRecorder:
 
     def _caller_figures(self) -> dict:
         speech_s = self._speech_hops * HOP_S
-        level = self._last_rx.active_level_dbov if self._last_rx is not None else None
+        level = self._caller_level_dbov
         # the caller's P.56 active level over the mean noise floor: robust where per-hop
         # figures are not (a hop of background babble can look like speech)
         snr = None

@@ -103,8 +103,9 @@ class Desk:
     hotline_name_en: str = ""
     agent_no: str = ""
     language: str = "zh"
-    #: a LINE_RELEASE relay is fitted: the device hangs up itself; otherwise it asks the agent.
-    line_release: bool = False
+    #: a LINE_RELEASE relay is fitted (the default pin map has one on BCM 24): the device hangs
+    #: up itself; otherwise it asks the agent to with the LED.
+    line_release: bool = True
 
     def template_values(self) -> dict[str, str]:
         """Values for templated phrases (greeting, wrong number, job number …)."""

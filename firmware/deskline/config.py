@@ -1,0 +1,548 @@
+"""The desk's configuration: one TOML file, checked key by key, into frozen dataclasses.
+
+Sections: ``[desk]`` (names for the greeting, language, profile), ``[profiles.<name>]``
+(controller timings and thresholds, see :class:`deskline.call.profile.Profile`), ``[hw]`` (GPIO
+backend, BCM pins, debounce and flash windows), ``[audio]`` (sound card, rates, channels),
+``[phrases]`` (a centre's own recordings), ``[journal]`` (the call record). Every key is
+optional; what is missing takes the built-in default, which is also what
+``deskline config show`` prints. The commented example is ``deskline/data/deskline.example.toml``.
+
+A user profile extends another (``base = "standard"``, the default) or redefines a built-in
+one by using its name. An unknown key, a wrong type or an impossible value (a negative time,
+a level above 0 dBov, a pin outside BCM 0–27, a pin used twice) raises :class:`ConfigError`
+with one line ``FILE:LINE: key: problem``.
+
+Where the file comes from (:func:`config_path`): the path given, else ``$DESKLINE_CONFIG``,
+else ``/etc/deskline/deskline.toml`` if it exists, else the built-in defaults.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from deskline.call.profile import BUILTIN_PROFILES, PROFILE_KEYS, Desk, Profile
+from deskline.exc import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Where ``install`` puts the file and where the service looks for it.
+SYSTEM_PATH = "/etc/deskline/deskline.toml"
+ENV_VAR = "DESKLINE_CONFIG"
+NONE = "none"  # an optional pin or channel that is not there
+
+
+@dataclass(frozen=True, slots=True)
+class HwConfig:
+    """GPIO backend and BCM pins; the debounce and hook-flash windows of the inputs."""
+
+    backend: str = "gpiozero"           # "gpiozero" | "fake"
+    pin_factory: str = ""               # gpiozero factory ("lgpio", "mock" …); "" = its default
+    hook_pin: int = 17
+    ring_pin: int = 27
+    mute_led_pin: int = 22
+    mute_relay_pin: int = 23
+    line_release_pin: int | None = 24   # "none": no relay, the LED asks the agent to hang up
+    hold_key_pin: int | None = 5
+    greet_key_pin: int | None = 6
+    anything_else_key_pin: int | None = 13
+    goodbye_key_pin: int | None = 19
+    supervisor_key_pin: int | None = 26
+    louder_key_pin: int | None = None
+    hook_debounce_s: float = 0.05
+    key_debounce_s: float = 0.03
+    flash_min_s: float = 0.1
+    flash_max_s: float = 0.9
+    ring_min_s: float = 0.1
+    ring_off_s: float = 0.5
+
+    def pins(self) -> dict[str, int]:
+        """Every configured pin by key name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name.endswith("_pin") and getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class AudioConfig:
+    """The sound card(s) by ALSA name and how the line is captured."""
+
+    card: str = ""          # name (or part of it) of the capture card; "" = system default
+    output_card: str = ""   # card the phrases play on; "" = the same as ``card``
+    rate_hz: int = 48000
+    block_s: float = 0.1
+    rx_channel: int = 0
+    tx_channel: int | None = 1  # "none": the transmit tap is not wired
+
+
+@dataclass(frozen=True, slots=True)
+class PhrasesConfig:
+    """Where a centre's own phrase recordings are (they override the built-in ones)."""
+
+    dir: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalConfig:
+    """Where the call record lives."""
+
+    path: str = "/var/lib/deskline/calls.db"
+
+
+@dataclass(frozen=True, slots=True)
+class DeskConfig:
+    """The ``[desk]`` section as written."""
+
+    hotline_name: str = ""
+    hotline_name_en: str = ""
+    agent_no: str = ""
+    language: str = "zh"
+    profile: str = "standard"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole effective configuration."""
+
+    desk_section: DeskConfig = field(default_factory=DeskConfig)
+    profiles: Mapping[str, Profile] = field(
+        default_factory=lambda: MappingProxyType(dict(BUILTIN_PROFILES)))
+    hw: HwConfig = field(default_factory=HwConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    phrases: PhrasesConfig = field(default_factory=PhrasesConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
+    path: str | None = None
+
+    @classmethod
+    def default(cls) -> "Config":
+        """The built-in defaults (no file)."""
+        return cls()
+
+    @property
+    def profile(self) -> Profile:
+        """The profile the desk runs (``[desk] profile``)."""
+        return self.profiles[self.desk_section.profile]
+
+    @property
+    def desk(self) -> Desk:
+        """What the controller needs about the desk (names, whether a release relay is fitted)."""
+        d = self.desk_section
+        return Desk(hotline_name=d.hotline_name, hotline_name_en=d.hotline_name_en,
+                    agent_no=d.agent_no, language=d.language,
+                    line_release=self.hw.line_release_pin is not None)
+
+    def to_dict(self) -> dict:
+        """Plain data, as the TOML file would hold it (``None`` pins as ``"none"``)."""
+        def section(obj) -> dict:
+            return {f.name: (NONE if getattr(obj, f.name) is None else getattr(obj, f.name))
+                    for f in fields(obj)}
+        profiles = {}
+        for name, prof in self.profiles.items():
+            profiles[name] = {k: getattr(prof, k) for k in PROFILE_KEYS}
+        return {"desk": section(self.desk_section), "profiles": profiles,
+                "hw": section(self.hw), "audio": section(self.audio),
+                "phrases": section(self.phrases), "journal": section(self.journal)}
+
+    def to_toml(self) -> str:
+        """The effective configuration as a TOML file (every key, every profile)."""
+        data = self.to_dict()
+        lines = [f"# effective deskline configuration ({self.path or 'built-in defaults'})"]
+        for sec in ("desk", "hw", "audio", "phrases", "journal"):
+            lines += ["", f"[{sec}]"] + [f"{k} = {_toml_value(v)}" for k, v in data[sec].items()]
+        for name, values in data["profiles"].items():
+            lines += ["", f"[profiles.{_toml_key(name)}]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _toml_key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml_value(name)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+# --- checking values -------------------------------------------------------------------------
+
+class _Bad(Exception):
+    """A value is wrong; the message is the problem, the caller adds file, line and key."""
+
+
+def _typename(v: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            dict: "a table", list: "an array"}.get(type(v), type(v).__name__)
+
+
+def _want_str(v):
+    if not isinstance(v, str):
+        raise _Bad(f"must be a string, not {_typename(v)}")
+    return v
+
+
+def _want_bool(v):
+    if not isinstance(v, bool):
+        raise _Bad(f"must be true or false, not {_typename(v)}")
+    return v
+
+
+def _want_int(v, lo=None, hi=None):
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _Bad(f"must be an integer, not {_typename(v)}")
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise _Bad(f"{v} is out of range {lo}..{hi}")
+    return v
+
+
+def _want_float(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _Bad(f"must be a number, not {_typename(v)}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise _Bad(f"{v} is not a finite number")
+    return v
+
+
+def _time(v, *, positive=False):
+    v = _want_float(v)
+    if v < 0:
+        raise _Bad(f"{v:g} s: a time cannot be negative")
+    if positive and v == 0:
+        raise _Bad("must be more than 0 s")
+    if v > 3600:
+        raise _Bad(f"{v:g} s is longer than an hour")
+    return v
+
+
+def _dbov(v):
+    v = _want_float(v)
+    if v > 0:
+        raise _Bad(f"{v:g} dBov: a level cannot be above 0 dBov (full scale)")
+    if v < -100:
+        raise _Bad(f"{v:g} dBov is below the meter's floor (-100 dBov)")
+    return v
+
+
+def _db(v, lo, hi):
+    v = _want_float(v)
+    if not lo <= v <= hi:
+        raise _Bad(f"{v:g} dB is out of range {lo}..{hi} dB")
+    return v
+
+
+def _pin(v, optional):
+    if optional and isinstance(v, str) and v.lower() == NONE:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        extra = ' or "none"' if optional else ""
+        raise _Bad(f"must be a BCM pin number 0-27{extra}, not {_typename(v)}")
+    if not 0 <= v <= 27:
+        raise _Bad(f"{v} is not a BCM GPIO pin (0-27)")
+    return v
+
+
+def _choice(*options):
+    def check(v):
+        _want_str(v)
+        if v not in options:
+            raise _Bad(f"{v!r} is not one of {', '.join(options)}")
+        return v
+    return check
+
+
+def _rate(v):
+    v = _want_int(v)
+    if v not in (8000, 16000, 22050, 24000, 32000, 44100, 48000, 96000):
+        raise _Bad(f"{v} Hz is not a sound-card rate (8000-96000)")
+    return v
+
+
+def _channel(v):
+    if isinstance(v, str) and v.lower() == NONE:
+        return None
+    return _want_int(v, 0, 7)
+
+
+def _agent_no(v):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    return _want_str(v)
+
+
+_SECTIONS: dict[str, dict[str, Any]] = {
+    "desk": {
+        "hotline_name": _want_str, "hotline_name_en": _want_str, "agent_no": _agent_no,
+        "language": _choice("zh", "en"), "profile": _want_str,
+    },
+    "hw": {
+        "backend": _choice("gpiozero", "fake"), "pin_factory": _want_str,
+        **{f.name: (lambda v, o=(f.default is None or f.name in (
+            "line_release_pin",) or "key" in f.name): _pin(v, o))
+           for f in fields(HwConfig) if f.name.endswith("_pin")},
+        "hook_debounce_s": _time, "key_debounce_s": _time,
+        "flash_min_s": _time, "flash_max_s": _time,
+        "ring_min_s": _time, "ring_off_s": lambda v: _time(v, positive=True),
+    },
+    "audio": {
+        "card": _want_str, "output_card": _want_str, "rate_hz": _rate,
+        "block_s": lambda v: _block(v), "rx_channel": lambda v: _want_int(v, 0, 7),
+        "tx_channel": _channel,
+    },
+    "phrases": {"dir": _want_str},
+    "journal": {"path": lambda v: _nonempty(v)},
+}
+
+
+def _block(v):
+    v = _time(v, positive=True)
+    if v > 1.0:
+        raise _Bad(f"{v:g} s is too long for an audio block (at most 1 s)")
+    return v
+
+
+def _nonempty(v):
+    if not _want_str(v):
+        raise _Bad("must not be empty")
+    return v
+
+
+_POSITIVE_TIMES = {"judge_window_s", "quiet_min_speech_s", "noisy_min_speech_s",
+                   "silence_timeout_s", "ring_reset_s", "hold_warn_s", "hold_limit_s"}
+
+
+def _profile_check(key: str, v):
+    if key in ("quiet_louder_count", "noisy_louder_count"):
+        return _want_int(v, 0, 5)
+    if key == "late_after_rings":
+        return _want_int(v, 0, 20)
+    if key == "greet_without_ring":
+        return _want_bool(v)
+    if key.endswith("_s"):
+        return _time(v, positive=key in _POSITIVE_TIMES)
+    if key.endswith("_dbov"):
+        return _dbov(v)
+    if key.endswith("hysteresis_db"):
+        return _db(v, 0.0, 20.0)
+    if key == "noisy_snr_db":
+        return _db(v, -10.0, 60.0)
+    raise AssertionError(key)  # every profile key is handled above
+
+
+# --- finding lines ---------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_KEYLINE = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.\-]+)\s*=""")
+
+
+def _split_key(raw: str) -> tuple[str, ...]:
+    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', raw)
+    return tuple(a or b or c for a, b, c in parts)
+
+
+def _line_of(text: str, table: tuple[str, ...], key: str | None) -> int:
+    """1-based line where ``key`` is set in ``[table]`` (or the table's header); 0 if unknown."""
+    current: tuple[str, ...] = ()
+    header_line = 0
+    lines = text.splitlines()
+    for n, line in enumerate(lines, 1):
+        m = _HEADER.match(line)
+        if m and not line.lstrip().startswith("[["):
+            current = _split_key(m.group(1))
+            if current == table and header_line == 0:
+                header_line = n
+            continue
+        m = _KEYLINE.match(line)
+        if m and key is not None:
+            full = current + _split_key(m.group(1))
+            if full == table + (key,):
+                return n
+    if header_line:
+        return header_line
+    needle = key if key is not None else (table[-1] if table else "")
+    for n, line in enumerate(lines, 1):
+        if needle and re.search(rf"\b{re.escape(needle)}\b", line):
+            return n
+    return 0
+
+
+class _Loader:
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.text = text
+
+    def error(self, table: tuple[str, ...], key: str | None, problem: str) -> ConfigError:
+        line = _line_of(self.text, table, key)
+        where = f"{self.path}:{line}" if line else self.path
+        dotted = ".".join(table + ((key,) if key else ()))
+        return ConfigError(f"{where}: {dotted}: {problem}")
+
+    def table(self, data: dict, name: tuple[str, ...]) -> dict:
+        cur = data
+        for part in name:
+            cur = cur.get(part, {})
+        if not isinstance(cur, dict):
+            raise self.error(name[:-1], name[-1], f"must be a table, not {_typename(cur)}")
+        return cur
+
+    def section(self, data: dict, name: str, cls):
+        checks = _SECTIONS[name]
+        values = {}
+        for key, v in self.table(data, (name,)).items():
+            if key not in checks:
+                raise self.error((name,), key, f"unknown key (known: {', '.join(checks)})")
+            if isinstance(v, dict):
+                raise self.error((name,), key, "must be a value, not a table")
+            try:
+                values[key] = checks[key](v)
+            except _Bad as exc:
+                raise self.error((name,), key, str(exc)) from None
+        return cls(**values)
+
+    def profiles(self, data: dict) -> dict[str, Profile]:
+        raw = self.table(data, ("profiles",))
+        for name, body in raw.items():
+            if not isinstance(body, dict):
+                raise self.error(("profiles",), name, f"must be a table, not {_typename(body)}")
+        done: dict[str, Profile] = dict(BUILTIN_PROFILES)
+        resolving: list[str] = []
+
+        def build(name: str) -> Profile:
+            if name in resolving:
+                chain = " -> ".join(resolving + [name])
+                raise self.error(("profiles", resolving[0]), "base", f"circular base ({chain})")
+            if name not in raw:
+                return done[name]
+            if name in done and name not in BUILTIN_PROFILES:
+                return done[name]
+            body = raw[name]
+            base_name = body.get("base", name if name in BUILTIN_PROFILES else "standard")
+            if not isinstance(base_name, str):
+                raise self.error(("profiles", name), "base",
+                                 f"must be a profile name, not {_typename(base_name)}")
+            known = set(raw) | set(BUILTIN_PROFILES)
+            if base_name not in known:
+                raise self.error(("profiles", name), "base",
+                                 f"no profile {base_name!r} (known: {', '.join(sorted(known))})")
+            resolving.append(name)
+            base = BUILTIN_PROFILES[name] if base_name == name else build(base_name)
+            resolving.pop()
+            values = {}
+            for key, v in body.items():
+                if key == "base":
+                    continue
+                if key not in PROFILE_KEYS:
+                    raise self.error(("profiles", name), key, "unknown key")
+                try:
+                    values[key] = _profile_check(key, v)
+                except _Bad as exc:
+                    raise self.error(("profiles", name), key, str(exc)) from None
+            prof = dataclasses.replace(base, name=name, **values)
+            if prof.hold_limit_s <= prof.hold_warn_s:
+                key = "hold_limit_s" if "hold_limit_s" in values else "hold_warn_s"
+                raise self.error(("profiles", name), key,
+                                 f"hold_limit_s ({prof.hold_limit_s:g} s) must be longer than "
+                                 f"hold_warn_s ({prof.hold_warn_s:g} s)")
+            done[name] = prof
+            return prof
+
+        for name in raw:
+            build(name)
+        return done
+
+    def load(self, data: dict) -> Config:
+        for key, v in data.items():
+            if key not in _SECTIONS and key != "profiles":
+                raise self.error((), key, "unknown section (known: desk, profiles, hw, audio, "
+                                 "phrases, journal)")
+            if not isinstance(v, dict):
+                raise self.error((), key, f"must be a table [{key}], not {_typename(v)}")
+        desk = self.section(data, "desk", DeskConfig)
+        hw = self.section(data, "hw", HwConfig)
+        audio = self.section(data, "audio", AudioConfig)
+        phrases = self.section(data, "phrases", PhrasesConfig)
+        journal = self.section(data, "journal", JournalConfig)
+        profiles = self.profiles(data)
+        if desk.profile not in profiles:
+            raise self.error(("desk",), "profile", f"no profile {desk.profile!r} (known: "
+                             f"{', '.join(sorted(profiles))})")
+        self._check_hw(hw)
+        return Config(desk_section=desk, profiles=MappingProxyType(profiles), hw=hw,
+                      audio=audio, phrases=phrases, journal=journal,
+                      path=None if self.path == "<defaults>" else self.path)
+
+    def _check_hw(self, hw: HwConfig) -> None:
+        seen: dict[int, str] = {}
+        for key, pin in hw.pins().items():
+            if pin in seen:
+                raise self.error(("hw",), key, f"pin {pin} is already used by {seen[pin]}")
+            seen[pin] = key
+        if hw.flash_max_s and hw.flash_min_s >= hw.flash_max_s:
+            raise self.error(("hw",), "flash_min_s", f"{hw.flash_min_s:g} s must be shorter "
+                             f"than flash_max_s ({hw.flash_max_s:g} s)")
+        if hw.flash_max_s and hw.hook_debounce_s >= hw.flash_min_s:
+            raise self.error(("hw",), "hook_debounce_s", f"{hw.hook_debounce_s:g} s must be "
+                             f"shorter than flash_min_s ({hw.flash_min_s:g} s)")
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+def loads_config(text: str, path: str = "<config>") -> Config:
+    """Check and load configuration from TOML text (``path`` names it in errors)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column \d+\)", msg)
+        line = m.group(1) if m else "?"
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg).strip()
+        m_eof = re.search(r"\(at end of document\)", msg)
+        if m_eof:
+            line = str(len(text.splitlines()) or 1)
+            msg = msg.replace("(at end of document)", "").strip()
+        raise ConfigError(f"{path}:{line}: syntax: {msg}") from None
+    return _Loader(path, text).load(data)
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Check and load the TOML configuration file at ``path``."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: encoding: not UTF-8 text") from None
+    return loads_config(text, path)
+
+
+def config_path(path: str | os.PathLike | None = None) -> str | None:
+    """The file to read: ``path``, else ``$DESKLINE_CONFIG``, else the system file if present."""
+    if path:
+        return os.fspath(path)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return env
+    return SYSTEM_PATH if os.path.exists(SYSTEM_PATH) else None
+
+
+def load_effective(path: str | os.PathLike | None = None) -> Config:
+    """The configuration in force: see :func:`config_path`; built-in defaults without a file."""
+    found = config_path(path)
+    if found is None:
+        log.info("no configuration file; using the built-in defaults")
+        return Config.default()
+    return load_config(found)

@@ -1,0 +1,168 @@
+"""The TOML configuration: defaults, profiles, and one-line errors naming file, line and key."""
+import json
+from importlib import resources
+
+import pytest
+
+from deskline.call.profile import Profile
+from deskline.cli import main
+from deskline.config import Config, load_config, load_effective, loads_config
+from deskline.exc import ConfigError
+
+EXAMPLE = resources.files("deskline") / "data" / "deskline.example.toml"
+
+
+def write(tmp_path, text, name="deskline.toml"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_defaults_follow_the_design_pin_map_and_the_seeds():
+    cfg = Config.default()
+    hw = cfg.hw
+    assert (hw.hook_pin, hw.ring_pin, hw.mute_led_pin, hw.mute_relay_pin, hw.line_release_pin) \
+        == (17, 27, 22, 23, 24)
+    assert (hw.hold_key_pin, hw.greet_key_pin, hw.anything_else_key_pin, hw.goodbye_key_pin,
+            hw.supervisor_key_pin) == (5, 6, 13, 19, 26)
+    assert cfg.profile.name == "standard" and cfg.profile.silence_timeout_s == 5.0
+    gov = cfg.profiles["gov"]
+    assert (gov.silence_timeout_s, gov.release_after_s, gov.quiet_louder_count,
+            gov.noisy_louder_count) == (3.0, 2.0, 2, 2)
+    assert cfg.desk.line_release is True
+
+
+def test_the_shipped_example_is_valid_and_equals_the_defaults(tmp_path):
+    path = write(tmp_path, EXAMPLE.read_text(encoding="utf-8"))
+    cfg = load_config(path)
+    default = Config.default()
+    assert cfg.to_dict() == default.to_dict()
+
+
+def test_a_file_sets_desk_and_extends_a_builtin_profile(tmp_path):
+    path = write(tmp_path, """
+[desk]
+hotline_name = "榆林市残疾人服务热线"
+agent_no = 7
+profile = "night"
+
+[profiles.night]
+base = "gov"
+silence_timeout_s = 4
+
+[hw]
+line_release_pin = "none"
+tx_channel = "none"
+""".replace("tx_channel", "louder_key_pin"))
+    cfg = load_config(path)
+    assert cfg.profile.name == "night"
+    assert cfg.profile.silence_timeout_s == 4.0 and cfg.profile.quiet_louder_count == 2
+    assert cfg.desk.agent_no == "7" and cfg.desk.line_release is False
+    assert cfg.desk.template_values()["hotline_name"] == "榆林市残疾人服务热线"
+
+
+def test_redefining_a_builtin_profile_changes_only_what_it_says():
+    cfg = loads_config('[profiles.standard]\nmin_pause_s = 1.2\n')
+    assert cfg.profile.min_pause_s == 1.2 and cfg.profile.silence_timeout_s == 5.0
+
+
+def test_a_profile_based_on_a_user_profile():
+    cfg = loads_config('[desk]\nprofile = "b"\n[profiles.a]\nbase = "gov"\nmin_pause_s = 1.0\n'
+                       '[profiles.b]\nbase = "a"\nhold_warn_s = 30\n')
+    assert (cfg.profile.min_pause_s, cfg.profile.hold_warn_s, cfg.profile.silence_timeout_s) \
+        == (1.0, 30.0, 3.0)
+
+
+BAD = [
+    # (file text, line, key, words in the problem)
+    ('[desk]\nhotline = "x"\n', 2, "desk.hotline", "unknown key"),
+    ('[desk]\nlanguage = "fr"\n', 2, "desk.language", "not one of"),
+    ('[desk]\nprofile = "nope"\n', 2, "desk.profile", "no profile"),
+    ('[hw]\nhook_pin = 40\n', 2, "hw.hook_pin", "0-27"),
+    ('[hw]\nhook_pin = -1\n', 2, "hw.hook_pin", "0-27"),
+    ('[hw]\nhook_pin = "17"\n', 2, "hw.hook_pin", "not a string"),
+    ('[hw]\n\nring_pin = 17\n', 3, "hw.ring_pin", "already used by hook_pin"),
+    ('[hw]\nflash_min_s = 1.0\n', 2, "hw.flash_min_s", "shorter than flash_max_s"),
+    ('[hw]\nbackend = "rpi"\n', 2, "hw.backend", "not one of"),
+    ('[audio]\nrate_hz = 12345\n', 2, "audio.rate_hz", "rate"),
+    ('[audio]\nblock_s = 0\n', 2, "audio.block_s", "more than 0"),
+    ('[journal]\npath = 3\n', 2, "journal.path", "must be a string"),
+    ('[profiles.standard]\nsilence_timeout_s = -5\n', 2, "profiles.standard.silence_timeout_s",
+     "cannot be negative"),
+    ('[profiles.standard]\nquiet_threshold_dbov = 3\n', 2,
+     "profiles.standard.quiet_threshold_dbov", "above 0 dBov"),
+    ('[profiles.standard]\nmin_pause_s = "long"\n', 2, "profiles.standard.min_pause_s",
+     "must be a number"),
+    ('[profiles.standard]\nquiet_louder_count = 1.5\n', 2,
+     "profiles.standard.quiet_louder_count", "integer"),
+    ('[profiles.standard]\ngreet_without_ring = 1\n', 2,
+     "profiles.standard.greet_without_ring", "true or false"),
+    ('[profiles.x]\nsilence_timeout = 5\n', 2, "profiles.x.silence_timeout", "unknown key"),
+    ('[profiles.x]\nbase = "y"\n', 2, "profiles.x.base", "no profile"),
+    ('[profiles.x]\nbase = "y"\n[profiles.y]\nbase = "x"\n', 2, "profiles.x.base", "circular"),
+    ('[profiles.x]\nhold_warn_s = 200\n', 2, "profiles.x.hold_warn_s", "longer than"),
+    ('[profiles.x]\njudge_window_s = 0\n', 2, "profiles.x.judge_window_s", "more than 0"),
+    ('[alarm]\nx = 1\n', 1, "alarm", "unknown section"),
+    ('desk = 3\n', 1, "desk", "must be a table"),
+]
+
+
+@pytest.mark.parametrize("text, line, key, words", BAD, ids=[b[2] + ":" + b[3] for b in BAD])
+def test_bad_values_are_refused_with_file_line_and_key(tmp_path, text, line, key, words):
+    path = write(tmp_path, "# deskline\n" + text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{path}:{line + 1}: {key}: "), msg
+    assert words in msg
+
+
+def test_the_line_is_found_among_many_tables(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8").replace("late_after_rings = 3",
+                                                       "late_after_rings = -3")
+    path = write(tmp_path, text)
+    expected = text.splitlines().index("late_after_rings = -3") + 1
+    with pytest.raises(ConfigError, match=rf":{expected}: profiles.standard.late_after_rings: "):
+        load_config(path)
+
+
+def test_syntax_error_names_the_line(tmp_path):
+    path = write(tmp_path, '[desk]\nagent_no = "1"\nlanguage = zh\n')
+    with pytest.raises(ConfigError, match=rf"^{path}:3: syntax: "):
+        load_config(path)
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_effective_config_comes_from_the_environment(tmp_path, monkeypatch):
+    path = write(tmp_path, '[desk]\nprofile = "gov"\n')
+    monkeypatch.setenv("DESKLINE_CONFIG", str(path))
+    assert load_effective().profile.name == "gov"
+
+
+# --- the command --------------------------------------------------------------------------------
+
+def test_config_check_ok_and_bad(tmp_path, capsys):
+    good = write(tmp_path, '[desk]\nprofile = "gov"\n', "good.toml")
+    assert main(["config", "check", str(good)]) == 0
+    assert "ok" in capsys.readouterr().out
+    bad = write(tmp_path, '[hw]\nhook_pin = 99\n', "bad.toml")
+    assert main(["config", "check", str(bad)]) == 78
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"{bad}:2: hw.hook_pin:" in err
+
+
+def test_config_show_prints_a_file_that_loads_back_the_same(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DESKLINE_CONFIG", raising=False)
+    src = write(tmp_path, '[desk]\nagent_no = "12"\n[profiles.mine]\nbase = "gov"\n'
+                          'min_pause_s = 1.5\n[hw]\nline_release_pin = "none"\n', "src.toml")
+    assert main(["config", "show", str(src)]) == 0
+    shown = write(tmp_path, capsys.readouterr().out, "shown.toml")
+    assert load_config(shown).to_dict() == load_config(src).to_dict()
+    assert main(["config", "show", str(src), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["profiles"]["mine"]["min_pause_s"] == 1.5 and data["hw"]["line_release_pin"] == "none"

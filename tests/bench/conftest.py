@@ -1,0 +1,70 @@
+"""Fixtures for the bench tests: the rig firmware under CPython behind a socat pty pair."""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+RIG_DIR = pathlib.Path(__file__).resolve().parents[2] / "firmware" / "bench_rig"
+if str(RIG_DIR) not in sys.path:
+    sys.path.insert(0, str(RIG_DIR))
+
+
+class PtyPair:
+    """``socat`` joining two pseudo-terminals: ``host`` for pyserial, ``rig`` for the firmware."""
+
+    def __init__(self, directory: pathlib.Path):
+        self.host = str(directory / "ttyHOST")
+        self.rig = str(directory / "ttyRIG")
+        self.proc = subprocess.Popen(
+            ["socat", f"pty,raw,echo=0,link={self.host}", f"pty,raw,echo=0,link={self.rig}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        end = time.monotonic() + 5
+        while not (os.path.exists(self.host) and os.path.exists(self.rig)):
+            if self.proc.poll() is not None or time.monotonic() > end:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                self.close()
+                raise RuntimeError(f"socat did not make the pty pair: {err}")
+            time.sleep(0.01)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture
+def pty_pair(tmp_path):
+    if shutil.which("socat") is None:
+        pytest.skip("socat is not installed (scripts/test.sh installs it)")
+    pair = PtyPair(tmp_path)
+    yield pair
+    pair.close()
+
+
+@pytest.fixture
+def sim_rig(pty_pair):
+    """The rig firmware (main.py, rig_core, rig_proto) running under CPython on the pty's rig end."""
+    from sim.serve import SimRig
+
+    rig = SimRig(pty_pair.rig).start()
+    yield rig
+    rig.stop()
+
+
+@pytest.fixture
+def rig(sim_rig, pty_pair):
+    """The host driver, through real pyserial, talking to the simulated rig."""
+    from deskline.hw.bench import BenchRig
+
+    driver = BenchRig(pty_pair.host, timeout_s=1.0, reconnect_s=2.0)
+    driver.open()
+    yield driver
+    driver.close()

@@ -6,10 +6,11 @@ ringback or dial tone is not a caller talking.
 Two stages:
 
 1. **Per hop (10 ms), vectorised across hops.** Each 80-sample hop is correlated with complex
-   exponentials at every component frequency of the enabled plans and at +-``freq_step_rel``
-   either side of it (three "sub-detectors" a component). Hops are combined coherently into a
+   exponentials at every component frequency of the enabled plans and at 1 and 2 times
+   +-``freq_step_rel`` either side of it (five "sub-detectors" a component). Hops are combined
+   coherently into a
    ``window_s`` (50 ms) Goertzel/DFT window ending at the hop, which resolves the 25 Hz between
-   400, 425 and 450 Hz. A log-parabola through the three sub-detector powers gives each
+   400, 425 and 450 Hz. A log-parabola through the largest sub-detector and its neighbours gives each
    component's frequency and its scallop-free power. A tone *signature* (one or two
    frequencies) is present in the hop when every component lies within the frequency tolerance,
    each component is above ``min_tone_dbov`` (about -42 dBm0, spandsp's floor), a dual tone's
@@ -75,9 +76,9 @@ class ToneParams:
     """
 
     window_s: float = 0.05
-    freq_step_rel: float = 0.015
+    freq_step_rel: float = 0.017
     single_freq_tol_rel: float = 0.02
-    dual_freq_tol_rel: float = 0.03
+    dual_freq_tol_rel: float = 0.025
     min_tone_dbov: float = -48.0
     tone_ratio_min: float = 0.6
     twist_db: float = 8.0
@@ -110,6 +111,47 @@ class ToneParams:
 
 def _hops(seconds: float) -> int:
     return int(round(seconds / HOP_S))
+
+
+#: Sub-detector offsets around each nominal frequency, in steps of ``freq_step_rel``.
+_GRID = np.arange(-2, 3)
+_MID = 2
+
+
+def _peak(y: np.ndarray):
+    """Where and how high the spectral peak is, from log-powers ``y[..., 5]`` on the sub-detector grid.
+
+    The largest sub-detector and its two neighbours get a parabola (log-power, so a mainlobe is
+    nearly exact). Returns the signed offset of the vertex from nominal in grid steps (``inf``
+    when the largest is an outer sub-detector: the tone lies beyond the grid) and the vertex's
+    log-power, which undoes the scalloping loss between sub-detectors.
+    """
+    j = np.argmax(y, axis=-1)[..., None]
+    jc = np.clip(j, 1, y.shape[-1] - 2)
+    ym = np.take_along_axis(y, jc - 1, -1)[..., 0]
+    y0 = np.take_along_axis(y, jc, -1)[..., 0]
+    yp = np.take_along_axis(y, jc + 1, -1)[..., 0]
+    den = ym - 2.0 * y0 + yp
+    num = ym - yp
+    p = np.where(den < 0.0, 0.5 * num / np.where(den < 0.0, den, -1.0), 0.0)
+    p = np.clip(p, -0.5, 0.5)  # a bracketed peak lies within half a step of the middle point
+    off = np.where(j[..., 0] == jc[..., 0], jc[..., 0] - _MID + p, np.inf)
+    return off, y0 - 0.25 * num * p
+
+
+def _offset_limit(freq_hz: float, step_rel: float, tol_rel: float, n_win: int) -> float:
+    """The vertex offset (grid steps) that a clean tone ``tol_rel`` away from ``freq_hz`` gives
+    (the smaller of the two sides): the acceptance limit for that tolerance, calibrated on the
+    window's own response rather than assumed linear."""
+    dets = freq_hz * (1.0 + _GRID * step_rel)
+    out = []
+    for sign in (-1.0, 1.0):
+        d = np.pi * (freq_hz * (1.0 + sign * tol_rel) - dets) / RATE_HZ
+        tiny = np.abs(d) < 1e-12
+        power = np.where(tiny, float(n_win) ** 2, (np.sin(n_win * d) / np.where(tiny, 1.0, np.sin(d))) ** 2)
+        off, _ = _peak(np.log(power))
+        out.append(abs(float(off)))
+    return min(out)
 
 
 class _Cadence:
@@ -257,7 +299,7 @@ class ToneDetector:
         self._k = _hops(params.window_s)
         n_win = self._k * HOP_SAMPLES
         step = params.freq_step_rel
-        freqs = np.array([[f * (1.0 - step), f, f * (1.0 + step)] for f in comps]).ravel()
+        freqs = np.array([f * (1.0 + _GRID * step) for f in comps]).ravel()
         n = np.arange(HOP_SAMPLES)
         ang = 2.0 * np.pi * np.outer(n, freqs) / RATE_HZ
         basis = np.empty((HOP_SAMPLES, 2 * freqs.size))
@@ -269,14 +311,16 @@ class ToneDetector:
         self._n_det = freqs.size
         self._n_comp = len(comps)
         self._power_scale = 2.0 / n_win ** 2
-        self._step = step
         a = [comps.index(sig[0]) for sig in sigs]
         b = [comps.index(sig[1]) if len(sig) > 1 else len(comps) for sig in sigs]
         self._ia, self._ib = np.array(a), np.array(b)
         self._single = np.array([len(sig) == 1 for sig in sigs])
-        tol = np.where(self._single, params.single_freq_tol_rel, params.dual_freq_tol_rel)
-        self._tol_a = tol
-        self._tol_b = np.where(self._single, np.inf, tol)
+        # Frequency tolerance as a limit on the parabola's vertex offset (in sub-detector steps),
+        # which is not linear in frequency: calibrated on the window's own response.
+        lim_single = np.array([_offset_limit(f, step, params.single_freq_tol_rel, n_win) for f in comps] + [0.0])
+        lim_dual = np.array([_offset_limit(f, step, params.dual_freq_tol_rel, n_win) for f in comps] + [0.0])
+        self._tol_a = np.where(self._single, lim_single[self._ia], lim_dual[self._ia])
+        self._tol_b = np.where(self._single, np.inf, lim_dual[self._ib])
         self._floor = 10.0 ** (params.min_tone_dbov / 10.0)
         self._twist = params.twist_db * math.log(10.0) / 10.0
         self._cadence = [_Cadence([s for s in specs if s.freqs_hz == sig], params) for sig in sigs]
@@ -309,15 +353,9 @@ class ToneDetector:
             total += eall[j:j + n]
         total /= k
         power = (w.real ** 2 + w.imag ** 2) * self._power_scale
-        y = np.log(power + 1e-30).reshape(n, self._n_comp, 3)
-        ym, y0, yp = y[:, :, 0], y[:, :, 1], y[:, :, 2]
-        den = ym - 2.0 * y0 + yp
-        num = ym - yp
-        peaked = den < 0.0
-        p = np.where(peaked, 0.5 * num / np.where(peaked, den, -1.0), np.inf)
-        p = np.clip(p, -3.0, 3.0)  # out of the sub-detector span: rejected by the tolerance
-        comp_p = np.exp(y0 - 0.25 * num * p)
-        comp_off = np.where(peaked, np.abs(p) * self._step, np.inf)
+        off, logp = _peak(np.log(power + 1e-30).reshape(n, self._n_comp, _GRID.size))
+        comp_p = np.exp(logp)
+        comp_off = np.abs(off)
         zero = np.zeros((n, 1))
         comp_p = np.concatenate((comp_p, zero), axis=1)
         comp_off = np.concatenate((comp_off, zero), axis=1)

@@ -93,9 +93,12 @@ class SimRig:
         return self
 
     def stop(self):
+        if self.port is None:
+            return
         self.rig.stop()
         self._thread.join(timeout=2)
         self.port.close()
+        self.port = None
         if self.error is not None:
             raise RuntimeError("simulated bench rig died: %r" % (self.error,))
 

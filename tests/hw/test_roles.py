@@ -79,3 +79,16 @@ def test_missing_gpio_is_one_line():
     assert "\n" not in str(info.value) and "GPIO" in str(info.value)
     with pytest.raises(HardwareError, match="unknown pin factory 'pigeon'"):
         make_factory("pigeon")
+
+
+def test_pins_from_config_leave_out_unfitted_keys():
+    from deskline.config import HwConfig
+
+    pins = DeskPins.from_config(HwConfig(line_release_pin=None, supervisor_key_pin=None,
+                                         louder_key_pin=21))
+    assert pins.line_release is None and "supervisor" not in pins.keys
+    assert pins.keys["louder"] == 21 and pins.hook == 17
+
+
+def test_mock_factory_by_name():
+    assert type(make_factory("mock")).__name__ == "MockFactory"

@@ -1,84 +1,95 @@
-"""Raw input edges to controller events: stable-state debouncing and hook-flash, time given.
+"""Raw GPIO edges to controller events, time given: hook, ring and key inputs together.
 
 gpiozero's MockFactory ignores ``bounce_time`` and the real backends debounce differently, so
-the desk does it here, in code that is told the time and can be tested edge by edge. An input
-counts as changed once its new level has held for ``debounce_s``; the event carries the time
-of the edge that started the stable level.
+the desk does it in code that is told the time. The hook switch goes through
+:class:`deskline.call.hook.HookDebouncer` (debounce, hook-flash window), the ring input through
+:class:`deskline.call.rings.RingCounter` (one ``Ring`` per burst); desk keys are debounced here:
+a press counts once the key has stayed down for ``key_debounce_s`` and gives one ``Key`` event
+stamped with the edge that started it::
 
-Hook switch (low = off-hook)::
-
-    raw      ‾‾‾‾|_|‾|________________|‾‾‾‾‾‾‾‾|__________   (chatter, then a short on-hook)
-    stable        <d>|off-hook  ...   <d>|on   <flash|off-hook
-    events           Hook(off)           (on-hook shorter than flash_max_s) -> Flash
-
-An on-hook is only reported as ``Hook(off_hook=False)`` once it has lasted ``flash_max_s``;
-a shorter one (longer than the debounce) is a :class:`Flash`. Ring bursts give one ``Ring`` per
-burst; desk keys give one ``Key`` per press.
+    key raw   ▔▔▔▔╷╷▁╷▁▁▁▁▁▁▁▁▁▁▁▁▁▁▔▔▔▔
+                      │← key_debounce_s →│
+    event             Key(t=last edge of the chatter)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from deskline.call.events import Key
+from deskline.call.hook import HookDebouncer
+from deskline.call.rings import RingCounter
 
-from deskline.call.events import Flash, Hook, Key, Ring
 
+class _KeyDebouncer:
+    """One desk key: stable-state debounce, one event per press."""
 
-@dataclass
-class _Input:
-    level: bool = False      # raw level now (True = active/low)
-    since_s: float = 0.0     # when the raw level last changed
-    stable: bool = False     # the debounced level
+    def __init__(self, name: str, debounce_s: float):
+        self.name = name
+        self.debounce_s = debounce_s
+        self._raw = False
+        self._since = 0.0
+        self._stable = False
+
+    def edge(self, t_s: float, down: bool) -> list:
+        out = self.tick(t_s)
+        if down != self._raw:
+            self._raw = down
+            self._since = t_s
+        return out
+
+    def tick(self, t_s: float) -> list:
+        if self._raw != self._stable and t_s - self._since >= self.debounce_s - 1e-9:
+            self._stable = self._raw
+            if self._stable:
+                return [Key(self._since, self.name)]
+        return []
 
 
 class EdgeInterpreter:
-    """Turns ``(source, active, t_s)`` edges into Ring/Hook/Flash/Key events; no clock inside."""
+    """Turns ``(source, active, t_s)`` edges into Ring/Hook/Flash/Key events; no clock inside.
 
-    def __init__(self, *, debounce_s: float = 0.03, flash_max_s: float = 0.6):
-        if debounce_s < 0 or flash_max_s <= debounce_s:
-            raise ValueError("need 0 <= debounce_s < flash_max_s")
-        self.debounce_s = debounce_s
-        self.flash_max_s = flash_max_s
-        self._inputs: dict[str, _Input] = {}
-        self._on_hook_since: float | None = None  # a debounced on-hook not yet reported
+    ``source`` is "hook" (active = off-hook), "ring" (active = ringer sounding) or "key:<name>"
+    (active = pressed), as :class:`deskline.hw.roles.Edge` names them.
+    """
+
+    def __init__(self, *, hook_debounce_s: float = 0.05, key_debounce_s: float = 0.03,
+                 flash_min_s: float = 0.1, flash_max_s: float = 0.9, ring_min_s: float = 0.1,
+                 ring_off_s: float = 0.5):
+        self.hook = HookDebouncer(debounce_s=hook_debounce_s, flash_min_s=flash_min_s,
+                                  flash_max_s=flash_max_s)
+        self.ring = RingCounter(ring_min_s=ring_min_s, ring_off_s=ring_off_s)
+        self.key_debounce_s = key_debounce_s
+        self._keys: dict[str, _KeyDebouncer] = {}
+
+    @classmethod
+    def from_config(cls, hw) -> "EdgeInterpreter":
+        """From the ``[hw]`` section (:class:`deskline.config.HwConfig`)."""
+        return cls(hook_debounce_s=hw.hook_debounce_s, key_debounce_s=hw.key_debounce_s,
+                   flash_min_s=hw.flash_min_s, flash_max_s=hw.flash_max_s,
+                   ring_min_s=hw.ring_min_s, ring_off_s=hw.ring_off_s)
 
     @property
     def off_hook(self) -> bool:
-        """The debounced hook state as last reported (a pending short on-hook still counts off)."""
-        h = self._inputs.get("hook")
-        return bool(h and (h.stable or self._on_hook_since is not None))
+        return self.hook.off_hook
 
-    def feed(self, source: str, active: bool, t_s: float) -> None:
-        """Note one raw edge (``source`` "hook", "ring" or "key:<name>")."""
-        inp = self._inputs.setdefault(source, _Input())
-        if active != inp.level:
-            inp.level = active
-            inp.since_s = t_s
-
-    def poll(self, t_s: float) -> list:
-        """The events that have become certain by ``t_s``, in time order."""
-        out = []
-        for source, inp in self._inputs.items():
-            if inp.level != inp.stable and t_s - inp.since_s >= self.debounce_s:
-                inp.stable = inp.level
-                out.extend(self._changed(source, inp.stable, inp.since_s))
-        if self._on_hook_since is not None and t_s - self._on_hook_since >= self.flash_max_s:
-            out.append(Hook(self._on_hook_since, False))
-            self._on_hook_since = None
-        out.sort(key=lambda e: e.t_s)
+    def feed(self, source: str, active: bool, t_s: float) -> list:
+        """One raw edge; returns the events that became certain up to ``t_s``."""
+        if source == "hook":
+            out = self.hook.edge(t_s, active)
+        elif source == "ring":
+            out = self.ring.edge(t_s, active)
+        elif source.startswith("key:"):
+            name = source[4:]
+            key = self._keys.get(name)
+            if key is None:
+                key = self._keys[name] = _KeyDebouncer(name, self.key_debounce_s)
+            out = key.edge(t_s, active)
+        else:
+            raise ValueError(f"unknown input {source!r}")
         return out
 
-    def _changed(self, source: str, active: bool, t_s: float) -> list:
-        if source == "hook":
-            if not active:
-                self._on_hook_since = t_s
-                return []
-            if self._on_hook_since is not None:
-                start, self._on_hook_since = self._on_hook_since, None
-                return [Flash(start)]
-            return [Hook(t_s, True)]
-        if not active:
-            return []
-        if source == "ring":
-            return [Ring(t_s)]
-        if source.startswith("key:"):
-            return [Key(t_s, source[4:])]
-        return []
+    def poll(self, t_s: float) -> list:
+        """Time has reached ``t_s``: the events that became certain, in time order."""
+        out = self.hook.tick(t_s) + self.ring.tick(t_s)
+        for key in self._keys.values():
+            out += key.tick(t_s)
+        out.sort(key=lambda e: e.t_s)
+        return out

@@ -19,13 +19,19 @@ FACTORIES = {
     "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
     "native": ("gpiozero.pins.native", "NativeFactory"),
 }
+#: Accepted by name but never tried by "auto": gpiozero's simulated pins.
+MOCK = ("gpiozero.pins.mock", "MockFactory")
 
 
 def make_factory(name: str | None):
-    """A gpiozero pin factory by config name ("lgpio", "rpigpio", "native"; "" or None = first that works).
+    """A gpiozero pin factory by config name: "lgpio", "rpigpio", "native", "mock"; "" = auto.
+
+    Auto tries the real factories in gpiozero's order and never falls back to the mock.
 
     Raises HardwareError naming what was tried when no GPIO can be opened.
     """
+    if name == "mock":
+        return getattr(importlib.import_module(MOCK[0]), MOCK[1])()
     names = [name] if name and name != "auto" else list(FACTORIES)
     if names[0] not in FACTORIES:
         raise HardwareError(f"unknown pin factory {name!r} (choose from {', '.join(FACTORIES)})")

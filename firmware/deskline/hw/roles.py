@@ -57,6 +57,15 @@ class DeskPins:
     keys: dict = field(default_factory=lambda: {
         "hold": 5, "greet": 6, "anything_else": 13, "goodbye": 19, "supervisor": 26})
 
+    @classmethod
+    def from_config(cls, hw) -> "DeskPins":
+        """From the ``[hw]`` section (:class:`deskline.config.HwConfig`); unfitted keys left out."""
+        keys = {name: getattr(hw, f"{name}_key_pin")
+                for name in ("hold", "greet", "anything_else", "goodbye", "supervisor", "louder")
+                if getattr(hw, f"{name}_key_pin", None) is not None}
+        return cls(hook=hw.hook_pin, ring=hw.ring_pin, mute_led=hw.mute_led_pin,
+                   mute_relay=hw.mute_relay_pin, line_release=hw.line_release_pin, keys=keys)
+
     def all_pins(self) -> dict[str, int]:
         """Every used pin by role name, for checks and reports."""
         pins = {"hook": self.hook, "ring": self.ring, "mute_led": self.mute_led,

@@ -126,3 +126,305 @@ def test_actions_serialise_for_simulate_json():
     lines = sim.jsonl()
     assert {"t": 7.0, "action": "play", "phrase": "greeting_repeat", "reason": "silent"} in lines
     assert {"t": 21.0, "action": "release"} in lines
+
+
+# --- quiet caller -------------------------------------------------------------------------------
+
+def sentences(level, start, talk_s=3.0, gap_s=1.0, until=1e9):
+    """A caller talking in sentences of ``talk_s`` with ``gap_s`` pauses from ``start``."""
+    def rx(t):
+        if t < start or t >= until:
+            return None
+        return level if (t - start) % (talk_s + gap_s) < talk_s else None
+    return rx
+
+
+def test_quiet_caller_gets_speak_louder_then_switch_phone_then_release():
+    sim = Sim().run(35.0, rx=sentences(-44.0, 2.5))
+    # judging starts once the caller is confirmed (2.8 s); window full after 2 s of judged
+    # speech (4.8), 3 s of quiet speech → 8.8 (sentence 2 is 6.5–9.5), + 0.8 s pause → 10.3;
+    # fresh hearing after the prompt (ends 12.3, tail 12.6): quiet again at 15.6, verdict at
+    # 19.6 (sentence 18.5–21.5), pause → 22.3; the phrase ends 24.3 → release 29.3
+    assert_plays(sim, [(0.0, "greeting"), (10.3, "speak_louder"), (22.3, "switch_phone_quiet")])
+    assert near(sim.of("Release")[0].t_s, 29.3)
+    prompts = [n.data for n in sim.of("Note") if n.kind == "prompt"]
+    assert [p["reason"] for p in prompts] == ["quiet", "quiet"]
+    assert prompts[0]["caller_level_dbov"] == pytest.approx(-44.0, abs=0.5)
+    assert prompts[0]["quiet_speech_s"] >= 3.0 and prompts[0]["quiet_threshold_dbov"] == -36.0
+
+
+def test_quiet_caller_who_speaks_up_after_the_prompt_is_left_alone():
+    rx_quiet = sentences(-44.0, 2.5)
+    rx = lambda t: rx_quiet(t) if t < 12.0 else sentences(-26.0, 2.5)(t)
+    sim = Sim().run(60.0, rx=rx)
+    assert [p for _, p in sim.plays()] == ["greeting", "speak_louder"]
+    assert not sim.of("Release")
+
+
+def test_gov_asks_a_quiet_caller_twice_before_switch_phone():
+    sim = Sim(profile=Profile.gov()).run(60.0, rx=sentences(-44.0, 2.5))
+    assert [p for _, p in sim.plays()] == ["greeting", "speak_louder", "speak_louder",
+                                           "switch_phone_quiet"]
+    rel = sim.of("Release")[0].t_s
+    end_switch = sim.plays()[-1][0] + 2.0
+    assert near(rel, end_switch + 2.0)
+
+
+@pytest.mark.parametrize("levels", [
+    (-35.0, -38.0),   # hovering around the -36 dBov threshold
+    (-38.0, -38.5),   # just under it, inside the hysteresis band
+    (-26.0, -30.0),   # ordinary telephone speech
+])
+def test_a_caller_near_or_above_the_threshold_gets_nothing(levels):
+    def rx(t):
+        if t < 2.5:
+            return None
+        n = int((t - 2.5) // 4.0)
+        return levels[n % 2] if (t - 2.5) % 4.0 < 3.0 else None
+    sim = Sim().run(120.0, rx=rx)
+    assert [p for _, p in sim.plays()] == ["greeting"]
+    assert not [n for n in sim.of("Note") if n.kind == "prompt"]
+
+
+def test_a_quiet_prompt_waits_for_the_caller_to_pause():
+    # one long quiet monologue from 2.5 s to 20 s: the prompt comes 0.8 s after it ends
+    sim = Sim().run(25.0, rx=lambda t: -44.0 if 2.5 <= t < 20.0 else None)
+    assert_plays(sim, [(0.0, "greeting"), (20.8, "speak_louder")])
+
+
+def test_quiet_agent_sidetone_is_not_a_quiet_caller_where_tx_is_wired():
+    # the caller speaks normally once, then the agent talks for a long time; the receive tap
+    # carries the agent's sidetone at -45 dBov
+    agent = spans((6.0, 40.0))
+    rx = lambda t: -26.0 if 2.5 <= t < 5.0 else (-45.0 if agent(t) else None)
+    sim = Sim().run(45.0, rx=rx, tx=lambda t: agent(t))
+    assert [p for _, p in sim.plays()] == ["greeting"]
+
+
+def test_without_tx_the_receive_tap_is_all_caller():
+    agent = spans((6.0, 40.0))
+    rx = lambda t: -26.0 if 2.5 <= t < 5.0 else (-45.0 if agent(t) else None)
+    sim = Sim().run(45.0, rx=rx)
+    assert "speak_louder" in [p for _, p in sim.plays()]
+
+
+def test_agent_speech_cancels_a_pending_quality_prompt():
+    # quiet caller; the agent answers 0.4 s after each sentence (before the 0.8 s pause)
+    caller = sentences(-44.0, 2.5, talk_s=3.0, gap_s=2.0, until=40.0)
+    agent = lambda t: t >= 2.5 and 3.4 <= (t - 2.5) % 5.0 < 4.8
+    sim = Sim().run(40.0, rx=caller, tx=agent)
+    assert [p for _, p in sim.plays()] == ["greeting"]
+    assert any(n.kind == "ladder_cancelled" and n.data["by"] == "agent" for n in sim.of("Note"))
+
+
+def test_our_own_phrase_on_the_receive_tap_is_never_judged():
+    # a long greeting (10 s) echoes back quietly on the receive tap
+    sim = Sim(phrase_s={"greeting": 10.0}).run(
+        30.0, rx=lambda t: -45.0 if t < 10.2 else None)
+    assert [p for _, p in sim.plays()][:2] == ["greeting", "greeting_repeat"]
+    assert not [n for n in sim.of("Note") if n.kind == "prompt" and n.data["reason"] != "silent"]
+
+
+def test_a_quiet_tone_is_never_a_quiet_caller():
+    def rx(t):
+        if 2.5 <= t < 5.0:
+            return -26.0
+        if t >= 6.0:
+            s = tone(t, "dial")
+            return s.__class__(t, True, -45.0, -45.0, -65.0, 20.0, -42.0, False, s.tone)
+        return None
+    sim = Sim().run(40.0, rx=rx)
+    assert [p for _, p in sim.plays()] == ["greeting"]
+
+
+# --- noisy line ---------------------------------------------------------------------------------
+
+def noisy(level=-26.0, noise=-32.0, start=2.5):
+    base = sentences(level, start)
+    def rx(t):
+        lv = base(t)
+        if lv is None:
+            return talk(t, noise, noise).__class__(t, False, noise, -100.0, noise, 0.0,
+                                                   noise + 6, False)
+        return talk(t, lv, noise)
+    return rx
+
+
+def test_noisy_line_gets_too_noisy_goodbye_then_release():
+    sim = Sim().run(40.0, rx=noisy())
+    # judged from 2.8, window full at 4.8, 4 s of noisy speech: 0.7 s + 3 s (6.5–9.5) + 0.3 s
+    # → 10.8 in sentence 3 (10.5–13.5), pause → 14.3; the phrase ends 16.3 → release 21.3
+    assert_plays(sim, [(0.0, "greeting"), (14.3, "too_noisy_goodbye")])
+    assert near(sim.of("Release")[0].t_s, 21.3)
+    note = [n.data for n in sim.of("Note") if n.kind == "prompt"][0]
+    assert note["reason"] == "noisy" and note["snr_db"] < 9.0
+    play = sim.of("Play")[1]
+    assert play.reason == "noisy"
+
+
+def test_gov_asks_a_noisy_line_to_speak_louder_twice_first():
+    sim = Sim(profile=Profile.gov()).run(90.0, rx=noisy())
+    assert [p for _, p in sim.plays()] == ["greeting", "speak_louder", "speak_louder",
+                                           "too_noisy_goodbye"]
+    assert all(p.reason == "noisy" for p in sim.of("Play")[1:])
+    assert near(sim.of("Release")[0].t_s, sim.plays()[-1][0] + 2.0 + 2.0)
+
+
+def test_an_ordinary_background_noise_is_not_a_noisy_line():
+    # speech at -26 dBov over a -50 dBov office: SNR 24 dB
+    sim = Sim().run(90.0, rx=noisy(noise=-50.0))
+    assert [p for _, p in sim.plays()] == ["greeting"]
+
+
+# --- hold ---------------------------------------------------------------------------------------
+
+def test_hold_asks_mutes_escalates_and_resumes():
+    events = [key(5.0, "hold"), key(130.0, "hold")]
+    sim = Sim().run(135.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
+    assert_plays(sim, [(0.0, "greeting"), (5.0, "hold_ask"), (130.0, "hold_resume")])
+    mutes = [(round(m.t_s, 2), m.on) for m in sim.of("Mute")]
+    assert mutes == [(7.0, True), (130.0, False)]
+    leds = [(round(a.t_s, 1), a.pattern) for a in sim.of("Led")]
+    assert [p for _, p in leds] == ["on", "blink_slow", "blink_fast", "off"]
+    assert near(leds[1][0], 27.0) and near(leds[2][0], 127.0) and near(leds[3][0], 130.0)
+    kinds = [n.kind for n in sim.of("Note")]
+    assert "hold_over_limit" in kinds
+    end = [n for n in sim.of("Note") if n.kind == "hold_end"][0]
+    assert end.data["hold_s"] == pytest.approx(123.0, abs=0.3)
+
+
+def test_hold_pressed_again_before_the_caller_is_muted_takes_it_back():
+    events = [key(5.0, "hold"), key(6.0, "hold")]
+    sim = Sim().run(12.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
+    assert not sim.of("Mute") and sim.ctl.state == "talking"
+    assert sim.of("StopPlayback")
+
+
+def test_caller_hanging_up_during_hold_unmutes_and_asks_the_agent_to_hang_up():
+    events = [key(5.0, "hold")]
+    rx = lambda t: tone(t) if t >= 20.0 else (-26.0 if 2.5 <= t < 4.5 else None)
+    sim = Sim().run(25.0, rx=rx, events=events)
+    assert sim.of("Mute")[-1].on is False
+    assert sim.of("Led")[-1].pattern == "hang_up"
+
+
+# --- closing ------------------------------------------------------------------------------------
+
+def test_caller_staying_on_after_goodbye():
+    events = [key(5.0, "goodbye")]
+    sim = Sim().run(30.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
+    # goodbye 5–7, 5 s silent → anything_else 12–14, 5 s → hanging_up 19–21, 5 s → release 26
+    assert_plays(sim, [(0.0, "greeting"), (5.0, "goodbye"), (12.0, "anything_else"),
+                       (19.0, "hanging_up")])
+    assert near(sim.of("Release")[0].t_s, 26.0)
+
+
+def test_caller_speech_after_goodbye_restarts_the_silence():
+    events = [key(5.0, "goodbye")]
+    rx = lambda t: -26.0 if (2.5 <= t < 4.5 or 9.0 <= t < 10.0) else None
+    sim = Sim().run(35.0, rx=rx, events=events)
+    assert_plays(sim, [(0.0, "greeting"), (5.0, "goodbye"), (15.0, "anything_else"),
+                       (22.0, "hanging_up")])
+
+
+def test_agent_speaking_after_goodbye_stops_the_closing_ladder():
+    events = [key(5.0, "goodbye")]
+    sim = Sim().run(35.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events,
+                    tx=spans((9.0, 10.0)))
+    assert [p for _, p in sim.plays()] == ["greeting", "goodbye"]
+    assert not sim.of("Release")
+
+
+def test_anything_else_key():
+    sim = Sim().run(8.0, events=[key(5.0, "anything_else")])
+    assert sim.plays()[-1] == (5.0, "anything_else")
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+def test_supervisor_key_alerts_then_plays_not_in_scope():
+    events = [key(5.0, "supervisor"), key(9.0, "supervisor")]
+    sim = Sim().run(12.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
+    alerts = sim.of("Alert")
+    assert len(alerts) == 1 and near(alerts[0].t_s, 5.0) and alerts[0].reason == "supervisor"
+    assert sim.plays()[-1] == (9.0, "not_in_scope")
+
+
+def test_louder_key_plays_can_you_hear_me():
+    sim = Sim().run(8.0, events=[key(5.0, "louder")])
+    assert sim.plays()[-1] == (5.0, "can_you_hear_me")
+
+
+def test_phrase_pad_plays_any_catalog_phrase_with_the_desk_values():
+    desk = Desk(hotline_name="榆林市残疾人服务热线", agent_no="3")
+    sim = Sim(desk=desk).run(8.0, events=[key(5.0, "phrase:wrong_number")])
+    play = sim.of("Play")[-1]
+    assert play.phrase == "wrong_number" and near(play.t_s, 5.0)
+    assert play.values["hotline_name"] == "榆林市残疾人服务热线"
+
+
+def test_english_desk_uses_the_english_hotline_name():
+    desk = Desk(hotline_name="榆林", hotline_name_en="Yulin Hotline", language="en")
+    sim = Sim(desk=desk).run(1.0)
+    assert sim.of("Play")[0].values["hotline_name"] == "Yulin Hotline"
+
+
+def test_a_key_stops_the_silent_ladder():
+    sim = Sim().run(30.0, events=[key(4.0, "phrase:thanks")])
+    assert [p for _, p in sim.plays()] == ["greeting", "thanks"]
+
+
+def test_unknown_key_is_noted_and_ignored():
+    sim = Sim().run(5.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None,
+                    events=[key(4.8, "frobnicate")])
+    assert [n.data for n in sim.of("Note") if n.kind == "unknown_key"] == [{"name": "frobnicate"}]
+
+
+# --- priorities ---------------------------------------------------------------------------------
+
+def test_a_key_phrase_cuts_a_device_prompt():
+    sim = Sim().run(12.0, events=[key(7.5, "phrase:thanks")])
+    # greeting_repeat started at 7.0; the agent's phrase cuts it
+    assert_plays(sim, [(0.0, "greeting"), (7.0, "greeting_repeat"), (7.5, "thanks")])
+    assert near(sim.of("StopPlayback")[0].t_s, 7.5)
+
+
+def test_a_key_phrase_does_not_cut_another_key_phrase_it_waits():
+    events = [key(5.0, "phrase:apology"), key(5.5, "phrase:thanks")]
+    sim = Sim().run(10.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
+    assert_plays(sim, [(0.0, "greeting"), (5.0, "apology"), (7.0, "thanks")])
+    assert not sim.of("StopPlayback")
+
+
+def test_a_device_prompt_due_during_a_key_phrase_waits_for_it():
+    # goodbye ends at 7; the agent plays a 9 s phrase from 7.5 to 16.5; anything_else comes
+    # once it ends and the 0.8 s pause has passed (the closing silence has long run out)
+    events = [key(5.0, "goodbye"), key(7.5, "phrase:deadlines")]
+    sim = Sim(phrase_s={"deadlines": 9.0}).run(
+        20.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
+    assert [p for _, p in sim.plays()] == ["greeting", "goodbye", "deadlines"]
+
+
+# --- hook ---------------------------------------------------------------------------------------
+
+def test_on_hook_while_a_phrase_plays_stops_it():
+    sim = Sim().run(3.0, events=[Hook(1.0, False)])
+    assert near(sim.of("StopPlayback")[0].t_s, 1.0) and sim.ctl.state == "idle"
+
+
+def test_flash_is_noted():
+    from deskline.call.events import Flash
+    sim = Sim().run(6.0, events=[Flash(5.0)])
+    assert [n.kind for n in sim.of("Note")].count("flash") == 1
+
+
+def test_states_are_reported():
+    sim = Sim().run(25.0)
+    states = [s.name for s in sim.of("State")]
+    assert states == ["greeting", "awaiting_caller", "releasing", "released"]
+
+
+def test_controller_is_deterministic():
+    a = Sim().run(30.0, rx=sentences(-44.0, 2.5)).jsonl()
+    b = Sim().run(30.0, rx=sentences(-44.0, 2.5)).jsonl()
+    assert a == b

@@ -9,10 +9,13 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.11",
-    package_dir={"": "firmware"},
-    packages=find_packages("firmware", include=["deskline", "deskline.*"]),
+    # sounds/ (the phrase catalog and default recordings) ships inside the package as
+    # deskline/sounds, where deskline.phrases.catalog.default_sounds_dir() looks first.
+    package_dir={"": "firmware", "deskline.sounds": "sounds"},
+    packages=find_packages("firmware", include=["deskline", "deskline.*"]) + ["deskline.sounds"],
     include_package_data=True,
-    package_data={"deskline": ["data/*", "data/**/*"]},
+    package_data={"deskline": ["data/*", "data/**/*"],
+                  "deskline.sounds": ["*.toml", "zh-CN/*.flac", "en/*.flac"]},
     install_requires=[
         "numpy>=1.24",
         "scipy>=1.10",

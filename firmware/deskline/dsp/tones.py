@@ -15,7 +15,9 @@ Two stages:
    frequencies) is present in the hop when every component lies within the frequency tolerance,
    each component is above ``min_tone_dbov`` (about -42 dBm0, spandsp's floor), a dual tone's
    twist is within ``twist_db``, and the signature holds at least ``tone_ratio_min`` of the
-   window's total power. The best such signature labels the hop.
+   window's total power. The best such signature labels the hop. A hop where the signature
+   holds only ``tone_ratio_hold`` or more is "weak": it cannot start a burst but keeps one
+   going (hysteresis), so a burst masked for a moment by a loud noise is not cut in two.
 
 2. **Cadence, a scalar state machine per signature.** Runs of labelled hops become bursts
    (drop-outs up to ``gap_s`` are bridged, bursts shorter than ``min_burst_s`` are ignored).
@@ -30,7 +32,8 @@ Two stages:
        dial               ___##########################...  confirmed after dial_confirm_s
 
    Busy/congestion with a two-element cadence are confirmed after ``min_cadence_elements``
-   matched elements (on, off, on); four-element cadences and ringback after one full cycle;
+   matched elements (on, off, on); a four-element one (UK congestion) after a full cycle and the
+   next burst; ringback after one full cycle;
    a continuous tone after ``dial_confirm_s``. A confirmed tone is held while its cadence goes
    on and dropped as soon as an element runs over its longest accepted length or ends too early.
 
@@ -65,7 +68,8 @@ class ToneParams:
       component may be from nominal for single- and dual-frequency tones. 2 % keeps 425 and
       450 Hz (5.9 % apart) and a 440 Hz tone out of each other's acceptance.
     - ``min_tone_dbov``: floor for each component's level (-48 dBov is about -42 dBm0).
-    - ``tone_ratio_min``: share of the window's total power the tone must hold (0.6 = -2.2 dB).
+    - ``tone_ratio_min``: share of the window's total power the tone must hold to start a burst
+      (0.6 = -2.2 dB); ``tone_ratio_hold``: the share that keeps a burst going (0.15 = -8.2 dB).
     - ``twist_db``: largest level difference between the two parts of a dual tone.
     - ``cadence_rel_tol`` / ``cadence_abs_tol_s``: accepted deviation of each cadence element.
     - ``gap_s``: drop-outs inside a burst up to this long are bridged.
@@ -81,10 +85,11 @@ class ToneParams:
     dual_freq_tol_rel: float = 0.025
     min_tone_dbov: float = -48.0
     tone_ratio_min: float = 0.6
+    tone_ratio_hold: float = 0.15
     twist_db: float = 8.0
     cadence_rel_tol: float = 0.10
     cadence_abs_tol_s: float = 0.03
-    gap_s: float = 0.03
+    gap_s: float = 0.05
     min_burst_s: float = 0.10
     min_cadence_elements: int = 3
     dial_confirm_s: float = 2.0
@@ -99,6 +104,8 @@ class ToneParams:
                 raise ConfigError(f"tone params: {name}={getattr(self, name)} must be in (0, 0.2)")
         if not 0.0 < self.tone_ratio_min < 1.0:
             raise ConfigError(f"tone params: tone_ratio_min={self.tone_ratio_min} must be in (0, 1)")
+        if not 0.0 < self.tone_ratio_hold <= self.tone_ratio_min:
+            raise ConfigError(f"tone params: tone_ratio_hold={self.tone_ratio_hold} must be in (0, tone_ratio_min]")
         if self.twist_db <= 0.0:
             raise ConfigError(f"tone params: twist_db={self.twist_db} must be positive")
         if self.gap_s < 0.0 or self.min_burst_s < 0.0 or self.cadence_abs_tol_s < 0.0:
@@ -167,7 +174,11 @@ class _Cadence:
             lo = [math.ceil(a / HOP_S - 1e-9) for a, _ in ranges]
             hi = [math.floor(b / HOP_S + 1e-9) for _, b in ranges]
             n = len(spec.cadence_s)
-            need = max(params.min_cadence_elements, n) if spec.kind in ("busy", "congestion") else n
+            # Busy/congestion: a two-element cadence after on, off, on; a four-element one after a
+            # full cycle and the next burst (a drop-out can make UK busy look like one cycle of
+            # UK congestion, never like one and a quarter). Ringback: one full cycle.
+            need = max(params.min_cadence_elements, n + 1 if n > 2 else n) \
+                if spec.kind in ("busy", "congestion") else n
             self.kinds.append((spec, lo, hi, need))
         self.gap_h = _hops(params.gap_s)
         self.min_burst_h = max(1, _hops(params.min_burst_s))
@@ -239,14 +250,15 @@ class _Cadence:
         k, ch = self.held
         return self.kinds[k][2][ch[0]]
 
-    def run(self, on_list: list, h0: int, out: list) -> None:
-        """Advance over one block's hops (``on_list[r]``: hop ``h0 + r`` carries this signature)."""
+    def run(self, marks: list, h0: int, out: list) -> None:
+        """Advance over one block's hops: ``marks[r]`` is 2 if hop ``h0 + r`` carries this
+        signature, 1 if it carries it weakly (only keeps a burst going), else 0."""
         gap_h, min_b, dial_h = self.gap_h, self.min_burst_h, self.dial_h
-        for r, on in enumerate(on_list):
-            if not on and self.cur_s < 0 and self.held is None:
+        for r, mark in enumerate(marks):
+            if self.cur_s < 0 and mark < 2 and self.held is None:
                 continue
             h = h0 + r
-            if on:
+            if mark == 2 or (mark == 1 and self.cur_s >= 0):
                 if self.cur_s < 0:
                     self.cur_s = h
                     self.est = False
@@ -337,8 +349,9 @@ class ToneDetector:
         for c in self._cadence:
             c.reset()
 
-    def _labels(self, frames: np.ndarray) -> np.ndarray:
-        """Per hop: index of the tone signature present (see module doc), or -1."""
+    def _labels(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per hop: index of the tone signature present (see module doc) or -1, once with
+        ``tone_ratio_min`` (strong) and once with ``tone_ratio_hold`` (weak)."""
         n = frames.shape[0]
         k = self._k
         c = np.ascontiguousarray(frames @ self._basis).view(np.complex128)
@@ -361,13 +374,16 @@ class ToneDetector:
         comp_off = np.concatenate((comp_off, zero), axis=1)
         pa, pb = comp_p[:, self._ia], comp_p[:, self._ib]
         ratio = (pa + pb) / np.maximum(total, 1e-20)[:, None]
-        ok = (ratio >= self.params.tone_ratio_min) & (pa >= self._floor) \
+        ok = (ratio >= self.params.tone_ratio_hold) & (pa >= self._floor) \
             & (comp_off[:, self._ia] <= self._tol_a) & (comp_off[:, self._ib] <= self._tol_b)
         dual_ok = (pb >= self._floor) & (np.abs(np.log((pa + 1e-30) / (pb + 1e-30))) <= self._twist)
         ok &= self._single | dual_ok
+        rows = np.arange(n)
         score = np.where(ok, ratio, -1.0)
         best = np.argmax(score, axis=1)
-        return np.where(score[np.arange(n), best] > 0.0, best, -1)
+        strong = np.where(score[rows, best] >= self.params.tone_ratio_min, best, -1)
+        weak = np.where(score[rows, best] > 0.0, best, -1)
+        return strong, weak
 
     def process(self, x) -> list:
         """Analyse a block (length a multiple of 80 samples at 8 kHz); one entry per hop."""
@@ -377,16 +393,17 @@ class ToneDetector:
         n = a.size // HOP_SAMPLES
         if n == 0:
             return []
-        labels = self._labels(a.reshape(n, HOP_SAMPLES))
-        self.tone_hops = labels >= 0
+        strong, weak = self._labels(a.reshape(n, HOP_SAMPLES))
+        self.tone_hops = strong >= 0
         h0 = self._hop
         changes: list = []
-        present = set(np.unique(labels).tolist())
+        starts = set(np.unique(strong).tolist())
+        holds = set(np.unique(weak).tolist())
         for i, cad in enumerate(self._cadence):
-            if i in present:
-                cad.run((labels == i).tolist(), h0, changes)
+            if i in starts or (i in holds and not cad.idle):
+                cad.run(((strong == i).astype(np.int8) + (weak == i)).tolist(), h0, changes)
             elif not cad.idle:
-                cad.run([False] * n, h0, changes)
+                cad.run([0] * n, h0, changes)
         self._hop = h0 + n
         if not changes:
             return [self._current] * n

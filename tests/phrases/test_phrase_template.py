@@ -1,0 +1,90 @@
+"""Templated phrases as pieces: hotline name, agent number digit by digit (1 is 幺), counts."""
+import pytest
+
+from deskline.exc import CatalogError
+from deskline.phrases.catalog import load_catalog
+from deskline.phrases.template import (CLAUSE_GAP_S, count_pieces, digit_pieces, fixed_pieces,
+                                       phrase_pieces, shared_pieces, spoken_text)
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_catalog()
+
+
+def keys(pieces):
+    return [p.key for p in pieces]
+
+
+def test_greeting_agent_1_reads_yao(cat):
+    pieces = phrase_pieces(cat, "greeting", {"hotline_name": "榆林市残疾人服务热线", "agent_no": "1"})
+    assert keys(pieces) == ["greeting.1", "_hotline_name", "_digit.1", "greeting.2"]
+    assert [p.text for p in pieces][:3] == ["您好，这里是", "榆林市残疾人服务热线", "幺"]
+    assert spoken_text(pieces, "zh") == ("您好，这里是榆林市残疾人服务热线，幺号话务员为您服务，"
+                                         "请问有什么可以帮助您的？").replace("，幺", "幺")
+    assert pieces[2].gap_before_s == CLAUSE_GAP_S  # the comma after the hotline name
+
+
+def test_agent_number_digit_by_digit(cat):
+    pieces = phrase_pieces(cat, "job_number_only", {"agent_no": "1071"})
+    assert keys(pieces) == ["job_number_only.1", "_digit.1", "_digit.0", "_digit.7", "_digit.1",
+                            "job_number_only.2"]
+    assert "".join(p.text for p in pieces[1:5]) == "幺零七幺"
+    en = phrase_pieces(cat, "job_number_only", {"agent_no": "1071"}, "en")
+    assert [p.text for p in en[1:5]] == ["one", "zero", "seven", "one"]
+
+
+def test_english_order_follows_the_english_text(cat):
+    pieces = phrase_pieces(cat, "callback_intro",
+                           {"title": "madam", "hotline_name": "Yulin hotline", "agent_no": "3"}, "en")
+    assert keys(pieces) == ["callback_intro.1", "_title.madam", "callback_intro.2", "_digit.3",
+                            "callback_intro.3", "_hotline_name"]  # the final "." is a pause, not a piece
+
+
+@pytest.mark.parametrize("n,zh,en", [
+    (1, ["一"], ["one"]), (2, ["两"], ["two"]), (5, ["五"], ["five"]), (10, ["十"], ["ten"]),
+    (15, ["十", "五"], ["fifteen"]), (24, ["二", "十", "四"], ["twenty", "four"]),
+    (48, ["四", "十", "八"], ["forty", "eight"]), (90, ["九", "十"], ["ninety"]),
+])
+def test_counts(n, zh, en):
+    assert [p.text for p in count_pieces(n, "zh")] == zh
+    assert [p.text for p in count_pieces(n, "en")] == en
+
+
+def test_complaint_deadline_days(cat):
+    pieces = phrase_pieces(cat, "complaint_deadline", {"title": "sir", "days": "15"})
+    assert keys(pieces) == ["complaint_deadline.1", "_title.sir", "complaint_deadline.2",
+                            "_num.10", "_num.5", "complaint_deadline.3"]
+    assert pieces[1].text == "先生"
+
+
+def test_untemplated_phrase_is_one_piece(cat):
+    assert keys(phrase_pieces(cat, "hold_ask")) == ["hold_ask"]
+    assert keys(fixed_pieces(cat["hold_ask"], "en")) == ["hold_ask"]
+
+
+def test_every_piece_a_value_can_need_is_shipped_as_shared():
+    for lang in ("zh", "en"):
+        have = set(keys(shared_pieces(lang)))
+        for n in range(1, 100):
+            assert set(keys(count_pieces(n, lang))) <= have
+        assert set(keys(digit_pieces("01234", lang) + digit_pieces("56789", lang))) <= have
+
+
+@pytest.mark.parametrize("pid,values,problem", [
+    ("greeting", {"hotline_name": "热线"}, "no value for template field 'agent_no'"),
+    ("greeting", {"hotline_name": "热线", "agent_no": "1a"}, "agent_no"),
+    ("hold_ask", {"days": 3}, "unknown template field 'days'"),
+    ("complaint_deadline", {"title": "sir", "days": 0}, "days"),
+    ("complaint_deadline", {"title": "boss", "days": 5}, "title"),
+    ("greeting", {"hotline_name": " ", "agent_no": "1"}, "hotline name is empty"),
+])
+def test_bad_values_refused(cat, pid, values, problem):
+    with pytest.raises(CatalogError, match=problem) as err:
+        phrase_pieces(cat, pid, values)
+    assert pid in str(err.value)
+
+
+def test_unknown_id_refused(cat):
+    with pytest.raises(CatalogError, match="no phrase with id 'greting'"):
+        phrase_pieces(cat, "greting")

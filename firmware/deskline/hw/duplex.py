@@ -50,17 +50,24 @@ def _sd():
 
 
 class DuplexAudio:
-    """A duplex stream on the card named ``card``: mono (or rx+tx stereo) in, mono out."""
+    """A duplex stream: the receive (and transmit) tap in from ``card``, phrases out to ``output_card``.
+
+    ``rx_channel`` and ``tx_channel`` index the capture channels (the card is opened with as
+    many as the higher needs); ``output_card`` defaults to ``card``.
+    """
 
     def __init__(self, card: str | None, *, rate_hz: int | None, block_s: float,
-                 tx_channel: int | None = None, latency: str | float = "low",
+                 tx_channel: int | None = None, rx_channel: int = 0,
+                 output_card: str | None = None, latency: str | float = "low",
                  queue_blocks: int = 200):
         self.card = card
+        self.output_card = output_card or card
+        self.rx_channel = rx_channel
         self.requested_rate_hz = rate_hz
         self.rate_hz = rate_hz or 0
         self.block_s = block_s
         self.tx_channel = tx_channel
-        self.in_channels = 2 if tx_channel is not None else 1
+        self.in_channels = max(rx_channel, -1 if tx_channel is None else tx_channel) + 1
         self.out_channels = 1
         self.latency = latency
         self.blocks: queue.Queue = queue.Queue(maxsize=queue_blocks)
@@ -125,7 +132,7 @@ class DuplexAudio:
 
         with _quiet_stderr(retrying):
             dev_in = find_device(self.card, "input")
-            dev_out = find_device(self.card, "output")
+            dev_out = find_device(self.output_card, "output")
             rate = self.requested_rate_hz or int(sd.query_devices(dev_in if dev_in is not None
                                                                   else sd.default.device[0])
                                                  ["default_samplerate"])

@@ -1,0 +1,112 @@
+"""``deskline run``: the desk service (GPIO, sound card, controller, journal) until SIGTERM.
+
+Exit status: 0 after SIGTERM/SIGINT (desk left safe), 78 for a configuration error (one line
+naming the file, line and key), 2 when hardware is missing (one line naming the sound card or
+the GPIO), 1 for anything unexpected.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+NAME = "run"
+HELP = "run the desk service: hook, line meter, phrases, hold, call record (for systemd)"
+
+log = logging.getLogger(__name__)
+
+#: Card blocks are this long whatever the analysis block: they set how soon a phrase starts.
+CARD_BLOCK_S = 0.01
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="settings file (default: $DESKLINE_CONFIG, else "
+                             "/etc/deskline/deskline.toml, else built-in defaults)")
+
+
+def _backend(cfg) -> str:
+    return os.environ.get("DESKLINE_HW") or cfg.hw.backend
+
+
+def _runtime_dir(cfg) -> str:
+    for var in ("RUNTIME_DIRECTORY", "STATE_DIRECTORY"):
+        if os.environ.get(var):
+            return os.environ[var].split(":")[0]
+    return os.path.dirname(os.path.abspath(cfg.journal.path))
+
+
+def open_desk(cfg, on_close: list):
+    """The GPIO roles the config asks for (fake: with its control socket)."""
+    from deskline.exc import HardwareError
+    from deskline.hw.roles import DeskPins
+
+    pins = DeskPins.from_config(cfg.hw)
+    backend = _backend(cfg)
+    if backend == "fake":
+        from deskline.hw import fake
+
+        desk = fake.open_desk(pins)
+        path = os.environ.get("DESKLINE_FAKE_SOCKET") or os.path.join(_runtime_dir(cfg),
+                                                                      fake.SOCKET_NAME)
+        server = fake.FakeDeskServer(desk, path)
+        on_close.append(server.close)
+        log.warning("fake desk (no GPIO): control socket %s", path)
+    elif backend == "gpiozero":
+        from deskline.hw import gpio
+
+        desk = gpio.open_desk(pins, cfg.hw.pin_factory or None)
+    else:
+        raise HardwareError(f"unknown [hw] backend {backend!r} (gpiozero or fake)")
+    on_close.append(desk.close)
+    return desk
+
+
+def build(cfg):
+    """Every part of the service from the configuration (hardware opened except the card)."""
+    from deskline.call.controller import Controller
+    from deskline.dsp.meter import LineMeter
+    from deskline.hw.debounce import EdgeInterpreter
+    from deskline.hw.duplex import DuplexAudio
+    from deskline.journal import CallRecorder, Journal
+    from deskline.phrases.book import PhraseBook
+    from deskline.phrases.queue import PhraseQueue
+    from deskline.sdnotify import Notifier, watchdog_interval_s
+    from deskline.service import ServiceParts
+
+    on_close: list = []
+    desk = open_desk(cfg, on_close)
+    try:
+        book = PhraseBook.from_config(cfg)
+        lang = cfg.desk_section.language
+        journal = Journal(cfg.journal.path)
+        on_close.insert(0, journal.close)
+        recorder = CallRecorder(journal, source="live", profile=cfg.profile.name)
+        a = cfg.audio
+        audio = DuplexAudio(a.card or None, output_card=a.output_card or None,
+                            rate_hz=a.rate_hz, block_s=CARD_BLOCK_S, rx_channel=a.rx_channel,
+                            tx_channel=a.tx_channel)
+        notifier = Notifier()
+        on_close.append(notifier.close)
+        return ServiceParts(
+            desk=desk, audio=audio, controller=Controller(cfg.profile, cfg.desk),
+            meter_factory=LineMeter, phrases=lambda rate: PhraseQueue(rate, book, lang=lang),
+            recorder=recorder, notifier=notifier, edges=EdgeInterpreter.from_config(cfg.hw),
+            watchdog_s=watchdog_interval_s(), analysis_s=a.block_s, on_close=on_close)
+    except BaseException:
+        for fn in reversed(on_close):
+            fn()
+        raise
+
+
+def run(args) -> int:
+    from deskline.config import load_effective
+    from deskline.service import Service
+
+    # the service logs to stdout for journald: INFO, or DEBUG with -vv
+    logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout,
+                        force=True)
+    cfg = load_effective(args.config)        # ConfigError -> exit 78 with one line
+    parts = build(cfg)                       # HardwareError (GPIO) -> exit 2 with one line
+    return Service(parts).run()              # HardwareError (card) -> exit 2 with one line

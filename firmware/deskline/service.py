@@ -1,0 +1,363 @@
+"""The live desk: hardware events and line measurements into the controller, its actions out.
+
+One loop on the main thread, paced by the sound card::
+
+    card block (t_s) ──▶ LineMeter ──▶ Line events ─┐
+    GPIO edges ──▶ EdgeInterpreter ──▶ Ring/Hook/Key ├─▶ Controller ──▶ actions ──▶ LED, relays,
+    playback queue ──▶ PhraseDone ───────────────────┘   (time = the card's     phrase audio mixed
+                                                          sample clock)          into the output
+    every event and action ──▶ CallRecorder ──▶ journal (SQLite)
+
+systemd: READY=1 once GPIO and the card are open; WATCHDOG=1 only while card blocks keep
+arriving, or while the card is known to be unplugged and the loop is retrying it (a stream that
+stalls without an error stops the pings, and systemd restarts the service). SIGTERM ends the
+loop; ``finally`` leaves the desk safe (microphone not muted, line not released, LED off),
+closes the open call in the journal and exits 0.
+
+If the card disappears mid-shift, the service stays up: the LED shows ``error``, one warning is
+logged, and the card is reopened as soon as it is back (the LED returns to what the controller
+last asked for).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import time
+from typing import Callable
+
+import numpy as np
+
+from deskline.call.events import (Alert, Hook, Led, Line, Mute, Note, PhraseDone, Play,
+                                  Release, State, StopPlayback)
+from deskline.exc import HardwareError
+from deskline.hw.debounce import EdgeInterpreter
+
+log = logging.getLogger(__name__)
+
+#: Blocks of output prepared ahead of the card (more = safer, fewer = quicker phrases).
+OUTPUT_LEAD_BLOCKS = 2
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGINT arrived."""
+
+
+@dataclasses.dataclass
+class ServiceParts:
+    """Everything the loop drives, built by ``deskline run`` from the config (or by tests)."""
+
+    desk: object                       # hw.roles.Desk
+    audio: object                      # hw.duplex.DuplexAudio (not yet open)
+    controller: object                 # call.controller.Controller
+    meter_factory: Callable            # rate_hz -> LineMeter
+    phrases: Callable                  # rate_hz -> phrases.PhraseQueue at the card's rate
+    recorder: object | None = None     # journal.CallRecorder
+    notifier: object | None = None     # sdnotify.Notifier
+    edges: EdgeInterpreter = dataclasses.field(default_factory=EdgeInterpreter)
+    watchdog_s: float | None = None    # ping interval (half of WatchdogSec)
+    analysis_s: float = 0.1            # line analysis in blocks this long ([audio] block_s)
+    stall_s: float = 2.0               # no card block for this long: the stream is dead
+    retry_s: float = 1.0               # how often a lost card is looked for
+    on_close: list = dataclasses.field(default_factory=list)
+
+
+class Service:
+    """The event loop of ``deskline run``."""
+
+    def __init__(self, parts: ServiceParts):
+        self.p = parts
+        self.queue = None                  # the PhraseQueue, made once the card's rate is known
+        self.meter_rx = None
+        self.meter_tx = None
+        self.meter_rx_rate = 0
+        self._meter_origin_s: float | None = None
+        self._last_block_mono = 0.0
+        self._last_block_t_s = 0.0
+        self._card_lost = False
+        self._next_retry_mono = 0.0
+        self._next_ping_mono = 0.0
+        self._led_wanted = "off"
+        self._release_on = False
+        self._xruns_logged = 0
+        self._next_xrun_log_mono = 0.0
+        self._opened_without_blocks = 0
+
+    # --- clock ---------------------------------------------------------------------------------
+
+    def now_s(self) -> float:
+        """Audio-clock time now: the last block's time plus what the monotonic clock says since."""
+        return self._last_block_t_s + max(0.0, time.monotonic() - self._last_block_mono)
+
+    def _edge_t_s(self, mono_s: float) -> float:
+        return self._last_block_t_s + (mono_s - self._last_block_mono)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the sound card (GPIO is already open) and tell systemd the desk is ready."""
+        self._open_audio()
+        self._last_block_mono = time.monotonic()
+        if self.p.notifier:
+            self.p.notifier.ready(f"serving: card {self.p.audio.card!r}, GPIO {self.p.desk.backend}")
+        log.info("desk ready: card %r at %d Hz, GPIO %s", self.p.audio.card,
+                 self.p.audio.rate_hz, self.p.desk.backend)
+
+    def run(self) -> int:
+        """Open the hardware, serve until SIGTERM/SIGINT, leave the desk safe; returns 0."""
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while True:
+                self.step()
+        except _Stop:
+            log.info("stopping on signal")
+            return 0
+        finally:
+            self.shutdown()
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    def _on_signal(self, signum, frame):
+        raise _Stop()
+
+    def shutdown(self) -> None:
+        """Leave the desk safe, close the card, close the open call, release everything."""
+        p = self.p
+        if p.notifier:
+            p.notifier.stopping()
+        p.desk.safe()
+        try:
+            p.audio.close()
+        finally:
+            if p.recorder is not None:
+                try:
+                    p.recorder.finish(self.now_s(), "service_stopped")
+                except Exception:
+                    log.exception("could not close the open call in the journal")
+            for fn in p.on_close:
+                try:
+                    fn()
+                except Exception:
+                    log.exception("closing failed")
+
+    def _open_audio(self, *, retrying: bool = False) -> None:
+        self.p.audio.open(retrying=retrying)
+        rate = self.p.audio.rate_hz
+        if self.meter_rx is None or self.meter_rx_rate != rate:
+            self.meter_rx = self.p.meter_factory(rate)
+            self.meter_tx = self.p.meter_factory(rate) if self.p.audio.tx_channel is not None \
+                else None
+            self.meter_rx_rate = rate
+            self.queue = self.p.phrases(rate)
+        self._reset_meters()
+
+    def _reset_meters(self) -> None:
+        self._pending = []
+        self._pending_samples = 0
+        self._analysis_samples = max(1, int(round(self.p.analysis_s * self.p.audio.rate_hz)))
+        self.meter_rx.reset()
+        if self.meter_tx is not None:
+            self.meter_tx.reset()
+        self._meter_origin_s = None
+
+    # --- one turn of the loop ------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Wait for one card block (or a short timeout) and handle everything that is due."""
+        audio = self.p.audio
+        got_block = False
+        if not self._card_lost:
+            got = audio.read(0.05)
+            if got is not None:
+                got_block = True
+                self._opened_without_blocks = 0
+                self._on_block(*got)
+            elif not audio.alive or time.monotonic() - self._last_block_mono > self.p.stall_s:
+                self._lose_card()
+        else:
+            time.sleep(0.02)
+            if time.monotonic() >= self._next_retry_mono:
+                self._retry_card()
+        self._hardware_events()
+        self._apply(self.p.controller.tick(self.now_s()))
+        self._watchdog(got_block)
+        self._log_xruns()
+
+    def _on_block(self, t0_s: float, block: np.ndarray) -> None:
+        now = time.monotonic()
+        self._last_block_t_s = t0_s + block.shape[0] / self.p.audio.rate_hz
+        self._last_block_mono = now
+        self._hardware_events()
+        if self._meter_origin_s is None:
+            self._meter_origin_s = t0_s
+        self._pending.append(block)
+        self._pending_samples += block.shape[0]
+        if self._pending_samples >= self._analysis_samples:
+            self._analyse()
+        self._fill_output()
+
+    def _analyse(self) -> None:
+        """Feed the gathered card blocks to the meters and the controller, one Line per hop."""
+        block = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending.clear()
+        self._pending_samples = 0
+        audio = self.p.audio
+        states = self.meter_rx.feed_all(block[:, audio.rx_channel].astype(np.float64))
+        tx_states = None
+        if self.meter_tx is not None:
+            tx_states = self.meter_tx.feed_all(block[:, audio.tx_channel].astype(np.float64))
+        handle = self._handle
+        for i, st in enumerate(states):
+            t_s = self._meter_origin_s + st.t_s
+            tx = tx_states[i] if tx_states is not None and i < len(tx_states) else None
+            if tx is not None:
+                tx = dataclasses.replace(tx, t_s=t_s)
+            handle(Line(t_s, dataclasses.replace(st, t_s=t_s), tx))
+            self._apply(self.p.controller.tick(t_s))
+
+    def _fill_output(self) -> None:
+        """Keep OUTPUT_LEAD_BLOCKS blocks of phrase audio (or silence) ready for the card."""
+        audio = self.p.audio
+        while audio.out_backlog < OUTPUT_LEAD_BLOCKS:
+            samples, done = self.queue.pull(audio.block_samples)
+            audio.write(samples)
+            for phrase in done:
+                self._handle(PhraseDone(self.now_s(), phrase))
+
+    # --- events in -----------------------------------------------------------------------------
+
+    def _hardware_events(self) -> None:
+        q = self.p.desk.edges
+        while not q.empty():
+            e = q.get_nowait()
+            self.p.edges.feed(e.source, e.active, self._edge_t_s(e.mono_s))
+        for ev in self.p.edges.poll(self.now_s()):
+            if isinstance(ev, Hook) and ev.off_hook and not self._card_lost:
+                self._reset_meters()  # the active level is the call's, from its start
+            self._handle(ev)
+            if isinstance(ev, Hook) and not ev.off_hook:
+                self._let_line_go()
+
+    def _handle(self, event) -> None:
+        if self.p.recorder is not None:
+            self.p.recorder.on_event(event)
+        self._apply(self.p.controller.handle(event))
+
+    # --- actions out ---------------------------------------------------------------------------
+
+    def _apply(self, actions) -> None:
+        if not actions:
+            return
+        if self.p.recorder is not None:
+            self.p.recorder.on_actions(actions)
+        follow = []
+        for a in actions:
+            if isinstance(a, Play):
+                follow += self._play(a)
+            elif isinstance(a, StopPlayback):
+                follow += self._stop_playback(a.t_s)
+            elif isinstance(a, Led):
+                self._led_wanted = a.pattern
+                if not self._card_lost:
+                    self.p.desk.led.show(a.pattern)
+            elif isinstance(a, Mute):
+                self.p.desk.mute.set(a.on)
+            elif isinstance(a, Release):
+                self._release(a)
+            elif isinstance(a, Alert):
+                log.warning("supervisor alert at %.2f s: %s", a.t_s, a.reason or "(no reason)")
+            elif isinstance(a, State):
+                log.info("state %s at %.2f s", a.name, a.t_s)
+            elif isinstance(a, Note):
+                log.info("note %s at %.2f s %s", a.kind, a.t_s, dict(a.data) if a.data else "")
+        for done in follow:
+            self._handle(done)
+
+    def _stop_playback(self, t_s: float) -> list:
+        """Silence now; the phrase cut off is reported done (as the replay does)."""
+        dropped = self.queue.stop() if self.queue is not None else []
+        self.p.audio.flush_output()
+        return [PhraseDone(max(t_s, self.now_s()), dropped[0])] if dropped else []
+
+    def _play(self, a: Play) -> list:
+        follow = self._stop_playback(a.t_s) if self.queue.busy else []
+        try:
+            length_s = self.queue.play(a.phrase, dict(a.values or {}))
+        except Exception as exc:  # a broken recording must not end the shift
+            log.error("cannot play %s: %s", a.phrase, exc)
+            return follow + [PhraseDone(a.t_s, a.phrase)]
+        log.info("play %s (%.2f s) at %.2f s (%s)", a.phrase, length_s, a.t_s,
+                 a.reason or "asked")
+        if self.p.audio.is_open:
+            self.p.audio.flush_output()   # start now, not after the silence already queued
+            self._fill_output()
+        return follow
+
+    def _release(self, a: Release) -> None:
+        relay = self.p.desk.release
+        if relay is None:
+            log.warning("release asked at %.2f s but no line-release relay is fitted", a.t_s)
+            return
+        relay.set(True)
+        self._release_on = True
+        log.info("line released at %.2f s", a.t_s)
+
+    # --- the card going and coming back --------------------------------------------------------
+
+    def _lose_card(self) -> None:
+        self.p.audio.close()
+        self._card_lost = True
+        self._opened_without_blocks += 1
+        # what was playing is lost with the card: tell the controller so its ladder goes on
+        for done in self._stop_playback(self.now_s()):
+            self._handle(done)
+        self._next_retry_mono = time.monotonic() + self.p.retry_s
+        self.p.desk.led.show("error")
+        log.warning("sound card %r stopped delivering audio; waiting for it to come back",
+                    self.p.audio.card)
+        if self.p.notifier:
+            self.p.notifier.status(f"sound card {self.p.audio.card!r} missing; retrying")
+
+    def _retry_card(self) -> None:
+        self._next_retry_mono = time.monotonic() + self.p.retry_s
+        try:
+            self._open_audio(retrying=True)
+        except HardwareError:
+            return  # still gone: logged once already
+        self._card_lost = False
+        self._last_block_mono = time.monotonic()
+        self.p.desk.led.show(self._led_wanted)
+        log.warning("sound card %r is back", self.p.audio.card)
+        if self.p.notifier:
+            self.p.notifier.status(f"serving: card {self.p.audio.card!r} back")
+
+    # --- housekeeping --------------------------------------------------------------------------
+
+    def _watchdog(self, got_block: bool) -> None:
+        n, every = self.p.notifier, self.p.watchdog_s
+        if not n or not every:
+            return
+        now = time.monotonic()
+        healthy = (not self._card_lost and now - self._last_block_mono < self.p.stall_s) or \
+            (self._card_lost and self._opened_without_blocks < 3)
+        if healthy and now >= self._next_ping_mono:
+            n.watchdog()
+            self._next_ping_mono = now + every
+
+    def _log_xruns(self) -> None:
+        now = time.monotonic()
+        if now < self._next_xrun_log_mono:
+            return
+        self._next_xrun_log_mono = now + 10.0
+        audio = self.p.audio
+        if audio.xruns != self._xruns_logged:
+            log.warning("sound card xruns: %d in the last period (%d in all; %d blocks dropped)",
+                        audio.xruns - self._xruns_logged, audio.xruns, audio.dropped)
+            self._xruns_logged = audio.xruns
+
+    def _let_line_go(self) -> None:
+        """Let the release relay go once the agent has put the handset down."""
+        if self._release_on and self.p.desk.release is not None:
+            self.p.desk.release.set(False)
+            self._release_on = False

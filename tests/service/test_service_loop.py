@@ -1,0 +1,178 @@
+"""The service loop in-process: a scripted card, the fake desk, the real controller and journal.
+
+The card double hands out blocks of a known line signal as fast as they are asked for and
+keeps what the service writes, so phrases, LED and relays can be checked without a sound
+server. (The audio-stack tests run the same loop in the real process over PulseAudio.)
+"""
+import queue
+
+import numpy as np
+import pytest
+
+from deskline.call.controller import Controller
+from deskline.call.profile import Desk, Profile
+from deskline.dsp.state import FLOOR_DBOV, LineState
+from deskline.exc import HardwareError
+from deskline.hw import fake
+from deskline.hw.debounce import EdgeInterpreter
+from deskline.hw.roles import DeskPins
+from deskline.journal import CallRecorder, Journal
+from deskline.phrases.queue import PhraseQueue
+from deskline.service import Service, ServiceParts
+
+RATE = 8000
+BLOCK = 80
+
+
+class ScriptedCard:
+    """Stands in for DuplexAudio: silence in (or a set signal), output kept for inspection."""
+
+    def __init__(self):
+        self.card, self.rx_channel, self.tx_channel = "scripted", 0, None
+        self.rate_hz, self.block_samples = RATE, BLOCK
+        self.xruns = self.dropped = 0
+        self.is_open = self.alive = False
+        self.fail_open = False
+        self.t_s = 0.0
+        self.out: queue.Queue = queue.Queue()
+        self.played: list[np.ndarray] = []
+
+    def open(self, *, retrying=False):
+        if self.fail_open:
+            raise HardwareError("cannot open sound card 'scripted': gone")
+        self.is_open = self.alive = True
+
+    def read(self, timeout_s):
+        if not self.alive:
+            return None
+        t = self.t_s
+        self.t_s += BLOCK / RATE
+        # the card "plays" one prepared block per captured block, as the callback does
+        try:
+            self.played.append(self.out.get_nowait())
+        except queue.Empty:
+            self.played.append(np.zeros(BLOCK, np.float32))
+        return t, np.zeros((BLOCK, 1), np.float32)
+
+    def write(self, mono):
+        self.out.put(np.asarray(mono, np.float32))
+
+    @property
+    def out_backlog(self):
+        return self.out.qsize()
+
+    def flush_output(self):
+        while not self.out.empty():
+            self.out.get_nowait()
+
+    def close(self):
+        self.is_open = self.alive = False
+
+    def now_s(self):
+        return self.t_s
+
+
+class SilentMeter:
+    """One quiet LineState per 10 ms hop (t_s from its reset)."""
+
+    def __init__(self, rate_hz):
+        self.n = 0
+
+    def reset(self):
+        self.n = 0
+
+    def feed_all(self, x):
+        out = []
+        for _ in range(len(x) // BLOCK):
+            self.n += 1
+            out.append(LineState(self.n * 0.01, False, FLOOR_DBOV, FLOOR_DBOV, -70.0, 0.0,
+                                 FLOOR_DBOV, False))
+        return out
+
+
+def tone(phrase_id, values, lang, rate_hz):
+    """Each phrase is 0.3 s of a tone whose frequency tells them apart."""
+    f = 300 + 10 * (sum(map(ord, phrase_id)) % 50)
+    return 0.3 * np.sin(2 * np.pi * f * np.arange(int(0.3 * rate_hz)) / rate_hz)
+
+
+@pytest.fixture
+def service(tmp_path):
+    desk = fake.open_desk(DeskPins())
+    journal = Journal(tmp_path / "calls.db")
+    card = ScriptedCard()
+    parts = ServiceParts(
+        desk=desk, audio=card, controller=Controller(Profile.standard(), Desk(agent_no="7")),
+        meter_factory=SilentMeter, phrases=lambda rate: PhraseQueue(rate, tone, lang="zh"),
+        recorder=CallRecorder(journal), edges=EdgeInterpreter(hook_debounce_s=0.02),
+        analysis_s=0.01, stall_s=0.5, retry_s=0.0, on_close=[journal.close, desk.close])
+    svc = Service(parts)
+    svc.start()
+    yield svc, desk, card, journal
+    if card.is_open or desk._parts:
+        svc.shutdown()
+
+
+def run_for(svc, seconds):
+    for _ in range(int(seconds / 0.01)):
+        svc.step()
+
+
+def test_off_hook_plays_the_greeting_into_the_card(service):
+    svc, desk, card, _ = service
+    run_for(svc, 0.2)
+    assert not np.any(np.concatenate(card.played))
+    desk.factory.pin(17).drive_low()          # handset lifted
+    run_for(svc, 0.6)
+    played = np.concatenate(card.played)
+    assert np.max(np.abs(played)) == pytest.approx(0.3, abs=0.01)
+    loud = np.flatnonzero(np.abs(played) > 0.05)
+    assert (loud[-1] - loud[0]) / RATE == pytest.approx(0.3, abs=0.02)  # the whole greeting
+
+
+def test_hold_key_mutes_and_lights_then_resumes(service):
+    svc, desk, card, _ = service
+    desk.factory.pin(17).drive_low()
+    run_for(svc, 0.6)                          # greeting over
+    desk.factory.pin(5).drive_low()            # HOLD pressed ...
+    run_for(svc, 0.1)
+    desk.factory.pin(5).drive_high()           # ... and let go
+    run_for(svc, 0.6)                          # hold_ask played, then mute
+    snap = desk.snapshot()
+    assert snap["mute"] is True and snap["led"] == "on"
+    desk.factory.pin(5).drive_low()
+    run_for(svc, 0.1)
+    desk.factory.pin(5).drive_high()
+    run_for(svc, 0.6)
+    snap = desk.snapshot()
+    assert snap["mute"] is False and snap["led"] == "off"
+
+
+def test_shutdown_leaves_the_desk_safe_and_closes_the_call(service, tmp_path):
+    svc, desk, card, journal = service
+    desk.factory.pin(17).drive_low()
+    run_for(svc, 0.6)
+    desk.mute.set(True)
+    desk.release.set(True)
+    desk.led.show("blink_fast")
+    mute_pin, release_pin, led_pin = (desk.factory.pin(p) for p in (23, 24, 22))
+    svc.shutdown()
+    assert not mute_pin.state and not release_pin.state and not led_pin.state
+    calls = Journal(tmp_path / "calls.db", readonly=True).calls()
+    assert len(calls) == 1 and calls[0]["end_reason"] == "service_stopped"
+
+
+def test_card_lost_shows_error_and_comes_back(service, caplog):
+    svc, desk, card, _ = service
+    desk.factory.pin(17).drive_low()
+    run_for(svc, 0.1)
+    card.alive = False
+    card.fail_open = True
+    run_for(svc, 0.1)
+    assert desk.snapshot()["led"] == "error"
+    run_for(svc, 0.3)                          # retries fail quietly
+    assert sum("stopped delivering audio" in r.message for r in caplog.records) == 1
+    card.fail_open = False
+    run_for(svc, 0.1)
+    assert card.is_open and desk.snapshot()["led"] != "error"
+    assert sum("is back" in r.message for r in caplog.records) == 1

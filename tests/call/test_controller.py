@@ -428,3 +428,12 @@ def test_controller_is_deterministic():
     a = Sim().run(30.0, rx=sentences(-44.0, 2.5)).jsonl()
     b = Sim().run(30.0, rx=sentences(-44.0, 2.5)).jsonl()
     assert a == b
+
+
+def test_speakerphone_caller_is_asked_to_pick_up_the_handset_from_the_pad():
+    # DESIGN §4 "caller on speakerphone": not detected automatically (a reverberant caller is
+    # too easily mistaken); the agent plays it from the phrase pad
+    sim = Sim().run(8.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None,
+                    events=[key(5.0, "phrase:pick_up_handset")])
+    assert sim.plays()[-1] == (5.0, "pick_up_handset")
+    assert not [n for n in sim.of("Note") if n.kind == "prompt"]

@@ -38,6 +38,16 @@ Rules that guard the caller:
   :class:`deskline.call.judge.CallerJudge` (hysteresis, minimum speech time); a pending quality
   prompt is dropped if the verdict stops holding before the pause comes.
 - Each device prompt is preceded by a ``Note("prompt", …)`` with the reason and the figures.
+
+Notes for the call record (``Note.kind``: data): ``answered`` (rings, answer_delay_s),
+``prompt`` (phrase, reason silent|quiet|noisy|closing, step, and the figures: silence_s, or
+caller_level_dbov, snr_db, noise_dbov, judged/quiet/noisy_speech_s and the thresholds, or
+caller_silence_s), ``caller_spoke`` (the silent ladder stopped), ``ladder_cancelled`` (ladder,
+step, by agent|key), ``prompt_dropped`` (the verdict stopped holding before the pause),
+``hold_start``, ``hold_long`` / ``hold_over_limit`` (hold_s), ``hold_end`` (hold_s),
+``hold_cancelled``, ``far_end_hangup`` (plan, tone, tone_t_s), ``release`` (ladder, relay),
+``flash``, ``unknown_key`` (name), ``ringing_stopped`` (rings), ``call_end`` (duration_s,
+device_done).
 """
 from __future__ import annotations
 

@@ -230,3 +230,19 @@ def test_hang_up_asked_by_led_is_a_device_release_done_by_the_agent(tmp_path):
         call = j.call(rec.call_ids[0])
     assert call["end_reason"] == "device_release" and call["released_by"] == "agent"
     assert call["silent"]
+
+
+def test_calls_command_finds_the_record_through_the_config(tmp_path, capsys, monkeypatch):
+    db = tmp_path / "desk.db"
+    with Journal(db) as j:
+        _normal_call(CallRecorder(j))
+    cfg = tmp_path / "deskline.toml"
+    cfg.write_text(f'[journal]\npath = "{db}"\n')
+    monkeypatch.delenv("DESKLINE_JOURNAL", raising=False)
+    code, out = _calls_cli(["--config", str(cfg), "--json"], capsys)
+    assert code == 0 and len(out.splitlines()) == 1
+    monkeypatch.setenv("DESKLINE_JOURNAL", str(tmp_path / "other.db"))
+    code, out = _calls_cli(["--config", str(cfg), "--json"], capsys)   # the flag wins
+    assert code == 0 and len(out.splitlines()) == 1
+    with pytest.raises(JournalError, match="other.db: no such call record"):
+        _calls_cli([], capsys)

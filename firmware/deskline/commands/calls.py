@@ -12,7 +12,12 @@ HELP = "list recorded calls, or summarise them for the floor supervisor (--repor
 
 def add_arguments(parser) -> None:
     parser.add_argument("--db", metavar="PATH", default=None,
-                        help=f"call record database (default: $DESKLINE_JOURNAL or {DEFAULT_PATH})")
+                        help="call record database (default: the --config file's [journal] "
+                             "path, else $DESKLINE_JOURNAL, else the system config's, else "
+                             f"{DEFAULT_PATH})")
+    parser.add_argument("--config", metavar="FILE",
+                        help="config whose [journal] path to read (default: $DESKLINE_CONFIG or "
+                             "/etc/deskline/deskline.toml when present)")
     parser.add_argument("--json", action="store_true", help="JSON instead of text")
     parser.add_argument("--limit", type=int, metavar="N", default=20,
                         help="newest N calls (default 20; 0 = all)")
@@ -73,8 +78,19 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _configured_path(config_file: str | None) -> str:
+    from deskline.config import config_path, load_config
+    found = config_path(config_file)
+    return load_config(found).journal.path if found else DEFAULT_PATH
+
+
 def run(args) -> int:
-    path = args.db or os.environ.get("DESKLINE_JOURNAL") or DEFAULT_PATH
+    if args.db:
+        path = args.db
+    elif args.config:                       # an explicit flag beats the environment
+        path = _configured_path(args.config)
+    else:
+        path = os.environ.get("DESKLINE_JOURNAL") or _configured_path(None)
     with Journal(path, readonly=True) as journal:
         if args.report:
             report = journal.report()

@@ -49,6 +49,7 @@ _THRESH = 2.0 ** -np.arange(THRESHOLDS, 0, -1)  # c_0 = 2**-15 ... c_14 = 2**-1
 _LOG_OFFSET = 1e-20  # sv56 adds this inside every log10 to avoid log(0)
 _CHUNK_SAMPLES = 1 << 14
 _FEW_ROWS = 8
+_INTERP_STEPS = 12
 _THRESH_DB = 20.0 * np.log10(_THRESH + _LOG_OFFSET)
 
 
@@ -142,61 +143,41 @@ def _bin_interp(up, lw, upthr, lwthr):
     """The reference tool's binary interpolation of the margin crossing, vectorised over rows.
 
     ``up``/``upthr``: A_j and C_j (dB) at the first threshold whose margin is <= M;
-    ``lw``/``lwthr``: the same at the threshold below. Follows sv56's bin_interp (v2.3) step for
-    step, including its tolerance relaxation after 20 iterations, so levels agree with it.
-    A handful of rows (a streaming block of a few hops) go through :func:`_bin_interp_one`,
-    which is faster there and gives bit-identical results.
+    ``lw``/``lwthr``: the same at the threshold below. Gives what sv56's bin_interp (v2.3)
+    gives, float for float. Its search, traced: the midpoint of the two bounds decides a
+    direction; each step halves the way from the midpoint to that bound (and moves the other
+    bound onto the new midpoint), until the margin error is within 0.5 dB or changes sign; in
+    the latter case the next step averages two equal numbers, the midpoint is stuck and the loop
+    only relaxes its tolerance until it ends, so the answer is the first midpoint on the far
+    side. Here every step of every row is computed at once and the answer picked per row.
+    A handful of rows (a streaming block of a few hops) go through :func:`_bin_interp_one`.
     """
     if up.size <= _FEW_ROWS:
         return np.array([_bin_interp_one(*v) for v in zip(up.tolist(), lw.tolist(),
                                                            upthr.tolist(), lwthr.tolist())])
-    up, lw = up.astype(np.float64), lw.astype(np.float64)
-    upthr, lwthr = upthr.astype(np.float64), lwthr.astype(np.float64)
-    out = np.empty_like(up)
-    tol = np.full_like(up, INTERP_TOL_DB)
-    hit_up = np.abs((up - upthr) - MARGIN_DB) < tol
-    hit_lw = ~hit_up & (np.abs((lw - lwthr) - MARGIN_DB) < tol)
-    out[hit_up] = up[hit_up]
-    out[hit_lw] = lw[hit_lw]
-    live = np.flatnonzero(~(hit_up | hit_lw))
-    up, lw, upthr, lwthr, tol = up[live], lw[live], upthr[live], lwthr[live], tol[live]
-    mid = (up + lw) / 2.0
-    midthr = (upthr + lwthr) / 2.0
-    iterno = 1
-    while live.size:
-        diff = (mid - midthr) - MARGIN_DB
-        going = np.abs(diff) > tol
-        if not going.all():
-            done = ~going
-            out[live[done]] = mid[done]
-            live, diff = live[going], diff[going]
-            up, lw, upthr, lwthr, tol = up[going], lw[going], upthr[going], lwthr[going], tol[going]
-            mid, midthr = mid[going], midthr[going]
-            if not live.size:
-                break
-        iterno += 1
-        if iterno > 20:
-            tol = tol * 1.1
-        high = diff > tol
-        low = diff < -tol
-        new_mid = np.where(high, (up + mid) / 2.0, np.where(low, (mid + lw) / 2.0, mid))
-        new_thr = np.where(high, (upthr + midthr) / 2.0,
-                           np.where(low, (midthr + lwthr) / 2.0, midthr))
-        # Once a step lands on the bound it just replaced, the midpoint can no longer move
-        # (upper == lower == middle); the reference then only relaxes its tolerance until the
-        # loop ends, returning this same middle value.
-        stuck = (high | low) & (new_mid == mid) & (new_thr == midthr)
-        if stuck.any():
-            out[live[stuck]] = mid[stuck]
-            keep = ~stuck
-            live, high, low = live[keep], high[keep], low[keep]
-            up, lw, upthr, lwthr, tol = up[keep], lw[keep], upthr[keep], lwthr[keep], tol[keep]
-            mid, midthr, new_mid, new_thr = mid[keep], midthr[keep], new_mid[keep], new_thr[keep]
-        lw = np.where(high, new_mid, lw)
-        lwthr = np.where(high, new_thr, lwthr)
-        up = np.where(low, new_mid, up)
-        upthr = np.where(low, new_thr, upthr)
-        mid, midthr = new_mid, new_thr
+    tol = INTERP_TOL_DB
+    out = np.where(np.abs((up - upthr) - MARGIN_DB) < tol, up, lw)
+    todo = ~(np.abs((up - upthr) - MARGIN_DB) < tol) & ~(np.abs((lw - lwthr) - MARGIN_DB) < tol)
+    rows = np.flatnonzero(todo)
+    if not rows.size:
+        return out
+    up, lw, upthr, lwthr = up[rows], lw[rows], upthr[rows], lwthr[rows]
+    # steps[k, 0] is the k-th midpoint (dB), steps[k, 1] its threshold; x*0.5 == x/2.0 exactly
+    steps = np.empty((_INTERP_STEPS, 2, rows.size))
+    steps[0, 0] = (up + lw) / 2.0
+    steps[0, 1] = (upthr + lwthr) / 2.0
+    rising = ((steps[0, 0] - steps[0, 1]) - MARGIN_DB) > tol  # margin too big: towards `up`
+    goal = np.stack((np.where(rising, up, lw), np.where(rising, upthr, lwthr)))
+    for k in range(1, _INTERP_STEPS):
+        np.add(goal, steps[k - 1], out=steps[k])
+        steps[k] *= 0.5
+    diff = (steps[:, 0] - steps[:, 1]) - MARGIN_DB
+    stop = np.where(rising, diff <= tol, diff >= -tol)
+    k = stop.argmax(axis=0)
+    got = steps[k, 0, np.arange(rows.size)]
+    for i in np.flatnonzero(~stop.any(axis=0)):  # not settled in _INTERP_STEPS steps: rare
+        got[i] = _bin_interp_one(float(up[i]), float(lw[i]), float(upthr[i]), float(lwthr[i]))
+    out[rows] = got
     return out
 
 
@@ -304,8 +285,9 @@ class ActiveLevelMeter:
             held = reached
         hops = x.size // hop
         # active count per hop and threshold: samples whose held count exceeds j
-        bins = np.bincount(np.repeat(np.arange(hops), hop) * (THRESHOLDS + 1) + held,
-                           minlength=hops * (THRESHOLDS + 1)).reshape(hops, THRESHOLDS + 1)
+        slots = held.reshape(hops, hop) + (np.arange(hops) * (THRESHOLDS + 1))[:, None]
+        bins = np.bincount(slots.ravel(), minlength=hops * (THRESHOLDS + 1))
+        bins = bins.reshape(hops, THRESHOLDS + 1)
         per_hop = np.cumsum(bins[:, :0:-1], axis=1)[:, ::-1]  # per_hop[:, j] = count(held > j)
         counts = self._counts + np.cumsum(per_hop, axis=0)
         # sequential running energy, as the reference tool sums it (split-invariant)

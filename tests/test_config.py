@@ -4,7 +4,6 @@ from importlib import resources
 
 import pytest
 
-from deskline.call.profile import Profile
 from deskline.cli import main
 from deskline.config import Config, load_config, load_effective, loads_config
 from deskline.exc import ConfigError

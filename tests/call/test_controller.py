@@ -437,3 +437,11 @@ def test_speakerphone_caller_is_asked_to_pick_up_the_handset_from_the_pad():
                     events=[key(5.0, "phrase:pick_up_handset")])
     assert sim.plays()[-1] == (5.0, "pick_up_handset")
     assert not [n for n in sim.of("Note") if n.kind == "prompt"]
+
+
+def test_another_key_during_hold_brings_the_caller_back_first():
+    events = [key(5.0, "hold"), key(15.0, "goodbye")]
+    sim = Sim().run(18.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
+    assert [(round(m.t_s, 1), m.on) for m in sim.of("Mute")] == [(7.0, True), (15.0, False)]
+    assert sim.of("Led")[-1].pattern == "off"
+    assert sim.plays()[-1] == (15.0, "goodbye")

@@ -335,6 +335,9 @@ class Controller:
         if not self._off_hook or self._ended:
             return out
         out += self._cancel_step(t, "key")
+        if self._state == "hold" and name != "hold":
+            out += self._end_hold(t)  # any other key brings the caller back first
+            self._set_state("talking", t, out)
         if name == "hold":
             out += self._hold_key(t)
         elif name == "greet":
@@ -357,9 +360,7 @@ class Controller:
     def _hold_key(self, t: float) -> list[Action]:
         out: list[Action] = []
         if self._state == "hold":
-            self._muted = False
-            out += [Mute(t, False), self._led_to("off", t),
-                    Note(t, "hold_end", {"hold_s": round(t - self._hold_t, 2)})]
+            out += self._end_hold(t)
             self._set_state("talking", t, out)
             out += self._play(t, "hold_resume", PRIORITY_KEY, ("key",), "key:hold")
             return out
@@ -378,6 +379,11 @@ class Controller:
             self._set_state("hold_ask", t, out)
         out += self._play(t, "hold_ask", PRIORITY_KEY, ("hold_ask",), "key:hold")
         return out
+
+    def _end_hold(self, t: float) -> list[Action]:
+        self._muted = False
+        return [Mute(t, False), self._led_to("off", t),
+                Note(t, "hold_end", {"hold_s": round(t - self._hold_t, 2)})]
 
     def _cancel_step(self, t: float, by: str) -> list[Action]:
         out: list[Action] = []

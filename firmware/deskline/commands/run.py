@@ -36,8 +36,8 @@ def _runtime_dir(cfg) -> str:
     return os.path.dirname(os.path.abspath(cfg.journal.path))
 
 
-def open_desk(cfg, on_close: list):
-    """The GPIO roles the config asks for (fake: with its control socket)."""
+def open_desk(cfg, on_close: list, *, serve: bool = True):
+    """The GPIO roles the config asks for (fake: with its control socket when ``serve``)."""
     from deskline.exc import HardwareError
     from deskline.hw.roles import DeskPins
 
@@ -47,11 +47,13 @@ def open_desk(cfg, on_close: list):
         from deskline.hw import fake
 
         desk = fake.open_desk(pins)
-        path = os.environ.get("DESKLINE_FAKE_SOCKET") or os.path.join(_runtime_dir(cfg),
-                                                                      fake.SOCKET_NAME)
-        server = fake.FakeDeskServer(desk, path)
-        on_close.append(server.close)
-        log.warning("fake desk (no GPIO): control socket %s", path)
+        if serve:
+            path = os.environ.get("DESKLINE_FAKE_SOCKET") or os.path.join(_runtime_dir(cfg),
+                                                                          fake.SOCKET_NAME)
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            server = fake.FakeDeskServer(desk, path)
+            on_close.append(server.close)
+            log.warning("fake desk (no GPIO): control socket %s", path)
     elif backend == "gpiozero":
         from deskline.hw import gpio
 

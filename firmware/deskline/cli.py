@@ -22,14 +22,20 @@ EXIT_BAD_INPUT = 2
 EXIT_CONFIG = 78  # EX_CONFIG from sysexits.h: systemd does not restart-loop on it by default
 
 
-def _command_modules():
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        yield importlib.import_module(f"{commands.__name__}.{info.name}")
+def command_names() -> list[str]:
+    """Sub-command names: the modules of :mod:`deskline.commands` (listed, not imported)."""
+    return sorted(m.name for m in pkgutil.iter_modules(commands.__path__)
+                  if not m.name.startswith("_"))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules(only: str | None = None):
+    for name in command_names():
+        if only is None or name == only:
+            yield importlib.import_module(f"{commands.__name__}.{name}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``only``, just that sub-command is imported (fast start)."""
     parser = argparse.ArgumentParser(
         prog="deskline",
         description="Desk-side hotline assistant: measures the line, speaks the standard "
@@ -38,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"deskline {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in _command_modules():
+    for mod in _command_modules(only):
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
@@ -46,8 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Import only the sub-command asked for: the DSP stack takes seconds to import on a Pi.
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in command_names() else None)
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",

@@ -217,3 +217,25 @@ def test_bad_input_and_settings_are_refused():
         ToneDetector(params=ToneParams(window_s=0.045))
     assert ToneDetector().process(np.zeros(0)) == []
     assert [s.plan for s in tone_specs("uk")] == ["uk"] * 4
+
+
+def test_a_burst_masked_for_a_moment_by_noise_is_not_cut_in_two():
+    """Noise as loud as the tone for 150 ms (longer than gap_s) inside the second burst: the
+    weak hops keep the burst going, so the busy tone is confirmed on time with its onset."""
+    x = synth((450.0,), (0.35, 0.35), 3.0, level_dbov=-20.0)
+    i = int((0.437 + 0.7 + 0.1) * FS)
+    x[i:i + int(0.15 * FS)] += np.random.default_rng(2).normal(size=int(0.15 * FS)) * 10 ** (-20 / 20)
+    out = ToneDetector().process(pad80(x))
+    hop, ev = first_event(out)
+    assert ev is not None and (ev.plan, ev.kind) == ("cn", "busy")
+    assert ev.t_s == pytest.approx(0.437, abs=0.03)
+    assert (hop + 1) * HOP_S - 0.437 <= 1.4
+
+
+def test_tone_hops_flag_a_tone_before_it_is_confirmed():
+    det = ToneDetector()
+    out = det.process(pad80(synth((450.0,), (0.35, 0.35), 1.0)))
+    assert events(out) == []
+    t = (np.arange(det.tone_hops.size) + 0.5) * HOP_S
+    burst = (t > 0.437 + 0.05) & (t < 0.437 + 0.30)
+    assert det.tone_hops[burst].all() and not det.tone_hops[t < 0.4].any()

@@ -133,16 +133,18 @@ def _peak(y: np.ndarray):
     when the largest is an outer sub-detector: the tone lies beyond the grid) and the vertex's
     log-power, which undoes the scalloping loss between sub-detectors.
     """
-    j = np.argmax(y, axis=-1)[..., None]
-    jc = np.clip(j, 1, y.shape[-1] - 2)
-    ym = np.take_along_axis(y, jc - 1, -1)[..., 0]
-    y0 = np.take_along_axis(y, jc, -1)[..., 0]
-    yp = np.take_along_axis(y, jc + 1, -1)[..., 0]
+    width = y.shape[-1]
+    flat = y.reshape(-1)
+    j = np.argmax(y, axis=-1)
+    jc = np.clip(j, 1, width - 2)
+    at = np.arange(0, flat.size, width).reshape(j.shape) + jc
+    ym, y0, yp = flat[at - 1], flat[at], flat[at + 1]
     den = ym - 2.0 * y0 + yp
     num = ym - yp
-    p = np.where(den < 0.0, 0.5 * num / np.where(den < 0.0, den, -1.0), 0.0)
+    curved = den < 0.0
+    p = np.where(curved, 0.5 * num / np.where(curved, den, -1.0), 0.0)
     p = np.clip(p, -0.5, 0.5)  # a bracketed peak lies within half a step of the middle point
-    off = np.where(j[..., 0] == jc[..., 0], jc[..., 0] - _MID + p, np.inf)
+    off = np.where(j == jc, jc - _MID + p, np.inf)
     return off, y0 - 0.25 * num * p
 
 
@@ -188,7 +190,8 @@ class _Cadence:
 
     def reset(self) -> None:
         self.cur_s = -1      # first hop of the burst in progress (-1: none)
-        self.cur_e = -1      # one past its last labelled hop
+        self.cur_e = -1      # one past its last strongly labelled hop
+        self.alive_e = -1    # one past its last labelled hop, strong or weak
         self.est = False     # the burst in progress has lasted min_burst
         self.prev_e = -1     # end of the last established burst (-1: none)
         self.chains = [[] for _ in self.kinds]  # per tone: [next element, first hop, matched]
@@ -246,45 +249,57 @@ class _Cadence:
                     self._confirm(h, out, (k, ch), spec, ch[1])
                     break
 
-    def _expected_hi(self) -> int:
+    def _hold_limit(self) -> int:
+        """Longest accepted length (hops) of the element the held cadenced tone expects next,
+        or -1 when no cadenced tone is held."""
+        if not isinstance(self.held, tuple):
+            return -1
         k, ch = self.held
         return self.kinds[k][2][ch[0]]
 
     def run(self, marks: list, h0: int, out: list) -> None:
         """Advance over one block's hops: ``marks[r]`` is 2 if hop ``h0 + r`` carries this
         signature, 1 if it carries it weakly (only keeps a burst going), else 0."""
-        gap_h, min_b, dial_h = self.gap_h, self.min_burst_h, self.dial_h
+        gap_h, min_b, dial_h, has_dial = self.gap_h, self.min_burst_h, self.dial_h, self.dial is not None
+        cur_s, cur_e, alive_e, est, prev_e = self.cur_s, self.cur_e, self.alive_e, self.est, self.prev_e
+        limit = self._hold_limit()
         for r, mark in enumerate(marks):
-            if self.cur_s < 0 and mark < 2 and self.held is None:
+            if cur_s < 0 and mark < 2 and self.held is None:
                 continue
             h = h0 + r
-            if mark == 2 or (mark == 1 and self.cur_s >= 0):
-                if self.cur_s < 0:
-                    self.cur_s = h
-                    self.est = False
-                self.cur_e = h + 1
-                dur = self.cur_e - self.cur_s
-                if not self.est and dur >= min_b:
-                    self.est = True
-                    if self.prev_e >= 0:
-                        self._element(False, self.cur_s - self.prev_e, self.prev_e, h, out)
-                held = self.held
-                if isinstance(held, tuple) and self.est and dur > self._expected_hi():
+            if mark == 2 or (mark == 1 and cur_s >= 0):
+                if cur_s < 0:
+                    cur_s = h
+                    est = False
+                # Weak hops keep the burst alive but do not lengthen it: its end is measured
+                # at the same tone share as its start, so hysteresis adds no bias.
+                alive_e = h + 1
+                if mark == 2:
+                    cur_e = h + 1
+                dur = cur_e - cur_s
+                if not est and dur >= min_b:
+                    est = True
+                    if prev_e >= 0:
+                        self._element(False, cur_s - prev_e, prev_e, h, out)
+                        limit = self._hold_limit()
+                if est and limit >= 0 and dur > limit:
                     self._drop(h, out)
-                    held = None
-                if self.dial is not None and held is None and dur >= dial_h:
-                    self._confirm(h, out, "dial", self.dial, self.cur_s)
-            elif self.cur_s >= 0 and h - self.cur_e >= gap_h:
-                if self.est:
-                    self.prev_e = self.cur_e
-                    self._element(True, self.cur_e - self.cur_s, self.cur_s, h, out)
+                    limit = -1
+                if has_dial and self.held is None and dur >= dial_h:
+                    self._confirm(h, out, "dial", self.dial, cur_s)
+            elif cur_s >= 0 and h - alive_e >= gap_h:
+                if est:
+                    prev_e = cur_e
+                    self._element(True, cur_e - cur_s, cur_s, h, out)
+                    limit = self._hold_limit()
                 if self.held == "dial":
                     self._drop(h, out)
-                self.cur_s = -1
-                self.est = False
-            if isinstance(self.held, tuple) and not self.est and self.prev_e >= 0 \
-                    and h + 1 - self.prev_e > self._expected_hi():
+                cur_s = -1
+                est = False
+            if limit >= 0 and not est and prev_e >= 0 and h + 1 - prev_e > limit:
                 self._drop(h, out)
+                limit = -1
+        self.cur_s, self.cur_e, self.alive_e, self.est, self.prev_e = cur_s, cur_e, alive_e, est, prev_e
 
 
 class ToneDetector:
@@ -324,17 +339,18 @@ class ToneDetector:
         self._n_comp = len(comps)
         self._power_scale = 2.0 / n_win ** 2
         a = [comps.index(sig[0]) for sig in sigs]
-        b = [comps.index(sig[1]) if len(sig) > 1 else len(comps) for sig in sigs]
+        b = [comps.index(sig[1 if len(sig) > 1 else 0]) for sig in sigs]
         self._ia, self._ib = np.array(a), np.array(b)
         self._single = np.array([len(sig) == 1 for sig in sigs])
+        self._dual = (~self._single).astype(np.float64)
         # Frequency tolerance as a limit on the parabola's vertex offset (in sub-detector steps),
         # which is not linear in frequency: calibrated on the window's own response.
-        lim_single = np.array([_offset_limit(f, step, params.single_freq_tol_rel, n_win) for f in comps] + [0.0])
-        lim_dual = np.array([_offset_limit(f, step, params.dual_freq_tol_rel, n_win) for f in comps] + [0.0])
+        lim_single = np.array([_offset_limit(f, step, params.single_freq_tol_rel, n_win) for f in comps])
+        lim_dual = np.array([_offset_limit(f, step, params.dual_freq_tol_rel, n_win) for f in comps])
         self._tol_a = np.where(self._single, lim_single[self._ia], lim_dual[self._ia])
         self._tol_b = np.where(self._single, np.inf, lim_dual[self._ib])
         self._floor = 10.0 ** (params.min_tone_dbov / 10.0)
-        self._twist = params.twist_db * math.log(10.0) / 10.0
+        self._twist = 10.0 ** (params.twist_db / 10.0)
         self._cadence = [_Cadence([s for s in specs if s.freqs_hz == sig], params) for sig in sigs]
         self.reset()
 
@@ -369,14 +385,13 @@ class ToneDetector:
         off, logp = _peak(np.log(power + 1e-30).reshape(n, self._n_comp, _GRID.size))
         comp_p = np.exp(logp)
         comp_off = np.abs(off)
-        zero = np.zeros((n, 1))
-        comp_p = np.concatenate((comp_p, zero), axis=1)
-        comp_off = np.concatenate((comp_off, zero), axis=1)
-        pa, pb = comp_p[:, self._ia], comp_p[:, self._ib]
+        pa = comp_p[:, self._ia]
+        pb = comp_p[:, self._ib] * self._dual   # 0 for single tones
         ratio = (pa + pb) / np.maximum(total, 1e-20)[:, None]
         ok = (ratio >= self.params.tone_ratio_hold) & (pa >= self._floor) \
             & (comp_off[:, self._ia] <= self._tol_a) & (comp_off[:, self._ib] <= self._tol_b)
-        dual_ok = (pb >= self._floor) & (np.abs(np.log((pa + 1e-30) / (pb + 1e-30))) <= self._twist)
+        # Dual tones: both parts above the floor and within the twist of each other.
+        dual_ok = (pb >= self._floor) & (pa <= pb * self._twist) & (pb <= pa * self._twist)
         ok &= self._single | dual_ok
         rows = np.arange(n)
         score = np.where(ok, ratio, -1.0)

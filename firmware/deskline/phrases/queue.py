@@ -1,0 +1,218 @@
+"""The playback queue: which phrase sample goes out next, and when each phrase has ended.
+
+Pure: no hardware, no clock, no threads, no file I/O of its own. Time is counted in samples
+pulled, so the live service (pulling one audio block per callback) and the simulator (pulling
+as fast as it likes, or only asking :meth:`PhraseQueue.duration_s`) see the same timeline.
+Audio comes from a *source*, any callable ``source(phrase_id, values, lang, rate_hz) ->
+ndarray`` — normally a :class:`~deskline.phrases.book.PhraseBook`; tests pass a dict-backed
+function.
+
+Phrases play one after another, never over each other::
+
+    q = PhraseQueue(48000, source=book)
+    q.play("hold_ask")                       # starts at the next pull
+    q.play("greeting", values={"agent_no": "12"})   # queued behind it
+    samples, done = q.pull(480)              # 10 ms at 48 kHz; add `samples` into the output
+    ...                                      # `done` lists ids whose last sample was in the block
+    q.stop()                                 # silence now; returns the ids cut off (not "done")
+
+Typical live use: for every output block, ``tx, done = q.pull(len(block))``, send ``tx`` to the
+line (mixed with anything else by adding), and turn each id in ``done`` into a
+``PhraseDone(phrase=id)`` event for the controller, timed at the end of that block.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+AudioSource = Callable[[str, Mapping[str, object] | None, str | None, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class QueuedPhrase:
+    """A phrase in the queue: its id, values, language, and how far it has played (samples)."""
+
+    phrase_id: str
+    values: Mapping[str, object]
+    lang: str | None
+    audio: np.ndarray
+    position_samples: int = 0
+
+    @property
+    def remaining_samples(self) -> int:
+        return self.audio.size - self.position_samples
+
+
+def _cache_key(phrase_id, values, lang) -> tuple:
+    return (phrase_id, tuple(sorted((str(k), str(v)) for k, v in (values or {}).items())), lang)
+
+
+class PhraseQueue:
+    """Plays phrases one after another at ``rate_hz``; :meth:`pull` hands out the samples.
+
+    ``lang`` is the language used when :meth:`play` is given none (``zh`` or ``en``).
+    Assembled audio is kept per (id, values, lang), so asking a duration and then playing the
+    phrase costs one assembly.
+    """
+
+    def __init__(self, rate_hz: int, source: AudioSource, *, lang: str | None = None):
+        if int(rate_hz) <= 0:
+            raise ValueError(f"rate_hz must be positive, got {rate_hz!r}")
+        self.rate_hz = int(rate_hz)
+        self.lang = lang
+        self._source = source
+        self._items: deque[QueuedPhrase] = deque()
+        self._audio_cache: dict[tuple, np.ndarray] = {}
+
+    def _audio(self, phrase_id: str, values, lang) -> np.ndarray:
+        key = _cache_key(phrase_id, values, lang)
+        if key not in self._audio_cache:
+            x = np.asarray(self._source(phrase_id, dict(values or {}), lang, self.rate_hz),
+                           dtype=np.float64)
+            if x.ndim != 1:
+                raise ValueError(f"{phrase_id}: the audio source gave shape {x.shape}, want 1-D")
+            x.setflags(write=False)
+            self._audio_cache[key] = x
+        return self._audio_cache[key]
+
+    def duration_s(self, phrase_id: str, values: Mapping[str, object] | None = None,
+                   lang: str | None = None) -> float:
+        """How long ``phrase_id`` with ``values`` plays, seconds (does not queue it)."""
+        return self._audio(phrase_id, values, lang or self.lang).size / self.rate_hz
+
+    def play(self, phrase_id: str, values: Mapping[str, object] | None = None,
+             lang: str | None = None) -> float:
+        """Queue ``phrase_id``: it starts when everything before it has played. Returns its length, s.
+
+        Raises whatever the source raises for an unknown id or bad values (a CatalogError from
+        the phrase book) before anything is queued.
+        """
+        lang = lang or self.lang
+        audio = self._audio(phrase_id, values, lang)
+        self._items.append(QueuedPhrase(phrase_id, dict(values or {}), lang, audio))
+        return audio.size / self.rate_hz
+
+    def stop(self) -> list[str]:
+        """Silence from the next sample on; returns the ids dropped (playing first, then queued).
+
+        Stopped phrases are not reported as finished by :meth:`pull`.
+        """
+        dropped = [item.phrase_id for item in self._items]
+        self._items.clear()
+        return dropped
+
+    def pull(self, n_samples: int) -> tuple[np.ndarray, list[str]]:
+        """The next ``n_samples`` of phrase audio (zeros where nothing plays) and the ids that ended.
+
+        An id is in the list when its last sample is inside this block; a phrase whose audio
+        is empty ends in the first pull after it was queued.
+        """
+        n = int(n_samples)
+        if n < 0:
+            raise ValueError(f"n_samples must be >= 0, got {n_samples!r}")
+        out = np.zeros(n)
+        done: list[str] = []
+        filled = 0
+        while self._items and (filled < n or self._items[0].remaining_samples == 0):
+            item = self._items[0]
+            take = min(n - filled, item.remaining_samples)
+            out[filled:filled + take] = item.audio[item.position_samples:item.position_samples + take]
+            filled += take
+            if take == item.remaining_samples:
+                self._items.popleft()
+                done.append(item.phrase_id)
+            else:
+                self._items[0] = QueuedPhrase(item.phrase_id, item.values, item.lang, item.audio,
+                                              item.position_samples + take)
+        return out, done
+
+    @property
+    def busy(self) -> bool:
+        """True while a phrase is playing or queued."""
+        return bool(self._items)
+
+    @property
+    def current(self) -> str | None:
+        """The id playing now (or next to play), None when idle."""
+        return self._items[0].phrase_id if self._items else None
+
+    @property
+    def queued(self) -> list[str]:
+        """Every id still to be heard, the playing one first."""
+        return [item.phrase_id for item in self._items]
+
+    @property
+    def remaining_s(self) -> float:
+        """Seconds of phrase audio still to come (playing and queued)."""
+        return sum(item.remaining_samples for item in self._items) / self.rate_hz
+
+
+class QueuePlayback:
+    """Playback as time-stamped events, for loops that hand the controller ``PhraseDone``.
+
+    This is what :mod:`deskline.replay` and the live service drive: one phrase at a time, a new
+    ``Play`` cuts the phrase playing (which ends then, and is reported so), ``StopPlayback``
+    ends it at once. A phrase's length comes from ``durations.duration_s(phrase, values, lang)``
+    — a :class:`PhraseQueue` or a :class:`~deskline.phrases.book.PhraseBook`. A phrase that
+    cannot be played (unknown id, missing recording) is logged and ends where it starts, so
+    the controller's ladder goes on instead of waiting for ever.
+
+    Timing diagram (greeting 3.2 s long, played at 1.0 s, cut by a new Play at 2.0 s)::
+
+        t_s      1.0                2.0              4.2
+                 Play(greeting) ──▶ Play(hold_ask) ──▶ (hold_ask ends)
+        done              PhraseDone(2.0, greeting)   PhraseDone(4.2 → next_done_t_s)
+    """
+
+    def __init__(self, durations, *, lang: str | None = None):
+        self._durations = durations
+        self.lang = lang
+        self._now: tuple[str, float] | None = None  # (phrase, end t_s)
+
+    def play(self, action) -> list:
+        """Start ``action`` (a :class:`~deskline.call.events.Play`); returns the PhraseDone of a cut phrase."""
+        from deskline.call.events import PhraseDone
+        cut = self.stop(action.t_s)
+        try:
+            length_s = float(self._durations.duration_s(action.phrase, dict(action.values or {}),
+                                                        self.lang))
+        except Exception as exc:  # a broken recording must not stop the call or the replay
+            log.error("cannot play %s: %s", action.phrase, exc)
+            return cut + [PhraseDone(action.t_s, action.phrase)]
+        self._now = (action.phrase, action.t_s + length_s)
+        return cut
+
+    def stop(self, t_s: float) -> list:
+        """End the phrase playing at ``t_s``; returns its PhraseDone (empty when idle)."""
+        from deskline.call.events import PhraseDone
+        if self._now is None:
+            return []
+        phrase, _ = self._now
+        self._now = None
+        return [PhraseDone(t_s, phrase)]
+
+    def next_done_t_s(self) -> float | None:
+        """When the phrase playing will end, None when idle."""
+        return None if self._now is None else self._now[1]
+
+    def pop_done(self, t_s: float) -> list:
+        """The PhraseDone of the phrase that ended at ``t_s`` (call at :meth:`next_done_t_s`)."""
+        from deskline.call.events import PhraseDone
+        if self._now is None:
+            return []
+        phrase, end_t_s = self._now
+        if t_s < end_t_s:
+            return []
+        self._now = None
+        return [PhraseDone(end_t_s, phrase)]
+
+    @property
+    def playing(self) -> str | None:
+        """The phrase playing now, None when idle."""
+        return None if self._now is None else self._now[0]

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Install deskline as a system service on Raspberry Pi OS (Debian bookworm or later).
+#
+#   sudo ./install.sh              install or update (safe to run again: it changes only what is missing)
+#   sudo ./install.sh --uninstall  stop and remove the service and /opt/deskline;
+#                                  keeps /etc/deskline (your settings) and /var/lib/deskline (the call record)
+#   sudo ./install.sh --uninstall --purge   also removes those and the deskline user
+#
+# What it does: apt dependencies; a Python venv under /opt/deskline/venv with deskline in it;
+# a system user "deskline" in the audio and gpio groups; /etc/deskline/deskline.toml from the
+# commented example (never overwritten once it exists); the systemd unit, enabled and started.
+#
+# Environment (for image builds and tests): DESKLINE_ROOT=/path installs into that directory
+# tree instead of / (users are created with useradd --root, nothing is started);
+# DESKLINE_NO_APT=1 skips apt-get; DESKLINE_SYSTEM_PACKAGES=1 builds the venv on the system's
+# site-packages and installs only deskline itself into it (its dependencies must be there);
+# DESKLINE_FROM_SOURCE=1 (with DESKLINE_SYSTEM_PACKAGES) runs deskline from this checkout
+# instead of copying it (a .pth file and a launcher: for development images and tests).
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")" && pwd)
+ROOT=${DESKLINE_ROOT:-}
+PREFIX=/opt/deskline
+VENV=$PREFIX/venv
+CONF_DIR=/etc/deskline
+STATE_DIR=/var/lib/deskline
+UNIT=/etc/systemd/system/deskline.service
+USER_NAME=deskline
+APT_PKGS=(python3-venv python3-dev libportaudio2 libsndfile1 alsa-utils)
+
+say() { echo "install.sh: $*"; }
+die() { echo "install.sh: $*" >&2; exit 1; }
+
+uninstall=0 purge=0
+for arg in "$@"; do
+  case $arg in
+    --uninstall) uninstall=1 ;;
+    --purge) purge=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $arg (see --help)" ;;
+  esac
+done
+[ "$(id -u)" -eq 0 ] || die "run me as root (sudo $0 $*)"
+
+live_systemd() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
+has_group() { grep -q "^$1:" "$ROOT/etc/group"; }
+rootopt=(); [ -n "$ROOT" ] && rootopt=(--root "$ROOT")
+
+if [ "$uninstall" -eq 1 ]; then
+  if live_systemd; then
+    systemctl disable --now deskline.service 2>/dev/null || true
+  elif [ -e "$ROOT$UNIT" ]; then
+    systemctl "${rootopt[@]}" disable deskline.service >/dev/null 2>&1 || true
+  fi
+  rm -f "$ROOT$UNIT"
+  live_systemd && systemctl daemon-reload
+  rm -rf "$ROOT$PREFIX"
+  if [ "$purge" -eq 1 ]; then
+    rm -rf "$ROOT$CONF_DIR" "$ROOT$STATE_DIR"
+    if grep -q "^$USER_NAME:" "$ROOT/etc/passwd"; then userdel "${rootopt[@]}" "$USER_NAME"; fi
+    say "removed deskline, its settings, its call record and the $USER_NAME user"
+  else
+    say "removed deskline; kept your settings ($CONF_DIR) and the call record ($STATE_DIR)"
+  fi
+  exit 0
+fi
+
+# 1. system packages
+if [ -z "${DESKLINE_NO_APT:-}" ]; then
+  missing=()
+  for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  fi
+fi
+
+# 2. the venv and deskline in it (re-installing the same version is a quick no-op for pip)
+mkdir -p "$ROOT$PREFIX"
+extras=""
+case $(uname -m) in aarch64|armv7l|armv6l) extras="[pi]" ;; esac
+if [ -n "${DESKLINE_SYSTEM_PACKAGES:-}" ]; then
+  nopip=(); [ -n "${DESKLINE_FROM_SOURCE:-}" ] && nopip=(--without-pip)
+  [ -x "$ROOT$VENV/bin/python" ] || python3 -m venv --system-site-packages "${nopip[@]}" "$ROOT$VENV"
+  if [ -n "${DESKLINE_FROM_SOURCE:-}" ]; then
+    site=$("$ROOT$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "$SRC/firmware" > "$site/deskline-source.pth"
+    printf '#!%s\nimport sys\nfrom deskline.cli import main\nsys.exit(main())\n' \
+      "$VENV/bin/python" > "$ROOT$VENV/bin/deskline"
+    chmod 0755 "$ROOT$VENV/bin/deskline"
+  else
+    "$ROOT$VENV/bin/python" -m pip install -q --no-deps "$SRC"
+  fi
+else
+  [ -x "$ROOT$VENV/bin/python" ] || python3 -m venv "$ROOT$VENV"
+  "$ROOT$VENV/bin/python" -m pip install -q --upgrade pip
+  "$ROOT$VENV/bin/python" -m pip install -q "$SRC$extras"
+fi
+install -m 0644 "$SRC/README.md" "$ROOT$PREFIX/README.md"
+
+# 3. the user and its groups (audio: the sound card; gpio: /dev/gpiochip*)
+has_group gpio || groupadd "${rootopt[@]}" --system gpio
+has_group audio || groupadd "${rootopt[@]}" --system audio
+if ! grep -q "^$USER_NAME:" "$ROOT/etc/passwd"; then
+  useradd "${rootopt[@]}" --system --user-group --home-dir "$STATE_DIR" --no-create-home \
+    --shell /usr/sbin/nologin --comment "deskline desk service" "$USER_NAME"
+  say "created user $USER_NAME"
+fi
+usermod "${rootopt[@]}" -a -G audio,gpio "$USER_NAME"
+
+# 4. settings: the commented example, only if there is no file yet
+example="$SRC/firmware/deskline/data/deskline.example.toml"
+[ -f "$example" ] || die "missing $example (incomplete source tree?)"
+mkdir -p "$ROOT$CONF_DIR"
+if [ ! -e "$ROOT$CONF_DIR/deskline.toml" ]; then
+  install -m 0640 "$example" "$ROOT$CONF_DIR/deskline.toml"
+  say "wrote $CONF_DIR/deskline.toml from the example: set your hotline name and agent number there"
+else
+  say "kept your $CONF_DIR/deskline.toml"
+fi
+chgrp "$(grep "^$USER_NAME:" "$ROOT/etc/group" | cut -d: -f3)" "$ROOT$CONF_DIR/deskline.toml"
+
+# 5. the unit, enabled (and started when systemd runs here)
+mkdir -p "$(dirname "$ROOT$UNIT")"
+install -m 0644 "$SRC/systemd/deskline.service" "$ROOT$UNIT"
+if live_systemd; then
+  systemctl daemon-reload
+  systemctl enable deskline.service
+  systemctl restart deskline.service
+  say "deskline is running: journalctl -u deskline -f   (check the desk with: sudo -u $USER_NAME $VENV/bin/deskline doctor)"
+else
+  if ! systemctl "${rootopt[@]}" enable deskline.service >/dev/null 2>&1; then
+    mkdir -p "$ROOT/etc/systemd/system/multi-user.target.wants"
+    ln -sf "$UNIT" "$ROOT/etc/systemd/system/multi-user.target.wants/deskline.service"
+  fi
+  say "installed and enabled; it starts at the next boot"
+fi

@@ -63,7 +63,9 @@ class ToneParams:
     - ``window_s``: length of the Goertzel window ending at each hop (a multiple of 10 ms).
       50 ms gives 20 Hz bins: 425 and 450 Hz are told apart, and a 0.2 s pause still has hops
       whose window holds no tone.
-    - ``freq_step_rel``: spacing of the sub-detectors around each nominal frequency (fraction).
+    - ``freq_step_rel``: spacing of the five sub-detectors around each nominal frequency
+      (fraction). A peak is only measured between the outer ones, so each tolerance must stay
+      under 1.5 steps.
     - ``single_freq_tol_rel`` / ``dual_freq_tol_rel``: how far (fraction of nominal) a measured
       component may be from nominal for single- and dual-frequency tones. 2 % keeps 425 and
       450 Hz (5.9 % apart) and a 440 Hz tone out of each other's acceptance.
@@ -102,6 +104,8 @@ class ToneParams:
         for name in ("freq_step_rel", "single_freq_tol_rel", "dual_freq_tol_rel", "cadence_rel_tol"):
             if not 0.0 < getattr(self, name) < 0.2:
                 raise ConfigError(f"tone params: {name}={getattr(self, name)} must be in (0, 0.2)")
+        if max(self.single_freq_tol_rel, self.dual_freq_tol_rel) >= 1.5 * self.freq_step_rel:
+            raise ConfigError(f"tone params: frequency tolerances must stay under 1.5 x freq_step_rel={self.freq_step_rel}")
         if not 0.0 < self.tone_ratio_min < 1.0:
             raise ConfigError(f"tone params: tone_ratio_min={self.tone_ratio_min} must be in (0, 1)")
         if not 0.0 < self.tone_ratio_hold <= self.tone_ratio_min:

@@ -239,3 +239,35 @@ def test_tone_hops_flag_a_tone_before_it_is_confirmed():
     t = (np.arange(det.tone_hops.size) + 0.5) * HOP_S
     burst = (t > 0.437 + 0.05) & (t < 0.437 + 0.30)
     assert det.tone_hops[burst].all() and not det.tone_hops[t < 0.4].any()
+
+
+@pytest.mark.parametrize("twist_db,found", [(0.0, True), (6.0, True), (12.0, False)])
+def test_dual_tone_twist_limit(twist_db, found):
+    low = synth((480.0,), (0.5, 0.5), 3.0, level_dbov=-20.0, seed=1)
+    high = synth((620.0,), (0.5, 0.5), 3.0, level_dbov=-20.0 - twist_db, seed=2)
+    got = [(e.plan, e.kind) for e in events(ToneDetector().process(pad80(low + high)))]
+    assert got == ([("na", "busy")] if found else [])
+
+
+@pytest.mark.parametrize("level_dbov,found", [(-40.0, True), (-55.0, False)])
+def test_level_floor(level_dbov, found):
+    x = synth((450.0,), (0.35, 0.35), 3.0, level_dbov=level_dbov)
+    assert bool(events(ToneDetector().process(pad80(x)))) == found
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_tone_after_a_round_trip_through_a_capture_rate(rate):
+    x = synth((425.0,), (0.25, 0.25), 2.0, ferr=0.01)
+    y = soxr.resample(soxr.resample(x, FS, rate), rate, FS)
+    evs = events(ToneDetector().process(pad80(y)))
+    assert [(e.plan, e.kind) for e in evs] == [("eu", "congestion")]
+    assert evs[0].t_s == pytest.approx(0.437, abs=0.03)
+
+
+def test_ringback_then_busy_is_reported_as_two_tones():
+    ring = synth((450.0,), (1.0, 4.0), 7.0, t0_s=0.2)   # bursts at 0.2 and 5.2 s, then 0.8 s quiet
+    busy = synth((450.0,), (0.35, 0.35), 2.0, t0_s=0.0)
+    out = ToneDetector().process(pad80(np.concatenate((ring, busy))))
+    evs = events(out)
+    assert [(e.plan, e.kind) for e in evs] == [("cn", "ringback"), ("cn", "busy")]
+    assert evs[1].t_s == pytest.approx(ring.size / FS, abs=0.03)

@@ -271,3 +271,10 @@ def test_ringback_then_busy_is_reported_as_two_tones():
     evs = events(out)
     assert [(e.plan, e.kind) for e in evs] == [("cn", "ringback"), ("cn", "busy")]
     assert evs[1].t_s == pytest.approx(ring.size / FS, abs=0.03)
+
+
+def test_china_vacant_number_and_call_waiting_tones_are_not_busy():
+    vacant = synth((450.0,), (0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.4, 0.4), 6.0)
+    waiting = synth((450.0,), (0.4, 4.0), 10.0)
+    for x in (vacant, waiting):
+        assert events(ToneDetector().process(pad80(x))) == []

@@ -100,22 +100,26 @@ class ToneParams:
         """Raise :class:`~deskline.exc.ConfigError` naming the first impossible setting."""
         hops = self.window_s / HOP_S
         if not (1 <= round(hops) <= 50 and abs(hops - round(hops)) < 1e-9):
-            raise ConfigError(f"tone params: window_s={self.window_s} must be a multiple of 0.01 s up to 0.5 s")
+            raise ConfigError(f"tone params: window_s={self.window_s} must be a multiple of 0.01 s "
+                              "up to 0.5 s")
         for name in ("freq_step_rel", "single_freq_tol_rel", "dual_freq_tol_rel", "cadence_rel_tol"):
             if not 0.0 < getattr(self, name) < 0.2:
                 raise ConfigError(f"tone params: {name}={getattr(self, name)} must be in (0, 0.2)")
         if max(self.single_freq_tol_rel, self.dual_freq_tol_rel) >= 1.5 * self.freq_step_rel:
-            raise ConfigError(f"tone params: frequency tolerances must stay under 1.5 x freq_step_rel={self.freq_step_rel}")
+            raise ConfigError("tone params: frequency tolerances must stay under 1.5 x "
+                              f"freq_step_rel={self.freq_step_rel}")
         if not 0.0 < self.tone_ratio_min < 1.0:
             raise ConfigError(f"tone params: tone_ratio_min={self.tone_ratio_min} must be in (0, 1)")
         if not 0.0 < self.tone_ratio_hold <= self.tone_ratio_min:
-            raise ConfigError(f"tone params: tone_ratio_hold={self.tone_ratio_hold} must be in (0, tone_ratio_min]")
+            raise ConfigError(f"tone params: tone_ratio_hold={self.tone_ratio_hold} must be in "
+                              "(0, tone_ratio_min]")
         if self.twist_db <= 0.0:
             raise ConfigError(f"tone params: twist_db={self.twist_db} must be positive")
         if self.gap_s < 0.0 or self.min_burst_s < 0.0 or self.cadence_abs_tol_s < 0.0:
             raise ConfigError("tone params: gap_s, min_burst_s and cadence_abs_tol_s must not be negative")
         if self.min_cadence_elements < 2:
-            raise ConfigError(f"tone params: min_cadence_elements={self.min_cadence_elements} must be at least 2")
+            raise ConfigError(f"tone params: min_cadence_elements={self.min_cadence_elements} "
+                              "must be at least 2")
         if self.dial_confirm_s <= self.min_burst_s:
             raise ConfigError(f"tone params: dial_confirm_s={self.dial_confirm_s} must exceed min_burst_s")
 
@@ -408,7 +412,8 @@ class ToneDetector:
         """Analyse a block (length a multiple of 80 samples at 8 kHz); one entry per hop."""
         a = np.asarray(x, dtype=np.float64)
         if a.ndim != 1 or a.size % HOP_SAMPLES:
-            raise ValueError(f"tones: expected a 1-D block whose length is a multiple of {HOP_SAMPLES}, got shape {a.shape}")
+            raise ValueError(f"tones: expected a 1-D block whose length is a multiple of {HOP_SAMPLES}, "
+                             f"got shape {a.shape}")
         n = a.size // HOP_SAMPLES
         if n == 0:
             return []
@@ -432,10 +437,11 @@ class ToneDetector:
         for h, cad, ev in changes:
             out.extend([self._current] * (h - h0 - r))
             r = h - h0
-            if ev is None:
-                self._held.pop(cad, None)
-            else:
+            self._held.pop(cad, None)
+            if ev is not None:
                 self._held[cad] = ev
-            self._current = ev if ev is not None else (next(reversed(self._held.values())) if self._held else None)
+            if ev is None and self._held:
+                ev = next(reversed(self._held.values()))  # the most recently confirmed still held
+            self._current = ev
         out.extend([self._current] * (n - r))
         return out

@@ -68,3 +68,74 @@ def rig(sim_rig, pty_pair):
     driver.open()
     yield driver
     driver.close()
+
+
+# --- the `bench` the scenario suite runs over -------------------------------------------------
+
+def pytest_generate_tests(metafunc):
+    """``--bench=sim`` runs each scenario on the fake desk and through the pty rig; serial:// once."""
+    if "bench" not in metafunc.fixturenames:
+        return
+    option = metafunc.config.getoption("--bench")
+    if option == "sim":
+        kinds = ["fake", "pty-rig"]
+    elif option.startswith("serial://") and len(option) > len("serial://"):
+        kinds = ["serial"]
+    else:
+        raise pytest.UsageError(f"--bench={option!r}: use 'sim' or 'serial:///dev/ttyACM0'")
+    metafunc.parametrize("bench", kinds, indirect=True)
+
+
+@pytest.fixture
+def bench(request, tmp_path):
+    from benches import CardEar, FakeBench, RigBench, RigWiring
+
+    kind = request.param
+    if kind == "serial":
+        from deskline.call.profile import Profile
+        from deskline.hw.bench import BenchRig
+
+        card = request.config.getoption("--bench-audio")
+        if not card:
+            raise pytest.UsageError("--bench=serial://… needs --bench-audio=CARDNAME (the bench "
+                                    "host's sound card wired to the DUT's line interface)")
+        driver = BenchRig(request.config.getoption("--bench"))
+        driver.open()
+        b = RigBench(driver, ear=CardEar(card))
+        b.profile, b.slack_s = Profile.standard(), 15.0
+        yield b
+        b.hang_up()
+        b.close()
+        driver.close()
+        time.sleep(1.0)   # let the DUT see the on-hook before the next scenario
+        return
+
+    from dut import BENCH_PROFILE, SimDut
+
+    dut = SimDut(tmp_path).start()
+    closers = [dut.stop]
+    try:
+        if kind == "fake":
+            b = FakeBench(dut)
+        else:
+            from deskline.hw.bench import BenchRig
+            from sim.serve import SimRig
+
+            if shutil.which("socat") is None:
+                pytest.skip("socat is not installed (scripts/test.sh installs it)")
+            pair = PtyPair(tmp_path)
+            closers.insert(0, pair.close)
+            rig = SimRig(pair.rig).start()
+            closers.insert(0, rig.stop)
+            wiring = RigWiring(rig, dut)
+            closers.insert(0, wiring.close)
+            driver = BenchRig(pair.host, timeout_s=1.0)
+            driver.open()
+            closers.insert(0, driver.close)
+            b = RigBench(driver, dut=dut)
+        closers.insert(0, b.close)
+        b.profile, b.slack_s = BENCH_PROFILE, 2.0
+        yield b
+    finally:
+        for close in closers:
+            close()

@@ -13,7 +13,7 @@ from sim.mptime import ManualTicks
 from sim.serve import load_main
 
 MAIN = load_main()
-FAST = settings(max_examples=300, deadline=200)
+FAST = settings(max_examples=200, deadline=200)
 WORDS = st.sampled_from(["OK", "ERR", "!", "EDGE", "VER", "READ", "KEYS=HOLD", "KEYS=-", "1", "0",
                          "-1", "99999999999999999999999", "MUTE_LED=1", "X=2", "=", "BOOT", "LOST"])
 PROTOCOLISH = st.lists(st.one_of(WORDS, st.text(max_size=12)), max_size=8).map(" ".join)
@@ -84,7 +84,7 @@ _JUNK_DRIVER = BenchRig("junk", timeout_s=0.02, opener=lambda p, b: _JUNK_PORT)
 _JUNK_DRIVER.open()
 
 
-@settings(max_examples=150, deadline=2000)
+@settings(max_examples=100, deadline=2000)
 @given(st.binary(max_size=300))
 def test_driver_survives_any_bytes_from_the_rig(junk):
     _JUNK_PORT.junk = junk
@@ -158,7 +158,7 @@ def test_firmware_answers_every_line_exactly_once_and_keeps_going(lines):
 
 # --- both ends together, through real pyserial and a pty ------------------------------------------
 
-@settings(max_examples=25, deadline=3000,
+@settings(max_examples=15, deadline=3000,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(junk=st.binary(min_size=1, max_size=200).filter(lambda b: b"\x03" not in b))
 def test_rig_over_pty_survives_junk_and_resyncs(rig, junk):

@@ -211,6 +211,8 @@ def test_results_do_not_depend_on_block_splits():
 def test_bad_input_and_settings_are_refused():
     with pytest.raises(ValueError, match="multiple of 80"):
         ToneDetector().process(np.zeros(100))
+    with pytest.raises(ValueError, match="integer PCM"):
+        ToneDetector().process(np.zeros(160, dtype=np.int16))
     with pytest.raises(ConfigError, match="'xx'"):
         ToneDetector(plans=("cn", "xx"))
     with pytest.raises(ConfigError, match="window_s"):

@@ -8,10 +8,10 @@ Two stages:
 1. **Per hop (10 ms), vectorised across hops.** Each 80-sample hop is correlated with complex
    exponentials at every component frequency of the enabled plans and at 1 and 2 times
    +-``freq_step_rel`` either side of it (five "sub-detectors" a component). Hops are combined
-   coherently into a
-   ``window_s`` (50 ms) Goertzel/DFT window ending at the hop, which resolves the 25 Hz between
-   400, 425 and 450 Hz. A log-parabola through the largest sub-detector and its neighbours gives each
-   component's frequency and its scallop-free power. A tone *signature* (one or two
+   coherently into a ``window_s`` (50 ms) Goertzel/DFT window ending at the hop, which resolves
+   the 25 Hz between 400, 425 and 450 Hz. A log-parabola through the largest sub-detector and
+   its neighbours gives each component's frequency and its scallop-free power; a peak on an
+   outer sub-detector lies beyond the grid and is rejected. A tone *signature* (one or two
    frequencies) is present in the hop when every component lies within the frequency tolerance,
    each component is above ``min_tone_dbov`` (about -42 dBm0, spandsp's floor), a dual tone's
    twist is within ``twist_db``, and the signature holds at least ``tone_ratio_min`` of the
@@ -33,9 +33,9 @@ Two stages:
 
    Busy/congestion with a two-element cadence are confirmed after ``min_cadence_elements``
    matched elements (on, off, on); a four-element one (UK congestion) after a full cycle and the
-   next burst; ringback after one full cycle;
-   a continuous tone after ``dial_confirm_s``. A confirmed tone is held while its cadence goes
-   on and dropped as soon as an element runs over its longest accepted length or ends too early.
+   next burst; ringback after one full cycle; a continuous tone after ``dial_confirm_s``. A
+   confirmed tone is held while its cadence goes on and dropped as soon as an element runs over
+   its longest accepted length or ends too early.
 
 The event's ``t_s`` is the onset of the first burst of the matched cadence, estimated from the
 window geometry: the first labelled hop is the one whose window holds ``tone_ratio_min`` of tone.
@@ -410,6 +410,8 @@ class ToneDetector:
 
     def process(self, x) -> list:
         """Analyse a block (length a multiple of 80 samples at 8 kHz); one entry per hop."""
+        if np.asarray(x).dtype.kind in "iu":
+            raise ValueError("tones: expected float samples in -1..1, got integer PCM (divide by 32768)")
         a = np.asarray(x, dtype=np.float64)
         if a.ndim != 1 or a.size % HOP_SAMPLES:
             raise ValueError(f"tones: expected a 1-D block whose length is a multiple of {HOP_SAMPLES}, "

@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 
-from deskline.call.events import PhraseDone, Play
 from deskline.exc import CatalogError
 from deskline.phrases.book import PhraseBook
-from deskline.phrases.queue import PhraseQueue, QueuePlayback
+from deskline.phrases.queue import PhraseQueue
 
 LENGTHS = {"a": 250, "b": 100, "empty": 0}
 
@@ -86,20 +85,3 @@ def test_queue_with_the_real_phrase_book():
         n += 80
     assert done == ["greeting"] and abs(n / 8000 - seconds) <= 0.01
 
-
-class Lengths:
-    def duration_s(self, phrase, values, lang):
-        return {"greeting": 3.2, "hold_ask": 1.5}[phrase]
-
-
-def test_playback_events_for_the_controller_loop():
-    pb = QueuePlayback(Lengths())
-    assert pb.play(Play(1.0, "greeting")) == []
-    assert pb.next_done_t_s() == pytest.approx(4.2)
-    assert pb.play(Play(2.0, "hold_ask")) == [PhraseDone(2.0, "greeting")]   # cut, reported
-    assert pb.pop_done(3.0) == []                                            # not yet
-    assert pb.pop_done(3.5) == [PhraseDone(3.5, "hold_ask")]
-    assert pb.next_done_t_s() is None and pb.stop(4.0) == []
-    pb.play(Play(5.0, "greeting"))
-    assert pb.stop(6.0) == [PhraseDone(6.0, "greeting")]
-    assert pb.play(Play(7.0, "unknown")) == [PhraseDone(7.0, "unknown")]     # logged, ends at once

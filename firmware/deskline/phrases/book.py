@@ -30,8 +30,8 @@ import soxr
 
 from deskline.audiofile import read_audio
 from deskline.exc import AudioFileError, CatalogError
-from deskline.phrases import level
-from deskline.phrases.catalog import LANG_DIRS, Catalog, default_sounds_dir, load_catalog, norm_lang
+from deskline.phrases.catalog import (LANG_DIRS, RATE_HZ, Catalog, default_sounds_dir, load_catalog,
+                                      norm_lang)
 from deskline.phrases.template import HOTLINE_NAME_KEY, Piece, phrase_pieces
 
 log = logging.getLogger(__name__)
@@ -117,8 +117,8 @@ class PhraseBook:
             problem = problem[len(prefix):] if problem.startswith(prefix) else problem
             raise CatalogError(f"{path}: {phrase_id}: {problem}") from None
         x = rec.channel(0)
-        if rec.rate_hz != level.RATE_HZ:
-            x = soxr.resample(x, rec.rate_hz, level.RATE_HZ, quality="HQ")
+        if rec.rate_hz != RATE_HZ:
+            x = soxr.resample(x, rec.rate_hz, RATE_HZ, quality="HQ")
         return np.asarray(x, dtype=np.float64)
 
     def piece_audio(self, piece: Piece, lang: str, phrase_id: str = "") -> np.ndarray:
@@ -139,7 +139,7 @@ class PhraseBook:
         return self._cache[ck]
 
     def audio(self, phrase_id: str, values: Mapping[str, object] | None = None,
-              lang: str | None = None, rate_hz: int = level.RATE_HZ) -> np.ndarray:
+              lang: str | None = None, rate_hz: int = RATE_HZ) -> np.ndarray:
         """The assembled audio of ``phrase_id`` at ``rate_hz`` (float64, mono, -1..1).
 
         A whole-phrase override wins; otherwise the pieces are joined with the silences the
@@ -153,13 +153,13 @@ class PhraseBook:
         else:
             parts = []
             for piece in self.pieces(phrase_id, values, lang):
-                gap = int(round(piece.gap_before_s * level.RATE_HZ))
+                gap = int(round(piece.gap_before_s * RATE_HZ))
                 if gap:
                     parts.append(np.zeros(gap))
                 parts.append(self.piece_audio(piece, lang, phrase_id))
             x = np.concatenate(parts) if parts else np.zeros(0)
-        if rate_hz != level.RATE_HZ:
-            x = soxr.resample(x, level.RATE_HZ, rate_hz, quality="HQ")
+        if rate_hz != RATE_HZ:
+            x = soxr.resample(x, RATE_HZ, rate_hz, quality="HQ")
         return x
 
     def __call__(self, phrase_id: str, values: Mapping[str, object] | None, lang: str | None,
@@ -170,7 +170,7 @@ class PhraseBook:
     def duration_s(self, phrase_id: str, values: Mapping[str, object] | None = None,
                    lang: str | None = None) -> float:
         """How long ``phrase_id`` plays, seconds."""
-        return self.audio(phrase_id, values, lang).size / level.RATE_HZ
+        return self.audio(phrase_id, values, lang).size / RATE_HZ
 
     # -- wiring ---------------------------------------------------------------------------
     @classmethod

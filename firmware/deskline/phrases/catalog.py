@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 LANGS = ("zh", "en")
 #: Directory names of the recordings for each language (``sounds/zh-CN/``, ``sounds/en/``).
 LANG_DIRS = MappingProxyType({"zh": "zh-CN", "en": "en"})
+#: Sample rate of the shipped recordings and of assembled phrase audio before resampling, Hz
+#: (wideband; the line path decimates to 8 kHz).
+RATE_HZ = 16000
 #: Who asks for a phrase.
 TRIGGERS = ("controller", "key", "pad")
 #: Kinds of template field: how a value is spoken.

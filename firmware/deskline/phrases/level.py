@@ -18,6 +18,7 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from deskline.dsp.levels import amplitude_to_dbov, dbov_to_amplitude
 from deskline.dsp.p56 import active_speech_level
+from deskline.phrases.catalog import RATE_HZ as CATALOG_RATE_HZ
 
 #: Active speech level of every phrase recording, dBov (ITU-T P.56).
 TARGET_LEVEL_DBOV = -26.0
@@ -26,7 +27,7 @@ LEVEL_TOLERANCE_DB = 0.5
 #: Highest allowed sample peak, dBov (0 dBov peak = full scale).
 PEAK_CEILING_DBOV = -3.0
 #: Rate of the shipped recordings, Hz (wideband; the line path decimates to 8 kHz).
-RATE_HZ = 16000
+RATE_HZ = CATALOG_RATE_HZ
 
 _LIMIT_MARGIN_DB = 0.3      # aim below the ceiling, so 16-bit rounding cannot cross it
 _LIMIT_WINDOW_S = 0.004     # limiter look-ahead / release half-window

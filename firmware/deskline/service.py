@@ -35,8 +35,9 @@ from deskline.hw.debounce import EdgeInterpreter
 
 log = logging.getLogger(__name__)
 
-#: Blocks of output prepared ahead of the card (more = safer, fewer = quicker phrases).
-OUTPUT_LEAD_BLOCKS = 2
+#: Output prepared ahead of the card, in card blocks. A deep lead costs no reaction time (a new
+#: phrase or a stop flushes it) and rides out stalls of the loop (an fsync of the journal).
+OUTPUT_LEAD_BLOCKS = 30
 
 
 class _Stop(Exception):
@@ -56,6 +57,7 @@ class ServiceParts:
     notifier: object | None = None     # sdnotify.Notifier
     edges: EdgeInterpreter = dataclasses.field(default_factory=EdgeInterpreter)
     watchdog_s: float | None = None    # ping interval (half of WatchdogSec)
+    prepare: list = dataclasses.field(default_factory=list)  # (phrase, values) to assemble early
     analysis_s: float = 0.1            # line analysis in blocks this long ([audio] block_s)
     stall_s: float = 2.0               # no card block for this long: the stream is dead
     retry_s: float = 1.0               # how often a lost card is looked for
@@ -68,6 +70,7 @@ class Service:
     def __init__(self, parts: ServiceParts):
         self.p = parts
         self.queue = None                  # the PhraseQueue, made once the card's rate is known
+        self._dones: list = []             # (audio t_s when heard to the end, phrase)
         self.meter_rx = None
         self.meter_tx = None
         self.meter_rx_rate = 0
@@ -96,6 +99,10 @@ class Service:
 
     def start(self) -> None:
         """Open the sound card (GPIO is already open) and tell systemd the desk is ready."""
+        rate = getattr(self.p.audio, "requested_rate_hz", None)
+        if rate:  # assemble phrases before the card runs, so no audio piles up meanwhile
+            self.queue = self.p.phrases(rate)
+            self._prepare_phrases()
         self._open_audio()
         self._last_block_mono = time.monotonic()
         if self.p.notifier:
@@ -149,8 +156,20 @@ class Service:
             self.meter_tx = self.p.meter_factory(rate) if self.p.audio.tx_channel is not None \
                 else None
             self.meter_rx_rate = rate
+        if self.queue is None or self.queue.rate_hz != rate:
             self.queue = self.p.phrases(rate)
+            self._prepare_phrases()
         self._reset_meters()
+
+    def _prepare_phrases(self) -> None:
+        """Assemble the controller's phrases now, so the first greeting starts at once."""
+        t0 = time.monotonic()
+        for phrase, values in self.p.prepare:
+            try:
+                self.queue.duration_s(phrase, values)
+            except Exception as exc:  # logged now, at start, rather than mid-call
+                log.error("phrase %s cannot be played: %s", phrase, exc)
+        log.info("%d phrases ready in %.2f s", len(self.p.prepare), time.monotonic() - t0)
 
     def _reset_meters(self) -> None:
         self._pending = []
@@ -217,13 +236,25 @@ class Service:
             self._apply(self.p.controller.tick(t_s))
 
     def _fill_output(self) -> None:
-        """Keep OUTPUT_LEAD_BLOCKS blocks of phrase audio (or silence) ready for the card."""
+        """Keep OUTPUT_LEAD_BLOCKS blocks of phrase audio (or silence) ready for the card.
+
+        A phrase whose last sample went into a block is done when the card plays that block:
+        its PhraseDone waits in ``_dones`` until the audio clock gets there.
+        """
         audio = self.p.audio
+        block_s = audio.block_samples / audio.rate_hz
         while audio.out_backlog < OUTPUT_LEAD_BLOCKS:
             samples, done = self.queue.pull(audio.block_samples)
+            due_s = self.now_s() + (audio.out_backlog + 1) * block_s
             audio.write(samples)
-            for phrase in done:
-                self._handle(PhraseDone(self.now_s(), phrase))
+            self._dones.extend((due_s, phrase) for phrase in done)
+        self._due_dones()
+
+    def _due_dones(self) -> None:
+        now = self.now_s()
+        while self._dones and self._dones[0][0] <= now:
+            due_s, phrase = self._dones.pop(0)
+            self._handle(PhraseDone(due_s, phrase))
 
     # --- events in -----------------------------------------------------------------------------
 
@@ -276,12 +307,14 @@ class Service:
 
     def _stop_playback(self, t_s: float) -> list:
         """Silence now; the phrase cut off is reported done (as the replay does)."""
-        dropped = self.queue.stop() if self.queue is not None else []
+        dropped = [p for _, p in self._dones]
+        self._dones.clear()
+        dropped += self.queue.stop() if self.queue is not None else []
         self.p.audio.flush_output()
         return [PhraseDone(max(t_s, self.now_s()), dropped[0])] if dropped else []
 
     def _play(self, a: Play) -> list:
-        follow = self._stop_playback(a.t_s) if self.queue.busy else []
+        follow = self._stop_playback(a.t_s) if self.queue.busy or self._dones else []
         try:
             length_s = self.queue.play(a.phrase, dict(a.values or {}))
         except Exception as exc:  # a broken recording must not end the shift

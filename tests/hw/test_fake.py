@@ -40,6 +40,18 @@ def test_state_reports_outputs(served):
     assert s["mute"] is True and s["led"] == "blink_slow" and s["release"] is False
 
 
+def test_last_state_is_left_on_close(tmp_path):
+    import json
+
+    desk = fake.open_desk(DeskPins())
+    server = fake.FakeDeskServer(desk, str(tmp_path / "hw.sock"))
+    desk.mute.set(True)
+    server.close()
+    assert json.loads((tmp_path / "hw.sock.last.json").read_text())["mute"] is True
+    assert not (tmp_path / "hw.sock").exists()
+    desk.close()
+
+
 def test_bad_commands_get_one_line_errors(served):
     _, client = served
     with pytest.raises(RuntimeError, match="no key 'banana'"):

@@ -72,6 +72,7 @@ def build(cfg):
     from deskline.hw.duplex import DuplexAudio
     from deskline.journal import CallRecorder, Journal
     from deskline.phrases.book import PhraseBook
+    from deskline.phrases.catalog import DESIGN_IDS
     from deskline.phrases.queue import PhraseQueue
     from deskline.sdnotify import Notifier, watchdog_interval_s
     from deskline.service import ServiceParts
@@ -88,13 +89,18 @@ def build(cfg):
         audio = DuplexAudio(a.card or None, output_card=a.output_card or None,
                             rate_hz=a.rate_hz, block_s=CARD_BLOCK_S, rx_channel=a.rx_channel,
                             tx_channel=a.tx_channel)
+        values = cfg.desk.template_values()
+        # the phrases the controller asks for on its own, with the values it gives them
+        prepare = [(pid, values if pid in ("greeting", "greeting_late") else {})
+                   for pid in DESIGN_IDS]
         notifier = Notifier()
         on_close.append(notifier.close)
         return ServiceParts(
             desk=desk, audio=audio, controller=Controller(cfg.profile, cfg.desk),
             meter_factory=LineMeter, phrases=lambda rate: PhraseQueue(rate, book, lang=lang),
             recorder=recorder, notifier=notifier, edges=EdgeInterpreter.from_config(cfg.hw),
-            watchdog_s=watchdog_interval_s(), analysis_s=a.block_s, on_close=on_close)
+            watchdog_s=watchdog_interval_s(), analysis_s=a.block_s, prepare=prepare,
+            on_close=on_close)
     except BaseException:
         for fn in reversed(on_close):
             fn()

@@ -14,7 +14,9 @@ reply line per command::
 
 Replies are ``ok``, ``pong``, the JSON line, or ``error <reason>``. The socket is
 ``fake-hw.sock`` in the service's runtime (or state) directory unless ``DESKLINE_FAKE_SOCKET``
-names another path; the service logs where it is.
+names another path; the service logs where it is. When the service exits, the desk's last
+state (what ``state`` would say, after the outputs were made safe) is left in
+``<socket path>.last.json`` so a test can check how the service left the desk.
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ class FakeDeskServer:
             if verb in ("press", "down"):
                 pin.drive_low()
             if verb == "press":
-                time.sleep(0.03)
+                time.sleep(0.1)  # longer than any key debounce
             if verb in ("press", "up"):
                 pin.drive_high()
             return "ok"
@@ -110,6 +112,8 @@ class FakeDeskServer:
     def close(self) -> None:
         try:
             self._sock.close()
+            with open(self.path + ".last.json", "w", encoding="utf-8") as f:
+                json.dump(self.desk.snapshot(), f, sort_keys=True)
         finally:
             if os.path.exists(self.path):
                 os.unlink(self.path)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deskline.dsp.levels import rms_dbov
 from deskline.exc import HardwareError
 
 PINMAP = pathlib.Path(__file__).resolve().parents[2] / "hw" / "pinmap.csv"
@@ -266,27 +267,31 @@ class RigBench:
 class CardEar:
     """Listens on the bench card's input: what the caller hears (real bench only)."""
 
-    def __init__(self, card: str, *, rate_hz: int = 48000, sound_dbov: float = -45.0,
+    def __init__(self, card: str | None, *, rate_hz: int = 48000, sound_dbov: float = -45.0,
                  quiet_dbov: float = -55.0, quiet_s: float = 0.4):
-        import sounddevice as sd
-
-        from deskline.hw.soundcard import find_device
-
         self.rate_hz = rate_hz
         self.sound_dbov, self.quiet_dbov, self.quiet_s = sound_dbov, quiet_dbov, quiet_s
-        self._levels: list[tuple[float, float]] = []     # (monotonic, dBov) per block
+        self._levels: list[tuple[float, float]] = []     # (t, dBov) per block
         self._lock = threading.Lock()
-        self._stream = sd.InputStream(device=find_device(card, "input"), channels=1,
-                                      samplerate=rate_hz, blocksize=rate_hz // 50,
-                                      callback=self._callback)
-        self._stream.start()
-        self._cursor = time.monotonic()
+        self._t0 = self._cursor = time.monotonic()
+        self._samples = 0
+        self._stream = None
+        if card is not None:      # None: blocks are fed to _callback by hand (tests)
+            import sounddevice as sd
+
+            from deskline.hw.soundcard import find_device
+
+            self._stream = sd.InputStream(device=find_device(card, "input"), channels=1,
+                                          samplerate=rate_hz, blocksize=rate_hz // 50,
+                                          callback=self._callback)
+            self._stream.start()
 
     def _callback(self, indata, frames, time_info, status):
-        rms = float(np.sqrt(np.mean(np.square(indata[:, 0], dtype=np.float64)))) + 1e-12
-        level = 20 * np.log10(rms * np.sqrt(2))          # dBov: full-scale square = 0
+        level = rms_dbov(np.asarray(indata[:, 0], dtype=np.float64))
         with self._lock:
-            self._levels.append((time.monotonic(), level))
+            # blocks are timed on the card's sample clock, from when the ear was made
+            self._levels.append((self._t0 + self._samples / self.rate_hz, level))
+            self._samples += len(indata)
 
     def _after(self, t0: float):
         with self._lock:
@@ -318,5 +323,6 @@ class CardEar:
         raise AssertionError(f"the device did not fall quiet within {timeout_s} s")
 
     def close(self) -> None:
-        self._stream.stop()
-        self._stream.close()
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()

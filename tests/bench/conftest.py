@@ -80,6 +80,9 @@ def pytest_generate_tests(metafunc):
     if option == "sim":
         kinds = ["fake", "pty-rig"]
     elif option.startswith("serial://") and len(option) > len("serial://"):
+        if not metafunc.config.getoption("--bench-audio"):
+            raise pytest.UsageError("--bench=serial://… needs --bench-audio=CARDNAME (the bench "
+                                    "host's sound card wired to the DUT's line interface)")
         kinds = ["serial"]
     else:
         raise pytest.UsageError(f"--bench={option!r}: use 'sim' or 'serial:///dev/ttyACM0'")
@@ -96,9 +99,6 @@ def bench(request, tmp_path):
         from deskline.hw.bench import BenchRig
 
         card = request.config.getoption("--bench-audio")
-        if not card:
-            raise pytest.UsageError("--bench=serial://… needs --bench-audio=CARDNAME (the bench "
-                                    "host's sound card wired to the DUT's line interface)")
         driver = BenchRig(request.config.getoption("--bench"))
         driver.open()
         b = RigBench(driver, ear=CardEar(card))

@@ -135,3 +135,37 @@ def test_unknown_trigger_and_key_refused(tmp_path):
 def test_broken_toml_refused(tmp_path):
     bad = _copy(tmp_path, lambda t: t + "\n[[phrase]\n")
     assert "not valid TOML" in _refused(bad)
+
+
+def test_sounds_found_installed_or_in_a_checkout(tmp_path, monkeypatch):
+    monkeypatch.delenv("DESKLINE_SOUNDS", raising=False)
+    installed = tmp_path / "site" / "deskline"
+    (installed / "sounds").mkdir(parents=True)
+    (installed / "sounds" / "catalog.toml").write_text("", encoding="utf-8")
+    assert default_sounds_dir(installed) == installed / "sounds"          # pip install .
+    checkout = tmp_path / "repo"
+    (checkout / "firmware" / "deskline").mkdir(parents=True)
+    (checkout / "sounds").mkdir()
+    (checkout / "sounds" / "catalog.toml").write_text("", encoding="utf-8")
+    assert default_sounds_dir(checkout / "firmware" / "deskline") == checkout / "sounds"  # pip install -e .
+    with pytest.raises(CatalogError, match="not installed"):
+        default_sounds_dir(tmp_path / "nowhere" / "deskline")
+    monkeypatch.setenv("DESKLINE_SOUNDS", str(tmp_path))
+    assert default_sounds_dir() == tmp_path
+
+
+def test_setup_ships_every_sound_file():
+    """setup.py's package_data patterns for deskline.sounds match every file render writes."""
+    import fnmatch
+    import re as _re
+    root = Path(__file__).resolve().parents[2]
+    setup = (root / "setup.py").read_text(encoding="utf-8")
+    assert '"deskline.sounds": "sounds"' in setup
+    patterns = _re.findall(r'"deskline\.sounds": \[([^\]]*)\]', setup)
+    assert patterns, "package_data has no entry for deskline.sounds"
+    globs = _re.findall(r'"([^"]+)"', patterns[0])
+    sounds = root / "sounds"
+    for f in sounds.rglob("*"):
+        if f.is_file() and f.suffix in (".toml", ".flac"):
+            rel = f.relative_to(sounds).as_posix()
+            assert any(fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs), rel

@@ -57,17 +57,18 @@ def norm_lang(lang: str) -> str:
     raise CatalogError(f"unknown language {lang!r} (use zh or en)")
 
 
-def default_sounds_dir() -> Path:
+def default_sounds_dir(package_dir: str | os.PathLike | None = None) -> Path:
     """Where the catalog and the default recordings are: installed copy, else the source tree.
 
     ``$DESKLINE_SOUNDS`` wins when set. An installed package carries them as
     ``deskline/sounds/``; a source checkout (editable install) has them at the repository's
-    top level, next to ``firmware/``.
+    top level, next to ``firmware/``. ``package_dir`` is the ``deskline`` package directory
+    (default: this one).
     """
     env = os.environ.get("DESKLINE_SOUNDS")
     if env:
         return Path(env)
-    pkg = Path(__file__).resolve().parents[1]
+    pkg = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parents[1]
     for cand in (pkg / "sounds", pkg.parents[1] / "sounds"):
         if (cand / "catalog.toml").is_file():
             return cand

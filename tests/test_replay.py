@@ -122,6 +122,7 @@ def test_events_after_the_recording_still_reach_the_controller():
     ctl, _, _ = _run(np.zeros(RATE), [Hook(0.0, True), Hook(5.0, False)])
     assert [(type(e).__name__, e.t_s) for e in ctl.heard] == [
         ("Hook", 0.0), ("PhraseDone", 2.0), ("Hook", 5.0)]
+    assert ctl.ticks >= 100 + 400            # the clock kept ticking to the last event
 
 
 def test_a_new_phrase_cutting_one_short_reports_the_first_done():

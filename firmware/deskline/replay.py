@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Audio fed to the meters per step: one second, i.e. 100 hops vectorised at once.
 BLOCK_S = 1.0
+#: The controller's clock step where no audio drives it (after the end of a recording).
+HOP_S = 0.01
 #: Rate the playback queue counts phrase time in, during a replay (1/8000 s resolution).
 SIM_RATE_HZ = 8000
 
@@ -185,15 +187,19 @@ class Replay:
         states = meter_rx.flush() if hasattr(meter_rx, "flush") else []
         tx_states = (meter_tx.flush() if hasattr(meter_tx, "flush") else []) if meter_tx else None
         hops += self._hops(hw, states, tx_states)
-        # After the audio: whatever the events file still holds, phrase ends included.
-        while hw or self.playback.next_done_t_s() is not None:
-            t_s = min(self._next_due(hw), float("inf"))
-            if t_s == float("inf"):
-                break
-            if not hw and t_s > duration_s:
+        # After the audio: whatever the events file still holds, phrase ends included, with
+        # the clock still ticking every 10 ms so the controller's timers fire on time.
+        t_s = duration_s
+        while True:
+            due = self._next_due(hw)
+            if due == float("inf") or (not hw and due > duration_s):
                 break          # nothing more happens on the line; a phrase still "playing" is moot
-            self._run_due(hw, t_s)
-            self._tick(t_s)
+            while t_s + HOP_S < due:
+                t_s += HOP_S
+                self._tick(t_s)
+            self._run_due(hw, due)
+            self._tick(due)
+            t_s = max(t_s, due)
         end_t_s = max(duration_s, max((a.t_s for a in self.actions), default=0.0))
         if self.recorder is not None:
             self.recorder.finish(end_t_s)

@@ -1,0 +1,150 @@
+"""Short-time spectral features of narrowband (8 kHz) audio, one row per 10 ms hop.
+
+Each hop is analysed through a 32 ms frame (256 samples, periodic Hann window) that ends at
+the hop's last sample, zero-padded to a 512-point FFT (15.625 Hz bins). Everything below
+200 Hz is ignored: mains hum (50/60 Hz and its first harmonics) and handset rumble live there,
+and the telephone band starts at 300 Hz anyway.
+
+Per hop the analyser gives:
+
+- ``band_power`` (hops, 6): mean-square power in the bands of :data:`BAND_EDGES_HZ`, scaled so
+  that a full-scale sine inside one band reads 0.5 (i.e. -3.01 dBov, as the rest of deskline).
+- ``harmonicity``: the largest normalised autocorrelation of the 200-3800 Hz signal at lags
+  of 60-400 Hz pitch periods, corrected for the window (about 0.1-0.3 for noise, 0.5-0.95
+  for voiced speech, ~1 for a steady tone), and ``pitch_lag``, the lag (samples) where it peaks.
+- ``tonality``: fraction of the 200-3800 Hz power held by the two strongest spectral peaks
+  (each +-4 bins, the Hann main lobe). Pure and dual tones read above 0.95, speech and noise
+  well below; ``peak_bin`` is the FFT bin of the strongest peak.
+- ``flatness``: spectral flatness (geometric over arithmetic mean) over 200-3800 Hz, 0..1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RATE_HZ = 8000
+HOP_SAMPLES = 80
+FRAME_SAMPLES = 256
+FFT_SAMPLES = 512
+BIN_HZ = RATE_HZ / FFT_SAMPLES
+
+#: Sub-band edges (Hz) for band powers; the first edge drops hum and rumble.
+BAND_EDGES_HZ = (200.0, 400.0, 700.0, 1100.0, 1700.0, 2500.0, 3800.0)
+#: Pitch range searched for periodicity.
+PITCH_MIN_HZ = 60.0
+PITCH_MAX_HZ = 400.0
+#: Half-width, in bins, of a windowed sinusoid's main lobe at this zero-padding.
+PEAK_HALF_BINS = 4
+
+_LO_BIN = int(round(BAND_EDGES_HZ[0] / BIN_HZ))
+_HI_BIN = int(round(BAND_EDGES_HZ[-1] / BIN_HZ))
+_WINDOW = np.hanning(FRAME_SAMPLES + 1)[:-1]
+_WINDOW_POWER = float(np.sum(_WINDOW**2))
+#: |X|^2 in a bin -> contribution to mean-square power (both spectral halves counted).
+_POWER_SCALE = 2.0 / (FFT_SAMPLES * _WINDOW_POWER)
+_BAND_MATRIX = np.zeros((_HI_BIN - _LO_BIN, len(BAND_EDGES_HZ) - 1))
+for _b, (_lo, _hi) in enumerate(zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:])):
+    _BAND_MATRIX[int(round(_lo / BIN_HZ)) - _LO_BIN : int(round(_hi / BIN_HZ)) - _LO_BIN, _b] = 1.0
+_BAND_MATRIX *= _POWER_SCALE
+_LAG_MIN = int(np.floor(RATE_HZ / PITCH_MAX_HZ))
+_LAG_MAX = int(np.ceil(RATE_HZ / PITCH_MIN_HZ))
+_WIN_ACF = np.correlate(_WINDOW, _WINDOW, mode="full")[FRAME_SAMPLES - 1 :]
+_WIN_ACF_NORM = _WIN_ACF[_LAG_MIN : _LAG_MAX + 1] / _WIN_ACF[0]
+_TINY = 1e-20
+
+
+@dataclass(frozen=True, slots=True)
+class HopFeatures:
+    """Spectral features of a run of hops (one row or value per 10 ms hop)."""
+
+    band_power: np.ndarray
+    harmonicity: np.ndarray
+    pitch_lag: np.ndarray
+    tonality: np.ndarray
+    peak_bin: np.ndarray
+    flatness: np.ndarray
+
+
+class SpectralAnalyser:
+    """Streaming short-time analysis: keeps the last 176 samples so frames span block edges."""
+
+    def __init__(self) -> None:
+        self._history = np.zeros(FRAME_SAMPLES - HOP_SAMPLES)
+
+    def reset(self) -> None:
+        """Forget the past: the next frame starts from silence."""
+        self._history = np.zeros(FRAME_SAMPLES - HOP_SAMPLES)
+
+    def process(self, x: np.ndarray) -> HopFeatures:
+        """Features of each whole hop of ``x`` (length a multiple of 80 samples)."""
+        x = np.asarray(x, dtype=np.float64)
+        n = len(x) // HOP_SAMPLES
+        buf = np.concatenate([self._history, x[: n * HOP_SAMPLES]])
+        self._history = buf[len(buf) - (FRAME_SAMPLES - HOP_SAMPLES) :].copy()
+        if n == 0:
+            empty = np.zeros(0)
+            return HopFeatures(np.zeros((0, len(BAND_EDGES_HZ) - 1)), empty, empty, empty, empty,
+                               empty)
+        frames = np.lib.stride_tricks.sliding_window_view(buf, FRAME_SAMPLES)[::HOP_SAMPLES]
+        spec = np.fft.rfft(frames * _WINDOW, n=FFT_SAMPLES, axis=1)
+        power = spec.real**2 + spec.imag**2
+        band = power[:, _LO_BIN:_HI_BIN]
+        band_power = band @ _BAND_MATRIX
+
+        total = band.sum(axis=1) + _TINY
+        flatness = np.exp(np.mean(np.log(band + _TINY), axis=1)) / (total / band.shape[1])
+
+        # Zero guard bins on both sides so a peak near a band edge never counts a bin twice.
+        masked = np.pad(band, ((0, 0), (PEAK_HALF_BINS, PEAK_HALF_BINS)))
+        rows = np.arange(n)[:, None]
+        offsets = np.arange(2 * PEAK_HALF_BINS + 1)[None, :]
+        held = np.zeros(n)
+        peak_bin = np.zeros(n)
+        for k in range(2):
+            top = np.argmax(masked, axis=1)
+            if k == 0:
+                peak_bin = (top - PEAK_HALF_BINS + _LO_BIN).astype(np.float64)
+            idx = top[:, None] - PEAK_HALF_BINS + offsets
+            held += masked[rows, idx].sum(axis=1)
+            masked[rows, idx] = 0.0
+        tonality = held / total
+
+        limited = np.zeros_like(power)
+        limited[:, _LO_BIN:_HI_BIN] = band
+        acf = np.fft.irfft(limited, n=FFT_SAMPLES, axis=1)
+        norm = acf[:, _LAG_MIN : _LAG_MAX + 1] / (acf[:, :1] + _TINY) / _WIN_ACF_NORM
+        best = np.argmax(norm, axis=1)
+        harmonicity = np.clip(norm[np.arange(n), best], 0.0, 1.0)
+        pitch_lag = (best + _LAG_MIN).astype(np.float64)
+        return HopFeatures(band_power, harmonicity, pitch_lag, tonality, peak_bin,
+                           np.clip(flatness, 0.0, 1.0))
+
+
+class TrailingWindow:
+    """Streaming view of the last ``size`` rows ending at each new row (block-split exact).
+
+    ``windows(rows)`` returns, for each new row, the ``size`` rows that end with it (the oldest
+    first), carrying the last ``size - 1`` rows over to the next call. Before enough rows have
+    been seen the missing ones read ``fill``. Reductions over these views (sum, min, max) give
+    bit-identical results however the stream is cut into blocks.
+    """
+
+    def __init__(self, size: int, *, fill: float, columns: int | None = None) -> None:
+        if size < 1:
+            raise ValueError(f"trailing window size must be at least 1, got {size}")
+        self.size = size
+        self.fill = fill
+        self.columns = columns
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past rows (they read ``fill`` again)."""
+        shape = (self.size - 1,) if self.columns is None else (self.size - 1, self.columns)
+        self._history = np.full(shape, self.fill)
+
+    def windows(self, rows: np.ndarray) -> np.ndarray:
+        """(n, size) or (n, columns, size) windows ending at each of the n new rows."""
+        buf = np.concatenate([self._history, np.asarray(rows, dtype=np.float64)])
+        self._history = buf[len(buf) - (self.size - 1) :].copy()
+        return np.lib.stride_tricks.sliding_window_view(buf, self.size, axis=0)

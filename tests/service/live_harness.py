@@ -13,7 +13,63 @@ import sys
 import threading
 import time
 
+import numpy as np
+
 from deskline.hw.fake import FakeDeskClient
+
+CONFIG = """\
+[desk]
+hotline_name = "测试热线"
+agent_no = "1023"
+language = "zh"
+profile = "quick"
+
+[hw]
+backend = "fake"
+hook_debounce_s = 0.02
+flash_min_s = 0.05
+flash_max_s = 0.2
+
+[audio]
+card = "deskline_card"
+rate_hz = 48000
+block_s = 0.05
+tx_channel = "none"
+
+[journal]
+path = "{journal}"
+
+[phrases]
+dir = "{phrases}"
+
+# the standard ladder with short pauses, so a test call takes seconds
+[profiles.quick]
+silence_timeout_s = 1.5
+release_after_s = 1.0
+closing_silence_s = 1.0
+min_pause_s = 0.4
+echo_tail_s = 0.1
+"""
+
+
+def write_short_phrases(root, seconds=0.6):
+    """The centre's own recordings, short, so a test call takes seconds: one per DESIGN id.
+
+    Each is a harmonic tone with its own pitch at about -26 dBov, 16 kHz mono.
+    """
+    import soundfile as sf
+
+    from deskline.phrases.catalog import DESIGN_IDS
+
+    d = root / "zh-CN"
+    d.mkdir(parents=True)
+    t = np.arange(int(seconds * 16000)) / 16000
+    for i, pid in enumerate(DESIGN_IDS):
+        f0 = 180 + 20 * i
+        x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
+        x *= np.hanning(t.size) ** 0.2 * 10 ** (-26 / 20) / np.sqrt(np.mean(x ** 2))
+        sf.write(d / f"{pid}.wav", x, 16000, subtype="PCM_16")
+    return root
 
 
 class Notifications:

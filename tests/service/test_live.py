@@ -14,46 +14,11 @@ import pytest
 
 from deskline.journal import Journal
 
-from live_harness import LiveService
+from live_harness import CONFIG, LiveService, write_short_phrases
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 
 pytestmark = pytest.mark.audio
-
-CONFIG = """\
-[desk]
-hotline_name = "测试热线"
-agent_no = "1023"
-language = "zh"
-profile = "quick"
-
-[hw]
-backend = "fake"
-hook_debounce_s = 0.02
-flash_min_s = 0.05
-flash_max_s = 0.2
-
-[audio]
-card = "deskline_card"
-rate_hz = 48000
-block_s = 0.05
-tx_channel = "none"
-
-[journal]
-path = "{journal}"
-
-[phrases]
-dir = "{phrases}"
-
-# the standard ladder with short pauses, so a test call takes seconds
-[profiles.quick]
-silence_timeout_s = 1.5
-release_after_s = 1.0
-closing_silence_s = 1.0
-min_pause_s = 0.4
-echo_tail_s = 0.1
-"""
-
 
 def caller_speech():
     """About 6 s of a real caller (two CMU ARCTIC sentences, 16 kHz, about -21 dBov)."""
@@ -62,26 +27,6 @@ def caller_speech():
     parts = [sf.read(FIXTURES / f"{name}.wav")[0] for name in
              ("cmu_arctic_us_aew_a0001", "cmu_arctic_us_axb_a0004")]
     return np.concatenate(parts)
-
-
-def write_short_phrases(root, seconds=0.6):
-    """The centre's own recordings, short, so a test call takes seconds: one per DESIGN id.
-
-    Each is a harmonic tone with its own pitch at about -26 dBov, 16 kHz mono.
-    """
-    import soundfile as sf
-
-    from deskline.phrases.catalog import DESIGN_IDS
-
-    d = root / "zh-CN"
-    d.mkdir(parents=True)
-    t = np.arange(int(seconds * 16000)) / 16000
-    for i, pid in enumerate(DESIGN_IDS):
-        f0 = 180 + 20 * i
-        x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
-        x *= np.hanning(t.size) ** 0.2 * 10 ** (-26 / 20) / np.sqrt(np.mean(x ** 2))
-        sf.write(d / f"{pid}.wav", x, 16000, subtype="PCM_16")
-    return root
 
 
 @pytest.fixture(scope="module")

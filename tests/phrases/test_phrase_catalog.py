@@ -132,6 +132,12 @@ def test_unknown_trigger_and_key_refused(tmp_path):
     assert "unknown key 'colour'" in _refused(bad)
 
 
+def test_bad_default_refused(tmp_path):
+    bad = _copy(tmp_path, lambda t: t.replace("defaults = { days = 5 }", "defaults = { hours = 5 }"))
+    msg = _refused(bad)
+    assert "complaint_deadline" in msg and "default for 'hours'" in msg
+
+
 def test_broken_toml_refused(tmp_path):
     bad = _copy(tmp_path, lambda t: t + "\n[[phrase]\n")
     assert "not valid TOML" in _refused(bad)

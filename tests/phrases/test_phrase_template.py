@@ -74,7 +74,7 @@ def test_every_piece_a_value_can_need_is_shipped_as_shared():
 @pytest.mark.parametrize("pid,values,problem", [
     ("greeting", {"hotline_name": "热线"}, "no value for template field 'agent_no'"),
     ("greeting", {"hotline_name": "热线", "agent_no": "1a"}, "agent_no"),
-    ("hold_ask", {"days": 3}, "unknown template field 'days'"),
+    ("hold_ask", {"colour": 3}, "unknown template field 'colour'"),
     ("complaint_deadline", {"title": "sir", "days": 0}, "days"),
     ("complaint_deadline", {"title": "boss", "days": 5}, "title"),
     ("greeting", {"hotline_name": " ", "agent_no": "1"}, "hotline name is empty"),
@@ -88,3 +88,16 @@ def test_bad_values_refused(cat, pid, values, problem):
 def test_unknown_id_refused(cat):
     with pytest.raises(CatalogError, match="no phrase with id 'greting'"):
         phrase_pieces(cat, "greting")
+
+
+def test_defaults_optional_title_and_desk_values(cat):
+    desk = {"hotline_name": "热线", "agent_no": "1"}          # what the controller gives a pad phrase
+    assert keys(phrase_pieces(cat, "hold_ask_lookup", desk)) == ["hold_ask_lookup"]
+    pieces = phrase_pieces(cat, "complaint_deadline", desk)    # days from the catalog default
+    assert keys(pieces) == ["complaint_deadline.1", "complaint_deadline.2", "_num.5",
+                            "complaint_deadline.3"]
+    assert spoken_text(pieces, "zh").startswith("很抱歉，，多谢您") and "五日之内" in spoken_text(pieces, "zh")
+    assert cat["complaint_deadline"].defaults == {"days": 5}
+    assert keys(phrase_pieces(cat, "ask_surname")) == ["ask_surname.1"]   # no title: left out
+    assert keys(phrase_pieces(cat, "ask_surname", {"title": "madam"})) == ["_title.madam", "ask_surname.1"]
+    assert [p.text for p in phrase_pieces(cat, "callback_within_minutes", {"minutes": 2})][1] == "两"

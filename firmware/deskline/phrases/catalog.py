@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -40,7 +40,7 @@ DESIGN_IDS = (
 
 _REQUIRED = ("id", "situation_zh", "situation_en", "text_zh", "text_en", "fields", "trigger",
              "source")
-_OPTIONAL = ("variant_of",)
+_OPTIONAL = ("variant_of", "defaults")
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _FIELD_RE = re.compile(r"\{([^{}]*)\}")
 _SOURCE_RE = re.compile(r"^\d{3}:[A-Za-z0-9.]+$")
@@ -88,6 +88,7 @@ class Phrase:
     trigger: str
     source: tuple[str, ...]
     variant_of: str | None = None
+    defaults: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     def text(self, lang: str) -> str:
         """The wording in ``lang`` (``zh`` / ``en``), template fields still in braces."""
@@ -216,9 +217,18 @@ def _phrase(entry, index: int, path: Path, kinds: Mapping[str, str]) -> Phrase:
     variant = entry.get("variant_of")
     if variant is not None and not isinstance(variant, str):
         raise CatalogError(f"{where}: variant_of must be a phrase id")
+    defaults = entry.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise CatalogError(f"{where}: defaults must be a table of field = value")
+    for f, v in defaults.items():
+        if f not in fields:
+            raise CatalogError(f"{where}: default for {f!r}, which the phrase does not use")
+        if isinstance(v, bool) or not isinstance(v, (int, str)):
+            raise CatalogError(f"{where}: default for {f!r} must be a number or a string")
     return Phrase(id=pid, situation_zh=entry["situation_zh"], situation_en=entry["situation_en"],
                   text_zh=entry["text_zh"], text_en=entry["text_en"], fields=fields,
-                  trigger=entry["trigger"], source=source, variant_of=variant)
+                  trigger=entry["trigger"], source=source, variant_of=variant,
+                  defaults=MappingProxyType(dict(defaults)))
 
 
 def load_forbidden(path: str | os.PathLike) -> tuple[Forbidden, ...]:

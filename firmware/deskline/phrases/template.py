@@ -173,19 +173,24 @@ def phrase_pieces(catalog: Catalog, phrase_id: str, values: Mapping[str, object]
                   lang: str = "zh") -> list[Piece]:
     """The ordered pieces that say ``phrase_id`` in ``lang`` with template ``values``.
 
-    ``values`` maps each of the phrase's fields to its value (hotline_name: str, agent_no:
-    digits, days/hours/minutes: 1..99, title: "sir"|"madam"); a missing value or a value for a
-    field the phrase does not use raises :class:`CatalogError` naming the id and the field.
+    ``values`` maps the phrase's fields to their values (hotline_name: str, agent_no: digits,
+    days/hours/minutes: 1..99, title: "sir"|"madam"). A field without a value takes the
+    phrase's catalog default; a ``title`` without one is left out ("对不起，请问…"); any other
+    missing value raises :class:`CatalogError` naming the id and the field. Values for
+    template fields the phrase does not use are ignored (callers hand every phrase the desk's
+    hotline name and agent number); a name that is no template field at all is refused.
     Each piece's ``gap_before_s`` is the silence to put before it when joining.
     """
     phrase = catalog[phrase_id]
-    values = dict(values or {})
-    extra = sorted(set(values) - set(phrase.fields))
-    if extra:
-        raise CatalogError(f"{phrase_id}: unknown template field {extra[0]!r} for this phrase")
+    given = {k: v for k, v in (values or {}).items() if v not in (None, "")}
+    unknown = sorted(k for k in given if k not in catalog.field_kinds)
+    if unknown:
+        raise CatalogError(f"{phrase_id}: unknown template field {unknown[0]!r}")
     if not phrase.templated:
         return [Piece(phrase.id, phrase.text(lang))]
-    missing = [f for f in phrase.fields if values.get(f) in (None, "")]
+    values = {**phrase.defaults, **{k: v for k, v in given.items() if k in phrase.fields}}
+    missing = [f for f in phrase.fields
+               if f not in values and catalog.field_kinds[f] != "title"]
     if missing:
         raise CatalogError(f"{phrase_id}: no value for template field {missing[0]!r}")
     out: list[Piece] = []
@@ -202,6 +207,8 @@ def phrase_pieces(catalog: Catalog, phrase_id: str, values: Mapping[str, object]
                 pending_gap = CLAUSE_GAP_S if _clause_break(value, at_end=True) else GAP_S
             else:
                 pending_gap = max(pending_gap, CLAUSE_GAP_S if brk or _clause_break(value, True) else GAP_S)
+            continue
+        if value not in values:   # an optional field (title) left out
             continue
         pieces = _field_pieces(value, catalog.field_kinds[value], values[value], lang, phrase_id)
         first = pieces[0]

@@ -85,3 +85,22 @@ def test_queue_with_the_real_phrase_book():
         n += 80
     assert done == ["greeting"] and abs(n / 8000 - seconds) <= 0.01
 
+
+
+def test_queue_and_templating_modules_are_pure():
+    """No hardware, clock, thread, process or file access in the queue and the templating."""
+    import ast
+    from pathlib import Path
+    import deskline.phrases.queue as qmod
+    import deskline.phrases.template as tmod
+    banned = {"time", "datetime", "threading", "subprocess", "sounddevice", "soundfile", "os",
+              "pathlib", "io", "shutil", "deskline.hw", "deskline.phrases.book",
+              "deskline.phrases.render", "deskline.audiofile"}
+    for mod in (qmod, tmod):
+        tree = ast.parse(Path(mod.__file__).read_text(encoding="utf-8"))
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        calls = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name)]
+        assert not [m for m in names if any(m == b or m.startswith(b + ".") for b in banned)], mod
+        assert "open" not in calls, mod

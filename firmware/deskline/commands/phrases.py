@@ -118,6 +118,8 @@ def _list(args, config) -> int:
         for seed, (spoken, silent, total) in cat.coverage().items():
             line = f"{seed}   {spoken:7d}  {silent:10d}  {total:5d}"
             print(line, file=sys.stdout if not args.json else sys.stderr)
+        for source, reason in cat.unspoken.items():
+            print(f"  {source}: {reason}", file=sys.stdout if not args.json else sys.stderr)
     return 0
 
 

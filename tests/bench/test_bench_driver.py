@@ -67,8 +67,9 @@ def test_refused_commands_raise_with_code_and_port(rig, pty_pair):
 
 
 def test_driver_refuses_to_send_control_bytes(rig):
-    with pytest.raises(HardwareError, match="refusing"):
-        rig.command("PING\x03")
+    for line in ("PING\x03", "", "   ", "KEY HÖLD"):
+        with pytest.raises(HardwareError, match="refusing"):
+            rig.command(line)
     rig.ping()
 
 

@@ -344,9 +344,9 @@ class BenchRig:
 
     def command(self, line: str, expect: str | None = None, *, retry: bool = True) -> Reply:
         """Send one command line and return its ``OK`` reply (reports are filed on the way)."""
-        if not line.isascii() or any(c < " " for c in line):
+        if not line.strip() or not line.isascii() or any(c < " " for c in line):
             raise HardwareError(f"bench rig on {self.port}: refusing to send {line!r} "
-                                "(control or non-ASCII characters)")
+                                "(empty, control or non-ASCII characters)")
         expect = expect or line.split()[0].upper()
         with self._lock:
             if self._ser is None:

@@ -1,0 +1,65 @@
+"""The worst bug: a quality prompt to a caller who is fine. Over 30 minutes of ordinary calls
+(real speech at ordinary levels, real background noise, the agent on the transmit tap with
+sidetone on half of them) the device must never ask to speak louder, to switch phones, to pick
+up the handset, or say the line is too noisy."""
+import numpy as np
+
+from deskline.call.events import Hook, Key, Ring
+from deskline.callmix import CallBuilder
+from scenario_kit import QUALITY_PROMPTS, noise, replay, speech
+
+CALLER_CLIPS = ["silero_test.wav", "speechbrain_vad_valid.wav", "ami_pyannote_dev00.wav",
+                "aishell1_BAC009S0724W0121.wav", "aishell1_BAC009S0764W0121.wav",
+                "aishell1_BAC009S0764W0143.wav", "ami_ES2011a_headset0_40-46s.wav",
+                "ljspeech_LJ002-0020.wav", "webrtcvad_leak_test_8k.wav",
+                "cmu_arctic_us_axb_a0004.wav"]
+AGENT_CLIPS = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_axb_a0004.wav",
+               "ljspeech_LJ002-0020.wav", "aishell1_BAC009S0724W0121.wav"]
+NOISES = ["freesound_cafe.wav", "freesound_fridge.wav", "freesound_traffic.wav",
+          "speechcommands_doing_the_dishes_20s.wav", "speechcommands_exercise_bike_20s.wav",
+          "speechbrain_noise1.wav"]
+
+CALLS = 20
+CALL_S = 95.0
+
+
+def ordinary_call(rng: np.random.Generator) -> CallBuilder:
+    """One ordinary call: caller at -31..-19 dBov, background 20-35 dB below, turns with pauses."""
+    level = float(rng.uniform(-31.0, -19.0))
+    snr = float(rng.uniform(20.0, 35.0))
+    b = CallBuilder(CALL_S)
+    b.background(noise(NOISES[rng.integers(len(NOISES))]), level - snr, rng=rng)
+    rings = int(rng.integers(1, 4))
+    for i in range(rings):
+        b.event(Ring(4.0 * i))
+    answer = 4.0 * (rings - 1) + float(rng.uniform(1.0, 3.0))
+    b.event(Hook(answer, True))
+    with_agent = bool(rng.integers(2))
+    t = answer + float(rng.uniform(1.0, 3.0))       # "hello?" over the greeting, then turns
+    while t < CALL_S - 15.0:
+        clip = speech(CALLER_CLIPS[rng.integers(len(CALLER_CLIPS))], level)
+        seg_s = float(rng.uniform(2.0, 9.0))
+        a = int(rng.integers(0, max(1, clip.size - int(seg_s * 8000))))
+        t = b.caller(clip[a:a + int(seg_s * 8000)], t) + float(rng.uniform(0.3, 2.5))
+        if with_agent and rng.random() < 0.6:
+            ag = speech(AGENT_CLIPS[rng.integers(len(AGENT_CLIPS))], float(rng.uniform(-26, -20)))
+            t = b.agent(ag, t, sidetone_db=float(rng.uniform(-24, -14))) + float(rng.uniform(0.3, 1.5))
+    b.event(Key(t + 0.5, "goodbye"))
+    b.event(Hook(min(CALL_S - 0.1, t + 6.0), False))
+    return b
+
+
+def test_thirty_minutes_of_ordinary_calls_get_no_quality_prompt():
+    rng = np.random.default_rng(20240611)
+    total_s = 0.0
+    prompted = []
+    repeats = 0
+    for n in range(CALLS):
+        out = replay(ordinary_call(rng))
+        total_s += CALL_S
+        prompted += [(n, p, round(t, 2)) for p, t in out.quality_prompts()]
+        repeats += out.phrases().count("greeting_repeat")
+        assert not out.record["quiet"] and not out.record["noisy"], (n, out.record)
+    assert total_s >= 30 * 60
+    assert prompted == [], f"quality prompts on ordinary calls: {prompted}"
+    assert repeats == 0

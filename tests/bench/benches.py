@@ -24,7 +24,7 @@ from deskline.exc import HardwareError
 
 PINMAP = pathlib.Path(__file__).resolve().parents[2] / "hw" / "pinmap.csv"
 OUTPUTS = ("MUTE_LED", "MUTE_RELAY", "LINE_RELEASE")
-KEY_PRESS_S = 0.08
+KEY_PRESS_S = 0.15
 CHOP_GAP_S = 0.002          # as the rig firmware's CHOP: released 2 ms at each zero crossing
 
 

@@ -92,7 +92,10 @@ def test_readable_timeline_stereo_with_events_and_journal(tmp_path, capsys):
     wav, ev, db = tmp_path / "call.wav", tmp_path / "call.jsonl", tmp_path / "calls.db"
     b.write(wav, ev)
     assert sf.info(str(wav)).channels == 2
-    assert main(["simulate", str(wav), "--events", str(ev), "--journal", str(db)]) == 0
+    png = tmp_path / "call.png"
+    assert main(["simulate", str(wav), "--events", str(ev), "--journal", str(db),
+                 "--plot", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
     out = capsys.readouterr().out
     assert "stereo (receive, transmit)" in out.splitlines()[0]
     assert "    3.00  off-hook" in out and "PLAY greeting" in out and "PLAY goodbye" in out

@@ -57,7 +57,9 @@ def run(args) -> int:
     if args.plot:
         from deskline.plot import plot_call
         plot_call(args.plot, sim.result.trace.arrays(), sim.result.actions,
-                  events=sim.result.events, title=sim.title,
+                  events=sim.result.events,
+                  # the first part of the title only: desk names may need glyphs the font lacks
+                  title=sim.title.split(";")[0],
                   phrase_spans=sim.result.phrase_spans())
         if not args.json:
             print(f"plot: {os.fspath(args.plot)}")

@@ -180,8 +180,10 @@ class Replay:
         block = max(1, int(round(BLOCK_S * rate_hz)))
         hops = 0
         for start in range(0, n, block):
-            states = meter_rx.feed_all(rx[start:start + block])
-            tx_states = meter_tx.feed_all(tx[start:start + block]) if meter_tx else None
+            # channels may be strided views of an interleaved file: copy one block at a time
+            states = meter_rx.feed_all(np.ascontiguousarray(rx[start:start + block]))
+            tx_states = (meter_tx.feed_all(np.ascontiguousarray(tx[start:start + block]))
+                         if meter_tx else None)
             hops += self._hops(hw, states, tx_states)
         # the meters hold back their resampler's delay: the tail of the recording
         states = meter_rx.flush() if hasattr(meter_rx, "flush") else []
@@ -357,8 +359,9 @@ def simulate_file(wav_path, *, events_path=None, config_path=None, journal_path=
         raise AudioFileError(f"{recording.path}: {recording.channels} channels; a call is mono "
                              "(receive) or stereo (receive, transmit)")
     events = load_events(events_path) if events_path else None
-    rx = recording.channel(0)
-    tx = recording.channel(1) if recording.channels == 2 else None
+    # views, not copies: a long recording is held once
+    rx = recording.samples[:, 0]
+    tx = recording.samples[:, 1] if recording.channels == 2 else None
     journal = Journal(journal_path) if journal_path else None
     try:
         result, records = simulate_samples(rx, rate_hz=recording.rate_hz, tx=tx, events=events,

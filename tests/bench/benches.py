@@ -22,9 +22,12 @@ import numpy as np
 from deskline.dsp.levels import rms_dbov
 from deskline.exc import HardwareError
 
-PINMAP = pathlib.Path(__file__).resolve().parents[2] / "hw" / "pinmap.csv"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PINMAP = ROOT / "hw" / "pinmap.csv"
+FIXTURES = ROOT / "tests" / "fixtures"
 OUTPUTS = ("MUTE_LED", "MUTE_RELAY", "LINE_RELEASE")
 KEY_PRESS_S = 0.15
+PHRASE_END_S = 10.0         # a phrase chosen within the timeout may take this long to play
 CHOP_GAP_S = 0.002          # as the rig firmware's CHOP: released 2 ms at each zero crossing
 
 
@@ -52,6 +55,7 @@ class PhraseWatch:
         self._seen = len(self.dut.controller.decisions())
 
     def expect(self, phrase: str, timeout_s: float) -> Heard:
+        """Wait for the device to choose ``phrase`` and play it to its end."""
         from deskline.call.events import Play
 
         end = time.monotonic() + timeout_s
@@ -63,15 +67,38 @@ class PhraseWatch:
                     self._seen = i + 1
                     if a.phrase != phrase:
                         raise AssertionError(f"the device played {a.phrase!r}, expected {phrase!r}")
-                    while self.dut.card.sound_after(a.t_s - 0.05) is None:
-                        if time.monotonic() > end:
-                            raise AssertionError(f"{phrase!r} was chosen but no audio went out")
+                    while (onset := self.dut.card.sound_after(a.t_s - 0.05)) is None \
+                            or self.dut.card.quiet_after(onset) is None:
+                        if time.monotonic() > end + PHRASE_END_S:
+                            raise AssertionError(f"{phrase!r} was chosen but its audio did not "
+                                                 "go out (or never ended)")
                         time.sleep(0.01)
                     return Heard(a.phrase, a.t_s)
             self._seen = len(log)
             if time.monotonic() > end:
                 raise AssertionError(f"no phrase within {timeout_s} s (expected {phrase!r})")
             time.sleep(0.01)
+
+
+    def expect_none(self, seconds: float) -> None:
+        """The device chooses no phrase for ``seconds``."""
+        from deskline.call.events import Play
+
+        time.sleep(seconds)
+        log = self.dut.controller.decisions()
+        played = [d.action.phrase for d in log[self._seen:] if isinstance(d.action, Play)]
+        self._seen = len(log)
+        if played:
+            raise AssertionError(f"the device played {played} (expected nothing)")
+
+
+def caller_speech_8k() -> np.ndarray:
+    """A caller at a normal level: a CMU Arctic sentence (about -21 dBov) at 8 kHz."""
+    import soundfile
+    import soxr
+
+    x, rate = soundfile.read(FIXTURES / "cmu_arctic_us_aew_a0001.wav", dtype="float64")
+    return soxr.resample(x, rate, 8000)
 
 
 class FakeBench:
@@ -150,6 +177,12 @@ class FakeBench:
 
     def expect_phrase(self, phrase: str, timeout_s: float) -> Heard:
         return self.phrases.expect(phrase, timeout_s)
+
+    def expect_no_phrase(self, seconds: float) -> None:
+        self.phrases.expect_none(seconds)
+
+    def caller_says(self, samples_8k: np.ndarray) -> None:
+        self.dut.card.say(samples_8k)
 
     def close(self) -> None:
         self.wait_ring_done(10)
@@ -256,6 +289,19 @@ class RigBench:
         self.ear.wait_quiet(timeout_s=30.0)
         return Heard(None, t)
 
+    def expect_no_phrase(self, seconds: float) -> None:
+        if self.phrases is not None:
+            self.phrases.expect_none(seconds)
+        elif (t := self.ear.wait_sound(seconds)) is not None:
+            raise AssertionError(f"the device spoke {t - self.ear.started_mono:.2f} s into the "
+                                 "run (expected nothing)")
+
+    def caller_says(self, samples_8k: np.ndarray) -> None:
+        if self.phrases is not None:
+            self.phrases.dut.card.say(samples_8k)
+        else:
+            self.ear.say(samples_8k, 8000)
+
     def close(self) -> None:
         try:
             self.rig.reset()
@@ -273,7 +319,8 @@ class CardEar:
         self.sound_dbov, self.quiet_dbov, self.quiet_s = sound_dbov, quiet_dbov, quiet_s
         self._levels: list[tuple[float, float]] = []     # (t, dBov) per block
         self._lock = threading.Lock()
-        self._t0 = self._cursor = time.monotonic()
+        self._t0 = self._cursor = self.started_mono = time.monotonic()
+        self._card = card
         self._samples = 0
         self._stream = None
         if card is not None:      # None: blocks are fed to _callback by hand (tests)
@@ -321,6 +368,17 @@ class CardEar:
                     quiet_since = None
             time.sleep(0.05)
         raise AssertionError(f"the device did not fall quiet within {timeout_s} s")
+
+    def say(self, samples: np.ndarray, rate_hz: int) -> None:
+        """Play the caller's voice on the card's output (returns at once)."""
+        import sounddevice as sd
+        import soxr
+
+        from deskline.hw.soundcard import find_device
+
+        out = soxr.resample(np.asarray(samples, np.float64), rate_hz, self.rate_hz)
+        sd.play(out.astype(np.float32), samplerate=self.rate_hz,
+                device=find_device(self._card, "output"))
 
     def close(self) -> None:
         if self._stream is not None:

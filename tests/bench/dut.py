@@ -53,6 +53,7 @@ class PacedCard:
         self._n = 0
         self._t0_mono = 0.0
         self.played: list[tuple[float, float]] = []   # (t_s, peak) per played block
+        self._caller = np.zeros(0, np.float32)          # what the caller says next (8 kHz)
 
     def open(self, *, retrying=False):
         self.is_open = self.alive = True
@@ -74,7 +75,16 @@ class PacedCard:
         with self._lock:
             block = self._out.pop(0) if self._out else np.zeros(self.block_samples, np.float32)
             self.played.append((t_s, float(np.max(np.abs(block))) if block.size else 0.0))
-        return t_s, np.zeros((self.block_samples, 1), np.float32)
+            rx = np.zeros(self.block_samples, np.float32)
+            part = self._caller[:self.block_samples]
+            rx[:part.size] = part
+            self._caller = self._caller[part.size:]
+        return t_s, rx.reshape(-1, 1)
+
+    def say(self, samples_8k) -> None:
+        """The caller says ``samples_8k`` (8 kHz floats) from the next block on."""
+        with self._lock:
+            self._caller = np.concatenate([self._caller, np.asarray(samples_8k, np.float32)])
 
     def write(self, mono):
         with self._lock:
@@ -91,6 +101,18 @@ class PacedCard:
 
     def close(self):
         self.is_open = self.alive = False
+
+    def quiet_after(self, t_s: float, level: float = 0.05) -> float | None:
+        """When the device's output next fell to ``level`` or below after sounding past ``t_s``."""
+        with self._lock:
+            sounding = False
+            for t, peak in self.played:
+                if t >= t_s:
+                    if peak > level:
+                        sounding = True
+                    elif sounding:
+                        return t
+        return None
 
     def sound_after(self, t_s: float, level: float = 0.05) -> float | None:
         """When the device's output first went above ``level`` at or after ``t_s``."""

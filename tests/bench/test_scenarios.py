@@ -6,6 +6,8 @@ timings come from ``bench.profile``; ``bench.slack_s`` covers phrase lengths and
 """
 import pytest
 
+from benches import caller_speech_8k
+
 
 def answer(bench):
     bench.lift()
@@ -87,3 +89,11 @@ def test_closing_keys_play_their_phrases(bench):
     bench.expect_phrase("anything_else", bench.slack_s)
     bench.press("goodbye")
     bench.expect_phrase("goodbye", bench.slack_s)
+
+
+def test_a_caller_at_a_normal_level_hears_no_prompt(bench):
+    """The worst bug is a false "please speak louder": a normal caller talking gets nothing."""
+    answer(bench)
+    speech = caller_speech_8k()
+    bench.caller_says(speech)
+    bench.expect_no_phrase(len(speech) / 8000 + 0.2)

@@ -210,6 +210,10 @@ class Service:
         self._hardware_events()
         if self._meter_origin_s is None:
             self._meter_origin_s = t0_s
+        if not self.p.edges.off_hook:
+            # no call, nothing to judge: the meters restart at the next off-hook anyway
+            self._fill_output()
+            return
         self._pending.append(block)
         self._pending_samples += block.shape[0]
         if self._pending_samples >= self._analysis_samples:

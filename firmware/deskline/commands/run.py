@@ -15,8 +15,9 @@ HELP = "run the desk service: hook, line meter, phrases, hold, call record (for 
 
 log = logging.getLogger(__name__)
 
-#: Card blocks are this long whatever the analysis block: they set how soon a phrase starts.
-CARD_BLOCK_S = 0.01
+#: Card blocks are this long whatever the analysis block: they set how soon a phrase starts
+#: (and, with the two blocks of buffering DuplexAudio asks for, what the loop costs).
+CARD_BLOCK_S = 0.02
 
 
 def add_arguments(parser) -> None:

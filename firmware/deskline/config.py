@@ -316,7 +316,7 @@ def _nonempty(v):
     return v
 
 
-_POSITIVE_TIMES = {"judge_window_s", "quiet_min_speech_s", "noisy_min_speech_s",
+_POSITIVE_TIMES = {"judge_window_s", "noise_window_s", "quiet_min_speech_s", "noisy_min_speech_s",
                    "silence_timeout_s", "ring_reset_s", "hold_warn_s", "hold_limit_s"}
 
 
@@ -327,6 +327,13 @@ def _profile_check(key: str, v):
         return _want_int(v, 0, 20)
     if key == "greet_without_ring":
         return _want_bool(v)
+    if key == "noise_percentile":
+        v = _want_float(v)
+        if not 0.0 <= v <= 50.0:
+            raise _Bad(f"{v:g} is out of range 0..50 (a low percentile of the block levels)")
+        return v
+    if key == "noise_rise_db_per_s":
+        return _db(v, 0.0, 100.0)
     if key.endswith("_s"):
         return _time(v, positive=key in _POSITIVE_TIMES)
     if key.endswith("_dbov"):

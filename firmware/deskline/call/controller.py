@@ -171,7 +171,7 @@ class Controller:
         self._led = "off"
         self._hold_t = 0.0
         self._supervisor_presses = 0
-        self._judge.reset()
+        self._judge.reset(line=True)
 
     def _set_state(self, name: str, t: float, out: list) -> None:
         if name != self._state:
@@ -439,6 +439,8 @@ class Controller:
         else:
             self._caller_run_s = 0.0
 
+        if rx.tone is None and not ours:
+            self._judge.observe(rx)
         if rx.tone is not None and self._state == "talking":
             self._judge.reset()  # a tone is never caller speech; start the hearing over
         elif caller_now and self._state == "talking" and self._quality_open():

@@ -17,7 +17,9 @@ its unit. Two profiles are built in, with the service standard's numbers as defa
 
 Measurement thresholds are the product's own (they are not in the seeds): normal telephone
 speech has an active level of about -20 to -30 dBov, a quiet caller is under about -40 dBov,
-a noisy line has a speech-to-noise ratio under about 10 dB.
+a noisy line has a speech-to-noise ratio under about 10 dB. The defaults (quiet under -40,
+fine again over -37 dBov; noisy under 11 dB of the judge's SNR, fine again over 14 dB) were
+chosen on real recordings through the real meter: ``bench/judge_thresholds.py``.
 """
 from __future__ import annotations
 
@@ -50,9 +52,15 @@ class Profile:
     echo_tail_s: float = 0.3
     #: caller speech over which the short-term level and speech-to-noise ratio are measured.
     judge_window_s: float = 2.0
+    #: the line's noise floor is this percentile of the levels of the 10 ms blocks heard over
+    #: the last ``noise_window_s``, pauses and speech alike (our phrases and tones left out).
+    noise_window_s: float = 8.0
+    noise_percentile: float = 10.0
+    #: the floor follows a quieter line at once but a louder one at most this fast.
+    noise_rise_db_per_s: float = 0.5
     #: a caller below ``quiet_threshold_dbov - quiet_hysteresis_db`` is quiet, and counts as
     #: fine again only above ``quiet_threshold_dbov``.
-    quiet_threshold_dbov: float = -36.0
+    quiet_threshold_dbov: float = -37.0
     quiet_hysteresis_db: float = 3.0
     #: seconds of quiet caller speech (after the window is full) before a prompt.
     quiet_min_speech_s: float = 3.0
@@ -60,7 +68,7 @@ class Profile:
     quiet_louder_count: int = 1
     #: a line whose speech-to-noise ratio is below ``noisy_snr_db - noisy_hysteresis_db`` is
     #: noisy, and counts as fine again only above ``noisy_snr_db``.
-    noisy_snr_db: float = 12.0
+    noisy_snr_db: float = 14.0
     noisy_hysteresis_db: float = 3.0
     #: seconds of noisy caller speech (after the window is full) before a prompt.
     noisy_min_speech_s: float = 4.0

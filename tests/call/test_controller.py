@@ -451,3 +451,12 @@ def test_another_key_during_hold_brings_the_caller_back_first():
     assert [(round(m.t_s, 1), m.on) for m in sim.of("Mute")] == [(7.0, True), (15.0, False)]
     assert sim.of("Led")[-1].pattern == "off"
     assert sim.plays()[-1] == (15.0, "goodbye")
+
+
+def test_noise_the_speech_detector_takes_for_talk_does_not_hold_the_prompt_back_forever():
+    # a noisy line where the receive VAD calls everything speech: sentences at -26 dBov over
+    # noise at -31 dBov that reads as "speech" in the pauses too
+    base = sentences(-26.0, 2.5)
+    rx = lambda t: talk(t, base(t) if base(t) is not None else -31.0, -31.0)
+    sim = Sim().run(40.0, rx=rx)
+    assert [p for _, p in sim.plays()][:2] == ["greeting", "too_noisy_goodbye"]

@@ -27,7 +27,10 @@ Behaviour (standard profile; see :mod:`deskline.call.ladder` for the ladders' di
 Rules that guard the caller:
 
 - The device never talks over anyone: a device prompt waits until neither side has spoken for
-  ``min_pause_s``. The agent's own key phrases play at once (the agent chose the moment).
+  ``min_pause_s``. Receive "speech" within ``pause_margin_db`` of the line's noise floor does
+  not count (on a noisy line the speech detector takes the noise for endless talk, and the
+  "too noisy" prompt would never find its pause). The agent's own key phrases play at once
+  (the agent chose the moment).
 - A playing phrase is never cut by one of lower or equal priority (ladder prompts < the
   greeting < key phrases); a key phrase asked for while another plays waits its turn.
 - An agent who speaks for ``speech_confirm_s`` (transmit tap) or presses a key cancels the
@@ -65,6 +68,7 @@ from deskline.call.ladder import (
     quiet_steps, silent_steps,
 )
 from deskline.call.profile import Desk, Profile
+from deskline.dsp.state import FLOOR_DBOV
 
 log = logging.getLogger(__name__)
 
@@ -429,7 +433,9 @@ class Controller:
 
         rx_speech = rx.speech and rx.tone is None and not ours
         if rx_speech:
-            self._speech_last_t = t
+            floor = self._judge.noise_dbov
+            if floor <= FLOOR_DBOV + 1.0 or rx.level_dbov >= floor + p.pause_margin_db:
+                self._speech_last_t = t  # talk that stands out of the line's noise
         caller_now = rx_speech and not agent_recent
         if caller_now:
             self._caller_last_t = t

@@ -46,6 +46,9 @@ class Profile:
     closing_silence_s: float = 5.0
     #: a device prompt waits until nobody has spoken for this long.
     min_pause_s: float = 0.8
+    #: receive "speech" less than this above the line's noise floor does not hold a prompt
+    #: back (on a noisy line the speech detector hears the noise as talk without end).
+    pause_margin_db: float = 6.0
     #: speech shorter than this does not count as someone speaking (clicks, a cough).
     speech_confirm_s: float = 0.3
     #: after our own phrase ends, the line is not judged for this long (echo, hybrid tail).

@@ -1,8 +1,6 @@
 """Fixtures for the bench tests: the rig firmware under CPython behind a socat pty pair."""
-import os
 import pathlib
 import shutil
-import subprocess
 import sys
 import time
 
@@ -12,32 +10,7 @@ RIG_DIR = pathlib.Path(__file__).resolve().parents[2] / "firmware" / "bench_rig"
 if str(RIG_DIR) not in sys.path:
     sys.path.insert(0, str(RIG_DIR))
 
-
-class PtyPair:
-    """``socat`` joining two pseudo-terminals: ``host`` for pyserial, ``rig`` for the firmware."""
-
-    def __init__(self, directory: pathlib.Path):
-        self.host = str(directory / "ttyHOST")
-        self.rig = str(directory / "ttyRIG")
-        self.proc = subprocess.Popen(
-            ["socat", f"pty,raw,echo=0,link={self.host}", f"pty,raw,echo=0,link={self.rig}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        end = time.monotonic() + 5
-        while not (os.path.exists(self.host) and os.path.exists(self.rig)):
-            if self.proc.poll() is not None or time.monotonic() > end:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                self.close()
-                raise RuntimeError(f"socat did not make the pty pair: {err}")
-            time.sleep(0.01)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+from ptys import PtyPair  # noqa: E402
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "service"))
+sys.path.append(str(pathlib.Path(__file__).resolve().parents[1] / "service"))
 import pulse_harness  # noqa: E402
 
 from benches import CardEar, caller_speech_8k  # noqa: E402

@@ -156,7 +156,8 @@ class ScriptedSerial:
             for line in self.extra_before:
                 self.pending += line.encode() + b"\n"
             self.extra_before = []
-            for line in self.script.get(raw, ["ERR 1 unknown command: " + raw]):
+            default = ["OK TIME 1"] if raw == "TIME" else ["ERR 1 unknown command: " + raw]
+            for line in self.script.get(raw, default):
                 self.pending += line.encode() + b"\n"
 
     def flush(self):
@@ -236,3 +237,21 @@ def test_parse_line(line, record):
 def test_parse_line_rejects_malformed(line):
     with pytest.raises(HardwareError):
         parse_line(line)
+
+
+def test_a_late_reply_does_not_answer_the_next_command():
+    driver, _ = scripted({"VER": [GOOD_VER], "PING": [],
+                          "TIME": ["OK PING", "! EDGE 4 70 MUTE_LED 1", "OK TIME 7"],
+                          "HOOK OFF": ["OK HOOK OFF 9"]})
+    driver.open()
+    with pytest.raises(HardwareError, match="no reply to 'PING'"):
+        driver.ping()
+    assert driver.hook(True) == 9           # the stale OK PING was skipped by a resync
+    assert [e.seq for e in driver.edges()] == [4, 4]   # edges met on the way are kept
+
+
+def test_a_rig_that_never_answers_fails_to_open_naming_the_port():
+    driver, port = scripted({"TIME": []})
+    with pytest.raises(HardwareError, match="scripted: no reply to 'TIME'.*firmware running"):
+        driver.open()
+    assert port.closed

@@ -67,10 +67,13 @@ class JunkSerial:
         return data
 
     def write(self, data):
-        if data == b"VER\n":
-            self.pending += b"OK VER 1 0.1.0 pico KEYS=HOLD\n"
-        elif data.strip():
-            self.pending += self.junk
+        for line in data.split(b"\n")[:-1]:
+            if line == b"VER":
+                self.pending += b"OK VER 1 0.1.0 pico KEYS=HOLD\n"
+            elif line == b"TIME":
+                self.pending += b"OK TIME 1\n"
+            elif line.strip():
+                self.pending += self.junk
 
     def flush(self):
         pass

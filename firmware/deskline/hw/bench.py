@@ -26,7 +26,6 @@ KEY_NAMES = ("hold", "greet", "anything_else", "goodbye", "supervisor")
 SIGNALS = ("HOOK", "RING", "MUTE_LED", "MUTE_RELAY", "LINE_RELEASE") + tuple(
     "KEY_" + k.upper() for k in KEY_NAMES)
 MAX_REPLY_CHARS = 1024
-_SYNC_WAIT_S = 0.05
 
 
 # --- records --------------------------------------------------------------------------------
@@ -184,6 +183,7 @@ class BenchRig:
         self.lost_edges = 0
         self.reconnects = 0
         self._watching = False
+        self._stale = False
         self._lock = threading.RLock()
         self.version: RigVersion | None = None
 
@@ -226,10 +226,28 @@ class BenchRig:
             raise HardwareError(f"bench rig on {self.port}: cannot open the port ({exc})") from exc
         self._buf.clear()
 
+    def _resync(self) -> None:
+        """Get back in step: a bare LF ends any half-sent line, and every line before the reply
+        to a fresh ``TIME`` is stale (answers to a dead host's or a timed-out command)."""
+        self._write(b"\nTIME\n")
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            raw = self._read_line(deadline)
+            if raw is None:
+                raise HardwareError(f"bench rig on {self.port}: no reply to 'TIME' within "
+                                    f"{self.timeout_s} s (is the rig firmware running?)")
+            try:
+                item = parse_line(raw)
+            except HardwareError:
+                continue              # noise from before the resync
+            if isinstance(item, Reply) and item.command == "TIME":
+                break
+            if isinstance(item, (Edge, Report)):
+                self._take(item)
+        self._stale = False
+
     def _sync(self) -> RigVersion:
-        self._write(b"\n")
-        time.sleep(_SYNC_WAIT_S)
-        self._drain()
+        self._resync()
         self._next_seq = None
         version = parse_version(self._transact("VER", "VER"))
         if version.protocol != PROTOCOL_MAJOR:
@@ -294,13 +312,6 @@ class BenchRig:
             except Exception as exc:
                 raise _PortLost(str(exc)) from exc
 
-    def _drain(self) -> None:
-        """Forget everything the rig sent so far (after a resync request)."""
-        deadline = time.monotonic() + _SYNC_WAIT_S
-        while self._read_line(deadline) is not None:
-            pass
-        self._buf.clear()
-
     def _take(self, item: Line) -> bool:
         """File a report; True if ``item`` is a reply the caller is waiting for."""
         if isinstance(item, Edge):
@@ -324,6 +335,7 @@ class BenchRig:
         while True:
             raw = self._read_line(deadline)
             if raw is None:
+                self._stale = True    # a late reply would answer the next command
                 raise HardwareError(f"bench rig on {self.port}: no reply to {line!r} within "
                                     f"{self.timeout_s} s")
             try:
@@ -352,6 +364,8 @@ class BenchRig:
             if self._ser is None:
                 raise HardwareError(f"bench rig on {self.port}: port is not open")
             try:
+                if self._stale:
+                    self._resync()
                 return self._transact(line, expect)
             except _PortLost as exc:
                 self._reconnect(exc)

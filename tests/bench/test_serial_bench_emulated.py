@@ -1,0 +1,132 @@
+"""The real-bench command, run against an emulated bench: nothing on the serial path is faked.
+
+A child ``pytest --bench=serial://PTY --bench-audio=bench_card`` runs the scenario suite exactly
+as an engineer does on the bench. Behind the pty is the rig firmware under CPython; its pins
+drive a real ``deskline run`` process (fake GPIO through its control socket, as the rig's
+optocouplers and sense lines would); the bench card and the device's card are PulseAudio null
+sinks joined crosswise (the caller's voice into the device's capture, the device's phrases into
+the bench card's capture).
+"""
+import os
+import pathlib
+import queue
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.append(str(HERE.parent / "service"))
+import pulse_harness  # noqa: E402
+from live_harness import CONFIG, LiveService, write_short_phrases  # noqa: E402
+
+from ptys import PtyPair  # noqa: E402
+
+pytestmark = pytest.mark.audio
+
+BENCH_PCM = """
+pcm.bench_card {
+    type asym
+    playback.pcm { type pulse device "desk_rx" }
+    capture.pcm { type pulse device "desk_tx.monitor" }
+    hint { show on description "bench card (PulseAudio null sinks, crosswise)" }
+}
+"""
+DRIVES = {"HOOK": ("hook off", "hook on"), "RING": ("ring on", "ring off")}
+SENSES = {"MUTE_LED": "led_lit", "MUTE_RELAY": "mute", "LINE_RELEASE": "release"}
+
+
+class DeskWires:
+    """The rig's optocouplers and sense lines, onto the service's fake desk control socket."""
+
+    def __init__(self, sim_rig, socket_path):
+        from deskline.hw.fake import FakeDeskClient
+
+        self.sim_rig = sim_rig
+        self._drive = FakeDeskClient(socket_path)
+        self._sense = FakeDeskClient(socket_path)
+        self._queue = queue.Queue()
+        self._carrier = threading.Thread(target=self._carry, daemon=True)
+        self._carrier.start()
+        for signal, gp in sim_rig.main.DRIVE_PINS.items():
+            if signal in DRIVES:
+                on, off = DRIVES[signal]
+            else:
+                key = signal[len("KEY_"):].lower()
+                on, off = f"down {key}", f"up {key}"
+            sim_rig.board.on_output(gp, lambda level, on=on, off=off: self._send(on if level else off))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._copy_outputs, daemon=True)
+        self._thread.start()
+
+    def _send(self, line):
+        # a pin change must not wait for the service: hand it to the wire thread
+        self._queue.put(line)
+
+    def _carry(self):
+        while True:
+            line = self._queue.get()
+            if line is None:
+                return
+            self._drive.send(line)
+
+    def _copy_outputs(self):
+        last = {}
+        while not self._stop.is_set():
+            state = self._sense.state()
+            for signal, field in SENSES.items():
+                level = 1 if state[field] else 0
+                gp = self.sim_rig.main.READ_PINS[signal]
+                if last.get(gp) != level:
+                    last[gp] = level
+                    self.sim_rig.board.set_input(gp, level)
+            time.sleep(0.005)
+
+    def close(self):
+        self._stop.set()
+        self._queue.put(None)
+        self._carrier.join(2)
+        self._thread.join(2)
+        self._drive.close()
+        self._sense.close()
+
+
+@pytest.fixture
+def pulse():
+    reason = pulse_harness.available()
+    if reason:
+        pytest.skip(f"audio-stack test needs PulseAudio: {reason}")
+    harness = pulse_harness.PulseHarness().start()
+    with open(os.path.join(harness.env["HOME"], ".asoundrc"), "a", encoding="utf-8") as f:
+        f.write(BENCH_PCM)
+    yield harness
+    harness.stop()
+
+
+def test_bench_command_passes_against_an_emulated_bench(pulse, tmp_path):
+    from sim.serve import SimRig
+
+    phrases = write_short_phrases(tmp_path / "phrases")
+    cfg = tmp_path / "deskline.toml"
+    cfg.write_text(CONFIG.format(journal=tmp_path / "calls.db", phrases=phrases), encoding="utf-8")
+    dut = LiveService(str(tmp_path), pulse.env, str(cfg)).start()
+    pair = PtyPair(tmp_path)
+    rig = SimRig(pair.rig).start()
+    wires = DeskWires(rig, dut.socket_path)
+    try:
+        env = dict(pulse.env, PYTHONUNBUFFERED="1")
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             str(HERE / "test_scenarios.py"), "-k", "greets or hold_key_mutes",
+             f"--bench=serial://{pair.host}", "--bench-audio=bench_card"],
+            env=env, capture_output=True, text=True, timeout=180, cwd=str(HERE.parents[1]))
+    finally:
+        wires.close()
+        rig.stop()
+        pair.close()
+        dut.stop()
+        dut.close()
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:] + dut.log()[-2000:]
+    assert "2 passed" in run.stdout

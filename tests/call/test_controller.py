@@ -460,3 +460,26 @@ def test_noise_the_speech_detector_takes_for_talk_does_not_hold_the_prompt_back_
     rx = lambda t: talk(t, base(t) if base(t) is not None else -31.0, -31.0)
     sim = Sim().run(40.0, rx=rx)
     assert [p for _, p in sim.plays()][:2] == ["greeting", "too_noisy_goodbye"]
+
+
+@pytest.mark.parametrize("noise_dbov", [-39.0, -40.5, -50.0])
+def test_a_line_near_or_above_the_noise_threshold_gets_nothing(noise_dbov):
+    # speech at -26 dBov: SNR about 12.4, 14 and 24 dB (noisy only under 11 dB)
+    sim = Sim().run(90.0, rx=noisy(noise=noise_dbov))
+    assert [p for _, p in sim.plays()] == ["greeting"]
+
+
+def test_rings_from_the_ring_counter_drive_the_late_greeting():
+    from deskline.call.rings import RingCounter
+    # UK double ring (0.4 on, 0.2 off, 0.4 on, 2.0 off) four times, answered in the silence
+    rc = RingCounter()
+    rings = []
+    t = 0.0
+    for _ in range(4):
+        for on, dur in ((True, 0.4), (False, 0.2), (True, 0.4), (False, 2.0)):
+            rings += rc.edge(round(t, 3), on)
+            t += dur
+            rings += rc.tick(round(t - 0.01, 3))
+    assert len(rings) == 4
+    sim = Sim().run(t + 1.0, events=rings, off_hook_at=t - 0.5)
+    assert sim.plays()[0][1] == "greeting_late"

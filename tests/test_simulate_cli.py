@@ -104,3 +104,17 @@ def test_readable_timeline_stereo_with_events_and_journal(tmp_path, capsys):
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert len(rows) == 1 and rows[0]["rings"] == 1 and rows[0]["end_reason"] == "agent_hangup"
     assert rows[0]["source"].endswith("call.wav")
+
+
+def test_any_rate_gives_the_same_decisions(tmp_path, capsys):
+    """The same silent line at 8 kHz and at 22.05 kHz (a rate with no whole 10 ms hop)."""
+    plays = {}
+    for rate in (8000, 22050):
+        wav = tmp_path / f"silent_{rate}.wav"
+        _silent_line(wav, rate_hz=rate)
+        assert main(["simulate", str(wav), "--json"]) == 0
+        lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        plays[rate] = [(a["phrase"], a["t"]) for a in lines[:-1] if a["action"] == "play"]
+    assert [p for p, _ in plays[8000]] == [p for p, _ in plays[22050]]
+    for (_, a), (_, b) in zip(plays[8000], plays[22050]):
+        assert abs(a - b) <= 0.05

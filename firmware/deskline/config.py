@@ -325,7 +325,7 @@ def _profile_check(key: str, v):
         return _want_int(v, 0, 5)
     if key == "late_after_rings":
         return _want_int(v, 0, 20)
-    if key == "greet_without_ring":
+    if key in ("greet_without_ring", "judge_without_tx"):
         return _want_bool(v)
     if key == "noise_percentile":
         v = _want_float(v)

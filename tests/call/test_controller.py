@@ -212,6 +212,10 @@ def test_without_tx_the_receive_tap_is_all_caller():
     rx = lambda t: -26.0 if 2.5 <= t < 5.0 else (-45.0 if agent(t) else None)
     sim = Sim().run(45.0, rx=rx)
     assert "speak_louder" in [p for _, p in sim.plays()]
+    # a desk whose receive tap carries sidetone and has no transmit tap: no judging at all
+    quiet_desk = Profile().with_values(judge_without_tx=False)
+    sim = Sim(profile=quiet_desk).run(45.0, rx=rx)
+    assert [p for _, p in sim.plays()] == ["greeting"]
 
 
 def test_agent_speech_cancels_a_pending_quality_prompt():

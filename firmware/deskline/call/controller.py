@@ -449,7 +449,8 @@ class Controller:
             self._judge.observe(rx)
         if rx.tone is not None and self._state == "talking":
             self._judge.reset()  # a tone is never caller speech; start the hearing over
-        elif caller_now and self._state == "talking" and self._quality_open():
+        elif caller_now and self._state == "talking" and self._quality_open() \
+                and (tx is not None or p.judge_without_tx):
             verdict = self._judge.feed(dt, rx)
             if verdict is not None:
                 out += self._quality_verdict(verdict.kind, verdict.figures, t)

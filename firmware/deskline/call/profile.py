@@ -53,6 +53,11 @@ class Profile:
     speech_confirm_s: float = 0.3
     #: after our own phrase ends, the line is not judged for this long (echo, hybrid tail).
     echo_tail_s: float = 0.3
+    #: judge the caller's level and noise when no transmit tap is wired. The receive tap also
+    #: carries the agent's sidetone, which without the transmit tap cannot be told from a
+    #: quiet caller: on such a desk set this false (a recording's receive channel alone, as
+    #: ``simulate`` takes it, has no sidetone).
+    judge_without_tx: bool = True
     #: caller speech over which the short-term level and speech-to-noise ratio are measured.
     judge_window_s: float = 2.0
     #: the line's noise floor is this percentile of the levels of the 10 ms blocks heard over

@@ -118,3 +118,22 @@ def test_any_rate_gives_the_same_decisions(tmp_path, capsys):
     assert [p for p, _ in plays[8000]] == [p for p, _ in plays[22050]]
     for (_, a), (_, b) in zip(plays[8000], plays[22050]):
         assert abs(a - b) <= 0.05
+
+
+def test_events_without_a_call_and_with_two_calls(tmp_path, capsys):
+    wav = tmp_path / "line.wav"
+    _silent_line(wav)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    assert main(["simulate", str(wav), "--events", str(empty)]) == 0
+    assert "record: no call" in capsys.readouterr().out
+    two = tmp_path / "two.jsonl"
+    two.write_text('{"t": 0.5, "event": "hook", "state": "off"}\n{"t": 8, "event": "hook", "state": "on"}\n'
+                   '{"t": 20, "event": "ring"}\n{"t": 22, "event": "hook", "state": "off"}\n'
+                   '{"t": 30, "event": "hook", "state": "on"}\n')
+    assert main(["simulate", str(wav), "--events", str(two)]) == 0
+    out = capsys.readouterr().out
+    assert "call 1:" in out and "call 2:" in out
+    assert main(["simulate", str(wav), "--events", str(two), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])["summary"]
+    assert [c["rings"] for c in summary["calls"]] == [0, 1]

@@ -43,7 +43,13 @@ def emit_text(result, summary: dict, *, title: str, out=None) -> None:
     out = out or sys.stdout
     out.write(title + "\n")
     out.write(format_timeline(result.actions, result.events) + "\n")
-    out.write(format_record(summary) + "\n")
+    if not summary:
+        out.write("record: no call (no ring and no off-hook in the events)\n")
+    elif "calls" in summary:
+        for call in summary["calls"]:
+            out.write(f"call {call['id']}:\n" + format_record(call) + "\n")
+    else:
+        out.write(format_record(summary) + "\n")
 
 
 def run(args) -> int:

@@ -487,3 +487,10 @@ def test_rings_from_the_ring_counter_drive_the_late_greeting():
     assert len(rings) == 4
     sim = Sim().run(t + 1.0, events=rings, off_hook_at=t - 0.5)
     assert sim.plays()[0][1] == "greeting_late"
+
+
+def test_noise_taken_for_speech_does_not_keep_the_closing_ladder_waiting():
+    # after the goodbye the line carries only noise at -40 dBov that the VAD calls speech
+    rx = lambda t: talk(t, -26.0, -40.0) if 2.5 <= t < 4.5 else talk(t, -40.0, -40.0)
+    sim = Sim().run(30.0, rx=rx, events=[key(5.0, "goodbye")])
+    assert [p for _, p in sim.plays()] == ["greeting", "goodbye", "anything_else", "hanging_up"]

@@ -432,13 +432,16 @@ class Controller:
         agent_recent = tx is not None and (agent_now or t - self._agent_last_t < p.echo_tail_s)
 
         rx_speech = rx.speech and rx.tone is None and not ours
+        audible = False
         if rx_speech:
             floor = self._judge.noise_dbov
-            if floor <= FLOOR_DBOV + 1.0 or rx.level_dbov >= floor + p.pause_margin_db:
+            audible = floor <= FLOOR_DBOV + 1.0 or rx.level_dbov >= floor + p.pause_margin_db
+            if audible:
                 self._speech_last_t = t  # talk that stands out of the line's noise
         caller_now = rx_speech and not agent_recent
         if caller_now:
-            self._caller_last_t = t
+            if audible:
+                self._caller_last_t = t  # restarts the closing ladder's silence
             self._caller_run_s += dt
             if self._caller_run_s >= p.speech_confirm_s - 1e-9:
                 out += self._caller_spoke(t)

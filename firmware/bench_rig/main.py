@@ -57,7 +57,8 @@ def build(machine, time, port, board="pico", drive_pins=None, read_pins=None):
     read = {}
     for name, gp in read_pins.items():
         read[name] = Pin(gp, Pin.IN, Pin.PULL_DOWN)
-    rig = rig_core.Rig(drive, read, time, port, board)
+    # the board's own LED blinks at 1 Hz while the main loop runs ("LED" on Pico and Pico W)
+    rig = rig_core.Rig(drive, read, time, port, board, heartbeat=Pin("LED", Pin.OUT, value=0))
     for name, pin in read.items():
         pin.irq(handler=rig.irq_handler(name), trigger=Pin.IRQ_RISING | Pin.IRQ_FALLING)
     return rig

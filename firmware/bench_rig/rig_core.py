@@ -11,6 +11,7 @@ import rig_proto as P
 
 EDGE_CAPACITY = 64
 CHOP_GAP_US = 2000
+HEARTBEAT_US = 500000
 
 
 class Clock64:
@@ -35,7 +36,9 @@ class Clock64:
 class Rig:
     """One bench rig: call ``step()`` in a loop (``run()`` does), register ``irq_handler``s."""
 
-    def __init__(self, drive_pins, read_pins, time, port, board="pico"):
+    def __init__(self, drive_pins, read_pins, time, port, board="pico", heartbeat=None):
+        self._heartbeat = heartbeat      # an LED pin toggled every HEARTBEAT_US: "alive"
+        self._beat_due = 0
         self._drive = drive_pins
         self._read = read_pins
         self._read_names = tuple(n for n in P.READ if n in read_pins)
@@ -226,6 +229,9 @@ class Rig:
                 self._send(reply)
         now = self._clock.now()
         self._service_timers(now)
+        if self._heartbeat is not None and now >= self._beat_due:
+            self._beat_due = now + HEARTBEAT_US
+            self._heartbeat.value(1 - self._heartbeat.value())
         self._flush_edges()
 
     def run(self):

@@ -196,3 +196,13 @@ def test_errors_leave_the_state_alone():
     assert b.send("HOOK SIDEWAYS").startswith("ERR 3")
     assert b.send("RING 1 1 1").startswith("ERR 3")
     assert b.out_level("HOOK") == 1 and b.out_level("RING") == 0
+
+
+def test_the_board_led_blinks_while_the_loop_runs():
+    b = Bench()
+    led = []
+    for _ in range(25):
+        b.time.advance(100_000)
+        b.rig.step()
+        led.append(b.board.output("LED"))
+    assert led.count(1) >= 10 and led.count(0) >= 10     # toggles every 0.5 s

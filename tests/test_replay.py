@@ -32,6 +32,11 @@ class HopMeter:
     def flush(self):
         return []
 
+    def reset(self):
+        self.n = 0
+        self.pending = np.empty(0)
+        self.resets = getattr(self, "resets", 0) + 1
+
 
 class FixedPlayback:
     """Phrases of known lengths, one at a time; a new one cuts the one playing."""
@@ -162,3 +167,24 @@ def test_queue_playback_on_the_replay_clock():
     assert pb.pop_done(13.0) == [PhraseDone(13.0, "goodbye")]
     assert pb.next_done_t_s() == 15.5
     assert pb.pop_done(15.5) == [PhraseDone(15.5, "greeting")]
+
+
+def test_meters_restart_at_each_off_hook_on_the_call_clock():
+    meters = []
+
+    def factory(rate_hz):
+        meters.append(HopMeter(rate_hz))
+        return meters[-1]
+
+    ctl = ScriptedController()
+    rx = np.zeros(4 * RATE)
+    rx[int(2.5 * RATE):int(2.8 * RATE)] = 0.5
+    replay = Replay(controller=ctl, playback=FixedPlayback({"greeting": 0.5, "thanks": 0.5}),
+                    meter_factory=factory, keep_trace=True)
+    result = replay.run(rx, rate_hz=RATE, events=[Hook(1.234, True), Hook(3.5, False)])
+    assert meters[0].resets == 1
+    t = np.asarray(result.trace.t_s)
+    assert np.all(np.diff(t) > 0) and t[-1] == pytest.approx(3.994)   # whole hops only
+    assert t[np.searchsorted(t, 1.234)] == pytest.approx(1.244)   # the hop grid restarts there
+    plays = [(a.phrase, round(a.t_s, 3)) for a in result.actions if isinstance(a, Play)]
+    assert plays == [("greeting", 1.234), ("thanks", 2.504)]

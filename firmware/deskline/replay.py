@@ -178,17 +178,31 @@ class Replay:
         meter_rx = self.meter_factory(rate_hz)
         meter_tx = self.meter_factory(rate_hz) if tx is not None else None
         block = max(1, int(round(BLOCK_S * rate_hz)))
+        # As the live service does, the meters start afresh at every off-hook (the caller's
+        # active level and noise floor are the call's own); their clock then counts from there.
+        resets = sorted({int(round(e.t_s * rate_hz)) for e in events
+                         if isinstance(e, Hook) and e.off_hook and 0 < e.t_s * rate_hz < n})
         hops = 0
-        for start in range(0, n, block):
-            # channels may be strided views of an interleaved file: copy one block at a time
-            states = meter_rx.feed_all(np.ascontiguousarray(rx[start:start + block]))
-            tx_states = (meter_tx.feed_all(np.ascontiguousarray(tx[start:start + block]))
-                         if meter_tx else None)
-            hops += self._hops(hw, states, tx_states)
-        # the meters hold back their resampler's delay: the tail of the recording
-        states = meter_rx.flush() if hasattr(meter_rx, "flush") else []
-        tx_states = (meter_tx.flush() if hasattr(meter_tx, "flush") else []) if meter_tx else None
-        hops += self._hops(hw, states, tx_states)
+        pos = 0
+        origin_s = 0.0
+        for cut in resets + [n]:
+            while pos < cut:
+                end = min(pos + block, cut)
+                # channels may be strided views of an interleaved file: copy a block at a time
+                states = meter_rx.feed_all(np.ascontiguousarray(rx[pos:end]))
+                tx_states = (meter_tx.feed_all(np.ascontiguousarray(tx[pos:end]))
+                             if meter_tx else None)
+                hops += self._hops(hw, _shifted(states, origin_s), _shifted(tx_states, origin_s))
+                pos = end
+            # the meters hold back their resampler's delay: the tail before a reset or the end
+            states = meter_rx.flush() if hasattr(meter_rx, "flush") else []
+            tx_states = (meter_tx.flush() if hasattr(meter_tx, "flush") else []) if meter_tx else None
+            hops += self._hops(hw, _shifted(states, origin_s), _shifted(tx_states, origin_s))
+            if cut < n:
+                meter_rx.reset()
+                if meter_tx is not None:
+                    meter_tx.reset()
+                origin_s = cut / rate_hz
         # After the audio: whatever the events file still holds, phrase ends included, with
         # the clock still ticking every 10 ms so the controller's timers fire on time.
         t_s = duration_s
@@ -445,3 +459,17 @@ def _playback_for(config, desk) -> QueuePlayback:
         _BOOKS[key] = book
     return QueuePlayback(PhraseQueue(SIM_RATE_HZ, book, lang=desk.language),
                          fields_of=lambda phrase: book.catalog[phrase].fields)
+
+
+def _shifted(states: list | None, origin_s: float) -> list | None:
+    """Meter states with their times moved from the meter's clock (since its reset) to the call's."""
+    if not states or origin_s == 0.0:
+        return states
+    from dataclasses import replace
+    out = []
+    for st in states:
+        tone = st.tone
+        if tone is not None:
+            tone = replace(tone, t_s=tone.t_s + origin_s)
+        out.append(replace(st, t_s=st.t_s + origin_s, tone=tone))
+    return out

@@ -246,3 +246,17 @@ def test_calls_command_finds_the_record_through_the_config(tmp_path, capsys, mon
     assert code == 0 and len(out.splitlines()) == 1
     with pytest.raises(JournalError, match="other.db: no such call record"):
         _calls_cli([], capsys)
+
+
+def test_a_second_writer_leaves_the_live_writers_call_open(tmp_path):
+    db = tmp_path / "calls.db"
+    live = Journal(db)
+    rec = CallRecorder(live)
+    rec.on_event(Hook(0.0, True))                  # the service is mid-call
+    with Journal(db) as other:                     # e.g. simulate --journal on the same file
+        assert other.recovered == []
+        assert other.call(rec.call_id)["end_reason"] is None
+    assert live.call(rec.call_id)["end_reason"] is None
+    live.close()                                   # the service died without closing the call
+    with Journal(db) as restarted:
+        assert restarted.recovered == [1]

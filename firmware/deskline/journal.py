@@ -6,8 +6,9 @@ one row a prompt in ``prompts`` (phrase, reason, who asked, the measurements beh
 raw log in ``facts`` (hook, ring, keys, LED, mute, notes …).
 
 Each fact is committed by itself (autocommit, ``synchronous=FULL``), so a crash or a power cut
-loses at most the fact being written. A writer that opens the database closes any call a
-previous run left open as ``interrupted``, at the time of its last fact. Readers
+loses at most the fact being written. The first writer to open the database (it holds
+``<db>.lock`` while open) closes any call a previous run left open as ``interrupted``, at the
+time of its last fact; a second writer meanwhile leaves them alone. Readers
 (``deskline calls``) open it read-only and never do that, so they can look at a live desk.
 
 :class:`CallRecorder` turns the controller's events and actions into these rows; the live
@@ -16,6 +17,7 @@ service and ``deskline simulate`` both use it.
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import logging
 import os
@@ -133,11 +135,36 @@ class Journal:
                     raise JournalError(f"{self.path}: call record schema {version}, "
                                        f"this deskline reads {SCHEMA_VERSION}")
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                self._recover()
+                if self._take_writer_lock():
+                    self._recover()
+                else:
+                    log.info("%s: another deskline process writes this record; its open calls "
+                             "are left alone", self.path)
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path}: cannot open the call record ({exc})") from None
 
     # --- writing -------------------------------------------------------------------------
+
+    def _take_writer_lock(self) -> bool:
+        """Hold ``<db>.lock`` while open; False if another live writer (the service) holds it.
+
+        Only the first writer may close calls left open: a ``simulate --journal`` pointed at
+        the desk's own record must not close the call the service is recording right now.
+        """
+        self._lock_fh = None
+        if self.path == ":memory:":
+            return True
+        try:
+            fh = open(self.path + ".lock", "a+b")
+        except OSError:
+            return True     # no lock possible (read-only directory): behave as the only writer
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        self._lock_fh = fh
+        return True
 
     def _write(self, sql: str, args: tuple) -> int:
         try:
@@ -206,6 +233,10 @@ class Journal:
 
     def close(self) -> None:
         self._db.close()
+        fh = getattr(self, "_lock_fh", None)
+        if fh is not None:
+            fh.close()          # releases the writer lock
+            self._lock_fh = None
 
     def __enter__(self) -> "Journal":
         return self

@@ -41,7 +41,7 @@ NOISE_FIXTURES = ["freesound_cafe", "freesound_traffic", "freesound_fridge",
 SNRS_DB = (20, 10, 5, 0)
 L2 = 1e-4
 HIDDEN = 16
-NOISE_WEIGHT = 2.0
+NOISE_WEIGHT = 4.0
 
 
 def p56_labels(x: np.ndarray) -> np.ndarray:
@@ -87,6 +87,11 @@ def synthetic_negatives(rng):
         out.append(0.05 * hum + 1e-4 * rng.standard_normal(len(t)))
         gated = 0.05 * hum * (t > 3)
         out.append(gated + 1e-4 * rng.standard_normal(len(t)))
+    for f0, level in ((28, 0.05), (45, 0.02), (70, 0.01), (110, 0.03)):  # engine-like buzz
+        drift = f0 * (1 + 0.03 * np.sin(2 * np.pi * 0.2 * t))
+        phase = 2 * np.pi * np.cumsum(drift) / RATE_HZ
+        buzz = sum(np.sin(k * phase + rng.uniform(0, 6)) / k**0.7 for k in range(1, 40) if k * f0 < 3800)
+        out.append(level * buzz * (1 + 0.3 * np.sin(2 * np.pi * 1.3 * t)) + 0.3 * level * rng.standard_normal(len(t)))
     clicks = np.zeros(len(t))
     clicks[rng.integers(0, len(t), 40)] = rng.choice([-0.8, 0.8], 40)
     out.append(clicks + 1e-4 * rng.standard_normal(len(t)))
@@ -125,7 +130,7 @@ def augmented_noises(noises, rng):
 
 def features_of(x):
     det = vadmod.SpeechDetector()
-    feats, _, _ = det.features(x)
+    feats = det.features(x)[0]
     return feats
 
 

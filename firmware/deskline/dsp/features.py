@@ -15,7 +15,8 @@ Per hop the analyser gives:
 - ``tonality``: fraction of the 200-3800 Hz power held by the two strongest spectral peaks
   (each +-4 bins, the Hann main lobe). Pure and dual tones read above 0.95, speech and noise
   well below; ``peak_bin`` is the FFT bin of the strongest peak.
-- ``flatness``: spectral flatness (geometric over arithmetic mean) over 200-3800 Hz, 0..1.
+- ``flatness``: spectral flatness (geometric over arithmetic mean of pairs of bins) over
+  200-3800 Hz, 0..1.
 """
 from __future__ import annotations
 
@@ -67,14 +68,24 @@ class HopFeatures:
 
 
 class SpectralAnalyser:
-    """Streaming short-time analysis: keeps the last 176 samples so frames span block edges."""
+    """Streaming short-time analysis: keeps the last 176 samples so frames span block edges.
 
-    def __init__(self) -> None:
-        self._history = np.zeros(FRAME_SAMPLES - HOP_SAMPLES)
+    To halve the cost, a frame is analysed every ``stride_hops`` hops (counted from reset, so
+    the choice does not depend on block boundaries); the hops in between repeat the features
+    of the latest analysed frame (at most 10 ms old with the default stride of 2).
+    """
+
+    def __init__(self, *, stride_hops: int = 2) -> None:
+        if stride_hops < 1:
+            raise ValueError(f"stride_hops must be at least 1, got {stride_hops}")
+        self.stride_hops = stride_hops
+        self.reset()
 
     def reset(self) -> None:
         """Forget the past: the next frame starts from silence."""
         self._history = np.zeros(FRAME_SAMPLES - HOP_SAMPLES)
+        self._hops = 0
+        self._last = np.zeros((1, _N_COLUMNS))
 
     def process(self, x: np.ndarray) -> HopFeatures:
         """Features of each whole hop of ``x`` (length a multiple of 80 samples)."""
@@ -82,43 +93,60 @@ class SpectralAnalyser:
         n = len(x) // HOP_SAMPLES
         buf = np.concatenate([self._history, x[: n * HOP_SAMPLES]])
         self._history = buf[len(buf) - (FRAME_SAMPLES - HOP_SAMPLES) :].copy()
-        if n == 0:
-            empty = np.zeros(0)
-            return HopFeatures(np.zeros((0, len(BAND_EDGES_HZ) - 1)), empty, empty, empty, empty,
-                               empty)
-        frames = np.lib.stride_tricks.sliding_window_view(buf, FRAME_SAMPLES)[::HOP_SAMPLES]
-        spec = np.fft.rfft(frames * _WINDOW, n=FFT_SAMPLES, axis=1)
-        power = spec.real**2 + spec.imag**2
-        band = power[:, _LO_BIN:_HI_BIN]
-        band_power = band @ _BAND_MATRIX
+        due = (np.arange(self._hops, self._hops + n) % self.stride_hops) == self.stride_hops - 1
+        self._hops += n
+        step = buf.strides[0]
+        frames = np.lib.stride_tricks.as_strided(
+            buf, (n, FRAME_SAMPLES), (HOP_SAMPLES * step, step), writeable=False)[due]
+        table = np.vstack([self._last, _analyse(frames)])
+        rows = table[np.cumsum(due)]
+        self._last = table[-1:]
+        nb = len(BAND_EDGES_HZ) - 1
+        return HopFeatures(rows[:, :nb], rows[:, nb], rows[:, nb + 1], rows[:, nb + 2],
+                           rows[:, nb + 3], rows[:, nb + 4])
 
-        total = band.sum(axis=1) + _TINY
-        flatness = np.exp(np.mean(np.log(band + _TINY), axis=1)) / (total / band.shape[1])
 
-        # Zero guard bins on both sides so a peak near a band edge never counts a bin twice.
-        masked = np.pad(band, ((0, 0), (PEAK_HALF_BINS, PEAK_HALF_BINS)))
-        rows = np.arange(n)[:, None]
-        offsets = np.arange(2 * PEAK_HALF_BINS + 1)[None, :]
-        held = np.zeros(n)
-        peak_bin = np.zeros(n)
-        for k in range(2):
-            top = np.argmax(masked, axis=1)
-            if k == 0:
-                peak_bin = (top - PEAK_HALF_BINS + _LO_BIN).astype(np.float64)
-            idx = top[:, None] - PEAK_HALF_BINS + offsets
-            held += masked[rows, idx].sum(axis=1)
-            masked[rows, idx] = 0.0
-        tonality = held / total
+_N_COLUMNS = len(BAND_EDGES_HZ) - 1 + 5
 
-        limited = np.zeros_like(power)
-        limited[:, _LO_BIN:_HI_BIN] = band
-        acf = np.fft.irfft(limited, n=FFT_SAMPLES, axis=1)
-        norm = acf[:, _LAG_MIN : _LAG_MAX + 1] / (acf[:, :1] + _TINY) / _WIN_ACF_NORM
-        best = np.argmax(norm, axis=1)
-        harmonicity = np.clip(norm[np.arange(n), best], 0.0, 1.0)
-        pitch_lag = (best + _LAG_MIN).astype(np.float64)
-        return HopFeatures(band_power, harmonicity, pitch_lag, tonality, peak_bin,
-                           np.clip(flatness, 0.0, 1.0))
+
+def _analyse(frames: np.ndarray) -> np.ndarray:
+    """(frames, _N_COLUMNS): band powers, harmonicity, pitch lag, tonality, peak bin, flatness."""
+    n = len(frames)
+    if n == 0:
+        return np.zeros((0, _N_COLUMNS))
+    spec = np.fft.rfft(frames * _WINDOW, n=FFT_SAMPLES, axis=1)
+    power = spec.real**2 + spec.imag**2
+    band = power[:, _LO_BIN:_HI_BIN]
+    band_power = band @ _BAND_MATRIX
+
+    total = band.sum(axis=1) + _TINY
+    pairs = band[:, : band.shape[1] // 2 * 2].reshape(n, -1, 2).sum(axis=2)
+    flatness = np.exp(np.mean(np.log(pairs + _TINY), axis=1)) / (pairs.mean(axis=1) + _TINY)
+
+    # Zero guard bins on both sides so a peak near a band edge never counts a bin twice.
+    masked = np.pad(band, ((0, 0), (PEAK_HALF_BINS, PEAK_HALF_BINS)))
+    rows = np.arange(n)[:, None]
+    offsets = np.arange(2 * PEAK_HALF_BINS + 1)[None, :]
+    held = np.zeros(n)
+    peak_bin = np.zeros(n)
+    for k in range(2):
+        top = np.argmax(masked, axis=1)
+        if k == 0:
+            peak_bin = (top - PEAK_HALF_BINS + _LO_BIN).astype(np.float64)
+        idx = top[:, None] - PEAK_HALF_BINS + offsets
+        held += masked[rows, idx].sum(axis=1)
+        masked[rows, idx] = 0.0
+    tonality = held / total
+
+    limited = np.zeros_like(power)
+    limited[:, _LO_BIN:_HI_BIN] = band
+    acf = np.fft.irfft(limited, n=FFT_SAMPLES, axis=1)
+    norm = acf[:, _LAG_MIN : _LAG_MAX + 1] / (acf[:, :1] + _TINY) / _WIN_ACF_NORM
+    best = np.argmax(norm, axis=1)
+    harmonicity = np.clip(norm[np.arange(n), best], 0.0, 1.0)
+    pitch_lag = (best + _LAG_MIN).astype(np.float64)
+    return np.column_stack([band_power, harmonicity, pitch_lag, tonality, peak_bin,
+                            np.clip(flatness, 0.0, 1.0)])
 
 
 class TrailingWindow:
@@ -126,11 +154,12 @@ class TrailingWindow:
 
     ``windows(rows)`` returns, for each new row, the ``size`` rows that end with it (the oldest
     first), carrying the last ``size - 1`` rows over to the next call. Before enough rows have
-    been seen the missing ones read ``fill``. Reductions over these views (sum, min, max) give
-    bit-identical results however the stream is cut into blocks.
+    been seen the missing ones read ``fill`` (``None``: a copy of the first row seen).
+    Reductions over these views (sum, min, max) give the same results however the stream is
+    cut into blocks.
     """
 
-    def __init__(self, size: int, *, fill: float, columns: int | None = None) -> None:
+    def __init__(self, size: int, *, fill: float | None, columns: int | None = None) -> None:
         if size < 1:
             raise ValueError(f"trailing window size must be at least 1, got {size}")
         self.size = size
@@ -141,10 +170,20 @@ class TrailingWindow:
     def reset(self) -> None:
         """Forget the past rows (they read ``fill`` again)."""
         shape = (self.size - 1,) if self.columns is None else (self.size - 1, self.columns)
-        self._history = np.full(shape, self.fill)
+        self._history = None if self.fill is None else np.full(shape, self.fill)
 
     def windows(self, rows: np.ndarray) -> np.ndarray:
         """(n, size) or (n, columns, size) windows ending at each of the n new rows."""
-        buf = np.concatenate([self._history, np.asarray(rows, dtype=np.float64)])
+        rows = np.asarray(rows, dtype=np.float64)
+        if self._history is None:
+            if len(rows) == 0:
+                return np.zeros((0,) + rows.shape[1:] + (self.size,))
+            self._history = np.repeat(rows[:1], self.size - 1, axis=0)
+        buf = np.concatenate([self._history, rows])
         self._history = buf[len(buf) - (self.size - 1) :].copy()
-        return np.lib.stride_tricks.sliding_window_view(buf, self.size, axis=0)
+        # The same view as sliding_window_view(buf, size, axis=0), without its overhead.
+        n = len(rows)
+        shape = (n, self.size) if buf.ndim == 1 else (n, buf.shape[1], self.size)
+        strides = (buf.strides[0], buf.strides[0]) if buf.ndim == 1 else \
+            (buf.strides[0], buf.strides[1], buf.strides[0])
+        return np.lib.stride_tricks.as_strided(buf, shape, strides, writeable=False)

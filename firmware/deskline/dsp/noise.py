@@ -5,13 +5,17 @@ full-scale square wave is 0 dBov and a full-scale sine -3.01 dBov; a power of ze
 :data:`~deskline.dsp.state.FLOOR_DBOV`):
 
 - **hop power**: mean square of the 80 samples of a hop (full band, as "noise by RMS").
-- **noise floor** (``noise_dbov``): mean hop power over the *noise hops* of the last
-  ``noise_window_s`` seconds. A noise hop is one the speech detector found quiet: no speech
-  decision and no raw speech hit within its hangover (see ``VadBlock.noise_hop``). When the
-  window holds no noise hop (the caller talks on), the last value is held. The detector's own
-  sub-band floors follow the line by minimum statistics, so a floor that steps up stops
-  being taken for speech after about ``SpeechDetectorParams.noise_window_s`` and then enters
-  this mean; a floor that steps down is followed as soon as the louder hops leave the window.
+- **noise floor** (``noise_dbov``): the mean of the hop levels in dB (a geometric mean of
+  powers) over the *noise hops* of the last ``noise_window_s`` seconds. A noise hop is one
+  the speech detector found quiet: no speech decision and no raw speech hit within its
+  hangover (see ``VadBlock.noise_hop``). The dB mean is used because the weak speech tails
+  and breaths a detector lets through would dominate a mean of powers when the line is
+  quiet; for steady noise it equals the RMS level (within 0.1 dB for 10 ms hops), for
+  fluctuating noise it reads a little lower, so the SNR errs high (away from a false "too
+  noisy"). When the window holds no noise hop (the caller talks on), the last value is held.
+  The detector's own sub-band floors follow the line by minimum statistics, so a floor that
+  steps up stops being taken for speech after at most ``SpeechDetectorParams.noise_window_s``
+  and then enters this mean; any step is followed within about ``noise_window_s``.
 - **speech level** (``speech_dbov``): mean hop power over the speech hops of the last
   ``speech_window_s`` seconds, minus the noise floor power (speech and noise add as powers).
 - **SNR** (``snr_db``): speech level minus noise floor, in dB. NaN while there is no speech
@@ -33,11 +37,12 @@ import numpy as np
 from scipy.signal import lfilter
 from scipy.ndimage import minimum_filter1d
 
-from deskline.dsp.features import HOP_SAMPLES, RATE_HZ, TrailingWindow
+from deskline.dsp.features import HOP_SAMPLES, RATE_HZ
 from deskline.dsp.levels import power_to_dbov
 from deskline.dsp.state import FLOOR_DBOV
 
 HOP_S = HOP_SAMPLES / RATE_HZ
+_FLOOR_POWER = 10.0 ** (FLOOR_DBOV / 10.0)
 MIN_SNR_DB = -30.0
 MAX_SNR_DB = 100.0
 _TINY = 1e-30
@@ -96,8 +101,9 @@ class MinimumStatistics:
 class NoiseParams:
     """Windows of the running noise floor and speech level (seconds)."""
 
-    #: Noise hops averaged for the floor. Longer is steadier, shorter follows steps sooner.
-    noise_window_s: float = 2.0
+    #: Noise hops averaged for the floor. Longer is steadier (and keeps the quiet before the
+    #: caller's first words in view), shorter follows steps sooner.
+    noise_window_s: float = 5.0
     #: Speech hops averaged for the speech level behind ``snr_db``.
     speech_window_s: float = 4.0
 
@@ -132,6 +138,25 @@ def _speech_over_noise(speech_power, noise_power):
     return speech_dbov, snr
 
 
+class _RunningSum:
+    """Sums of two columns over the last ``size`` rows, ending at each new row."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.reset()
+
+    def reset(self) -> None:
+        self._history = np.zeros((self.size - 1, 2))
+
+    def sums(self, rows: np.ndarray, *, signed: bool = False) -> np.ndarray:
+        buf = np.concatenate([self._history, rows])
+        self._history = buf[len(buf) - (self.size - 1) :].copy()
+        cs = np.concatenate([np.zeros((1, 2)), np.cumsum(buf, axis=0)])
+        # Counts are exact; other sums agree across block splits to rounding (~1e-16 relative).
+        out = cs[self.size :] - cs[: len(rows)]
+        return out if signed else np.maximum(out, 0.0)
+
+
 class NoiseTracker:
     """Streaming noise floor and SNR per hop, from the signal and the speech detector's verdicts."""
 
@@ -139,8 +164,8 @@ class NoiseTracker:
         self.params = params
         n_noise = max(1, int(round(params.noise_window_s / HOP_S)))
         n_speech = max(1, int(round(params.speech_window_s / HOP_S)))
-        self._noise = TrailingWindow(n_noise, fill=0.0, columns=2)
-        self._speech = TrailingWindow(n_speech, fill=0.0, columns=2)
+        self._noise = _RunningSum(n_noise)
+        self._speech = _RunningSum(n_speech)
         self.reset()
 
     def reset(self) -> None:
@@ -159,11 +184,12 @@ class NoiseTracker:
         n = len(p)
         speech = np.asarray(speech, dtype=bool)[:n]
         quiet = np.asarray(noise_hop, dtype=bool)[:n]
-        nw = self._noise.windows(np.stack([p * quiet, quiet.astype(float)], axis=1)).sum(axis=-1)
-        sw = self._speech.windows(np.stack([p * speech, speech.astype(float)], axis=1)).sum(axis=-1)
+        logp = np.log(np.maximum(p, _FLOOR_POWER))
+        nw = self._noise.sums(np.stack([logp * quiet, quiet.astype(float)], axis=1), signed=True)
+        sw = self._speech.sums(np.stack([p * speech, speech.astype(float)], axis=1))
         noise = np.full(n, np.nan)
         has = nw[:, 1] > 0
-        noise[has] = nw[has, 0] / nw[has, 1]
+        noise[has] = np.exp(nw[has, 0] / nw[has, 1])
         # Hold the last floor through stretches with no noise hop in the window.
         idx = np.where(has, np.arange(n), -1)
         np.maximum.accumulate(idx, out=idx)
@@ -181,8 +207,8 @@ class NoiseTracker:
 def summarise_noise(x: np.ndarray, *, speech: np.ndarray, noise_hop: np.ndarray) -> NoiseSummary:
     """Noise floor, speech level and SNR of a whole 8 kHz signal from per-hop VAD verdicts.
 
-    Noise is the mean power of all noise hops; if fewer than 0.2 s of them exist, the 10th
-    percentile of the hop powers stands in. Speech is the mean power of all speech hops minus
+    Noise is the dB mean of the hop powers of all noise hops (as the running floor); if fewer
+    than 0.2 s of them exist, the 10th percentile of the hop powers stands in. Speech is the mean power of all speech hops minus
     the noise power. NaN SNR when there is no speech hop.
     """
     p = hop_power(x)
@@ -190,7 +216,7 @@ def summarise_noise(x: np.ndarray, *, speech: np.ndarray, noise_hop: np.ndarray)
     speech = np.asarray(speech, dtype=bool)[:n]
     quiet = np.asarray(noise_hop, dtype=bool)[:n]
     if quiet.sum() * HOP_S >= 0.2:
-        noise = float(p[quiet].mean())
+        noise = float(np.exp(np.mean(np.log(np.maximum(p[quiet], _FLOOR_POWER)))))
     elif n:
         noise = float(np.percentile(p, 10))
     else:

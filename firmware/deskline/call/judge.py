@@ -1,8 +1,10 @@
 """Judging the caller's line: is the caller too quiet, is the line too noisy.
 
-The controller feeds only blocks that are the caller's speech beyond doubt: the receive VAD says
-speech, no call-progress tone, no phrase of ours playing (nor its echo tail), and — where the
-transmit tap is wired — the agent quiet (the receive tap carries the agent's sidetone).
+The controller lets the judge hear every block of the line but our own phrases and tones
+(:meth:`CallerJudge.observe`, for the noise floor) and feeds it as speech only the blocks that
+are the caller's speech beyond doubt (:meth:`CallerJudge.feed`): the receive VAD says speech, no
+call-progress tone, no phrase of ours playing (nor its echo tail), and — where the transmit tap
+is wired — the agent quiet (the receive tap carries the agent's sidetone).
 
 Over the last ``judge_window_s`` of such speech the judge keeps a short-term speech level (power
 mean of the blocks' RMS levels, as P.56 averages power over active speech). The noise floor is
@@ -10,8 +12,8 @@ its own: a low percentile of the levels of *every* block heard over the last
 ``noise_window_s``, pauses included — a line's noise is there in the caller's pauses, and a
 low percentile does not hang on the speech detector labelling each hop right (a floor averaged
 over "non-speech" hops is wrecked by one missed word: -25 dBov among pauses at -65). It rises
-slowly, so a caller who talks on without a pause cannot pass for noise. The speech-to-noise ratio is
-``10*log10((P_speech - P_noise) / P_noise)``. Each verdict is a Schmitt trigger with a minimum
+slowly, so a caller who talks on without a pause cannot pass for noise. The speech-to-noise
+ratio is ``10*log10((P_speech - P_noise) / P_noise)``. Each verdict is a Schmitt trigger with a minimum
 duration::
 
     level (dBov)

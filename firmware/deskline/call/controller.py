@@ -56,11 +56,10 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 
 from deskline.call.events import (
-    Action, Alert, Event, Flash, Hook, Key, Led, Line, Mute, Note, PhraseDone, Play, Release,
-    Ring, State, StopPlayback,
+    Action, Alert, Event, Flash, Hook, Key, Led, Line, Mute, Note, PhraseDone, Release, Ring,
+    State,
 )
 from deskline.call.judge import CallerJudge
 from deskline.call.ladder import (
@@ -68,6 +67,7 @@ from deskline.call.ladder import (
     quiet_steps, silent_steps,
 )
 from deskline.call.profile import Desk, Profile
+from deskline.call.speaker import Playing, Speaker
 from deskline.dsp.state import FLOOR_DBOV
 
 log = logging.getLogger(__name__)
@@ -81,23 +81,6 @@ _TEMPLATED = ("greeting", "greeting_late")
 _NEVER = -math.inf
 
 
-@dataclass(slots=True)
-class _Playing:
-    phrase: str
-    priority: int
-    tag: tuple
-    start_t_s: float
-
-
-@dataclass(slots=True)
-class _Request:
-    phrase: str
-    priority: int
-    tag: tuple
-    reason: str
-    values: dict
-
-
 class Controller:
     """Runs one desk's calls: ``handle(event)`` and ``tick(t_s)`` return the actions due."""
 
@@ -105,6 +88,7 @@ class Controller:
         self.profile = profile if profile is not None else Profile.standard()
         self.desk = desk if desk is not None else Desk()
         self._judge = CallerJudge(self.profile)
+        self._speaker = Speaker(queue_from=PRIORITY_KEY)
         self._state = "idle"
         self._now = 0.0
         self._rings = 0
@@ -123,7 +107,8 @@ class Controller:
     @property
     def playing(self) -> str | None:
         """The phrase the controller believes is playing."""
-        return self._playing.phrase if self._playing else None
+        playing = self._speaker.playing
+        return playing.phrase if playing else None
 
     def handle(self, event: Event) -> list[Action]:
         """Take one event; return the actions it (and the time passed) calls for."""
@@ -157,10 +142,7 @@ class Controller:
         self._off_hook = False
         self._answer_t = 0.0
         self._ended = False
-        self._playing: _Playing | None = None
-        self._queue: list[_Request] = []
-        self._cut_same_t: float | None = None
-        self._last_play_end_t = _NEVER
+        self._speaker.reset()
         self._step: Step | None = None
         self._stage = {"quiet": 0, "noisy": 0}
         self._quality_ladder: str | None = None
@@ -218,8 +200,7 @@ class Controller:
                 self._set_state("talking", t, out)
             return out
         # on-hook: the call is over whatever was going on
-        if self._playing:
-            out.append(StopPlayback(t))
+        out += self._speaker.stop(t)
         if self._muted:
             out.append(Mute(t, False))
         if self._led != "off":
@@ -238,47 +219,20 @@ class Controller:
         return {}
 
     def _play(self, t: float, phrase: str, priority: int, tag: tuple, reason: str) -> list[Action]:
-        out: list[Action] = []
-        values = self._values(phrase, tag)
-        cur = self._playing
-        if cur is not None:
-            if priority <= cur.priority:
-                if priority >= PRIORITY_KEY:
-                    self._queue.append(_Request(phrase, priority, tag, reason, values))
-                return out
-            out.append(StopPlayback(t))
-            self._cut_same_t = t if cur.phrase == phrase else None
-            self._last_play_end_t = t
-        self._playing = _Playing(phrase, priority, tag, t)
-        out.append(Play(t, phrase, values, reason))
-        return out
+        return self._speaker.request(t, phrase, priority, tag, reason, self._values(phrase, tag))
 
     def _on_phrase_done(self, phrase: str, t: float, done_t: float) -> list[Action]:
         out: list[Action] = []
-        cur = self._playing
-        if cur is None or cur.phrase != phrase:
-            return out  # a phrase we already cut, or one we never asked for
-        if self._cut_same_t is not None and done_t <= self._cut_same_t + 0.05:
-            self._cut_same_t = None  # the end of the copy we cut, not of the one playing now
+        done = self._speaker.done(phrase, t, done_t)
+        if done is None or self._ended:
             return out
-        self._playing = None
-        self._last_play_end_t = t
-        if not self._ended:
-            out += self._after_phrase(cur, t)
-        if self._playing is None and self._queue and not self._ended:
-            req = self._queue.pop(0)
-            out += self._start_request(req, t)
-        return out
-
-    def _start_request(self, req: _Request, t: float) -> list[Action]:
-        out: list[Action] = []
-        if req.tag[:1] == ("hold_ask",):
+        out += self._after_phrase(done, t)
+        req, acts = self._speaker.start_next(t)
+        if req is not None and req.tag[:1] == ("hold_ask",):
             self._set_state("hold_ask", t, out)
-        self._playing = _Playing(req.phrase, req.priority, req.tag, t)
-        out.append(Play(t, req.phrase, req.values, req.reason))
-        return out
+        return out + acts
 
-    def _after_phrase(self, done: _Playing, t: float) -> list[Action]:
+    def _after_phrase(self, done: Playing, t: float) -> list[Action]:
         out: list[Action] = []
         kind = done.tag[0]
         p = self.profile
@@ -368,18 +322,16 @@ class Controller:
             self._set_state("talking", t, out)
             out += self._play(t, "hold_resume", PRIORITY_KEY, ("key",), "key:hold")
             return out
-        asking = [r for r in self._queue if r.tag[:1] == ("hold_ask",)]
-        if asking or (self._playing and self._playing.tag[:1] == ("hold_ask",)):
+        sp = self._speaker
+        asking = sp.drop(lambda r: r.tag[:1] == ("hold_ask",))
+        if asking or (sp.playing and sp.playing.tag[:1] == ("hold_ask",)):
             # a second press before the caller was put on hold takes the request back
-            self._queue = [r for r in self._queue if r not in asking]
-            if self._playing and self._playing.tag[:1] == ("hold_ask",):
-                out.append(StopPlayback(t))
-                self._playing = None
-                self._last_play_end_t = t
+            if sp.playing and sp.playing.tag[:1] == ("hold_ask",):
+                out += sp.stop(t)
             out.append(Note(t, "hold_cancelled"))
             self._set_state("talking", t, out)
             return out
-        if self._playing is None or PRIORITY_KEY > self._playing.priority:
+        if sp.playing is None or PRIORITY_KEY > sp.playing.priority:
             self._set_state("hold_ask", t, out)
         out += self._play(t, "hold_ask", PRIORITY_KEY, ("hold_ask",), "key:hold")
         return out
@@ -417,7 +369,7 @@ class Controller:
         if rx.tone is not None and rx.tone.kind in HANGUP_TONES:
             return self._far_end_hangup(rx, t)
 
-        ours = self._playing is not None or t - self._last_play_end_t < p.echo_tail_s
+        ours = self._speaker.ours(t, p.echo_tail_s)
         agent_now = tx is not None and tx.speech and tx.tone is None and not ours
         if agent_now:
             self._agent_last_t = t
@@ -487,10 +439,8 @@ class Controller:
 
     def _far_end_hangup(self, rx, t: float) -> list[Action]:
         out: list[Action] = []
-        if self._playing:
-            out.append(StopPlayback(t))
-            self._playing = None
-        self._queue.clear()
+        out += self._speaker.stop(t)
+        self._speaker.queue.clear()
         if self._muted:
             self._muted = False
             out.append(Mute(t, False))
@@ -546,7 +496,7 @@ class Controller:
             return out
         if st.action == RELEASE:
             return out + self._release(st, t)
-        if self._playing is not None or (st.needs_pause and not self._paused(t)):
+        if self._speaker.playing is not None or (st.needs_pause and not self._paused(t)):
             return out
         self._step = None
         data = {"phrase": st.action, "reason": st.ladder, "step": st.stage + 1}

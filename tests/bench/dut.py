@@ -29,7 +29,7 @@ PHRASE_S = 0.2
 
 #: Timings short enough for a scenario to take seconds (the standard profile's shape).
 BENCH_PROFILE = Profile.standard().with_values(
-    name="bench", silence_timeout_s=0.4, release_after_s=0.4, closing_silence_s=0.4,
+    name="bench", silence_timeout_s=1.0, release_after_s=0.4, closing_silence_s=0.4,
     hold_warn_s=0.4, hold_limit_s=30.0, late_after_rings=1, min_pause_s=0.2)
 
 

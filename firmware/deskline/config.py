@@ -484,16 +484,21 @@ class _Loader:
         if desk.profile not in profiles:
             raise self.error(("desk",), "profile", f"no profile {desk.profile!r} (known: "
                              f"{', '.join(sorted(profiles))})")
-        self._check_hw(hw)
+        self._check_hw(hw, self.table(data, ("hw",)))
         return Config(desk_section=desk, profiles=MappingProxyType(profiles), hw=hw,
                       audio=audio, phrases=phrases, journal=journal,
                       path=None if self.path == "<defaults>" else self.path)
 
-    def _check_hw(self, hw: HwConfig) -> None:
+    def _check_hw(self, hw: HwConfig, written: dict) -> None:
         seen: dict[int, str] = {}
         for key, pin in hw.pins().items():
             if pin in seen:
-                raise self.error(("hw",), key, f"pin {pin} is already used by {seen[pin]}")
+                first = seen[pin]
+                # blame the key the file sets, not a default it collides with
+                if first in written and key not in written:
+                    key, first = first, key
+                raise self.error(("hw",), key, f"pin {pin} is already used by {first}"
+                                 + ("" if first in written else " (its default)"))
             seen[pin] = key
         if hw.flash_max_s and hw.flash_min_s >= hw.flash_max_s:
             raise self.error(("hw",), "flash_min_s", f"{hw.flash_min_s:g} s must be shorter "

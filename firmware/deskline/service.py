@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import queue
 import signal
+import threading
 import time
 from typing import Callable
 
@@ -42,6 +44,63 @@ OUTPUT_LEAD_BLOCKS = 30
 
 class _Stop(Exception):
     """SIGTERM or SIGINT arrived."""
+
+
+class RecorderThread:
+    """The call recorder on a thread of its own, so storage never delays the audio loop.
+
+    Every journal write is committed with an fsync, which on an SD card can take tens of
+    milliseconds; a hang-up writes a dozen rows. Events and actions are queued in order and
+    written by this thread; :meth:`finish` waits until everything queued is written.
+    """
+
+    def __init__(self, open_recorder: Callable):
+        """``open_recorder()`` -> ``(recorder, close)``, called on the thread (SQLite objects
+        belong to the thread that made them); its errors are raised here."""
+        self._q: queue.Queue = queue.Queue()
+        self._opened = threading.Event()
+        self._error: BaseException | None = None
+        self.recorder = None
+        self._close = None
+        self._thread = threading.Thread(target=self._run, args=(open_recorder,), name="journal",
+                                        daemon=True)
+        self._thread.start()
+        self._opened.wait()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self, open_recorder) -> None:
+        try:
+            self.recorder, self._close = open_recorder()
+        except BaseException as exc:
+            self._error = exc
+            return
+        finally:
+            self._opened.set()
+        try:
+            while True:
+                item = self._q.get()
+                if item is None:
+                    return
+                name, args = item
+                try:
+                    getattr(self.recorder, name)(*args)
+                except Exception:  # a failed write must not stop the record of what follows
+                    log.exception("call record write failed")
+        finally:
+            self._close()
+
+    def on_event(self, event) -> None:
+        self._q.put(("on_event", (event,)))
+
+    def on_actions(self, actions) -> None:
+        self._q.put(("on_actions", (list(actions),)))
+
+    def finish(self, t_s: float, reason: str = "service_stopped") -> None:
+        """Close the open call, wait until every queued write is done, close the journal."""
+        self._q.put(("finish", (t_s, reason)))
+        self._q.put(None)
+        self._thread.join(timeout=30)
 
 
 @dataclasses.dataclass

@@ -2,8 +2,9 @@
 
 ``desk_tx`` is what the service plays (phrase injection): record its monitor to hear the
 service. ``desk_rx`` is the caller's side of the line: play into it, and the service captures it
-through ``desk_rx.monitor``. An ALSA pcm named ``deskline_card`` (in the daemon's own
-``$HOME/.asoundrc``) joins the two, so the service finds its card by ALSA name as on a Pi.
+through ``desk_rx.monitor`` (the daemon's default sink and source). An ALSA pcm named
+``deskline_card`` (in the daemon's own ``$HOME/.asoundrc``) leads there, so the service finds
+its card by ALSA name as on a Pi.
 
 Each sink carries a silent keepalive stream: an idle null sink renders in 2 s chunks, which
 stalls every new stream. Everything runs in a temp dir with its own socket, HOME and
@@ -25,11 +26,12 @@ RATE_HZ = 48000
 CARD = "deskline_card"
 SINKS = ("desk_tx", "desk_rx")
 
+# One pulse pcm, not an asym pair of two: PortAudio's duplex loop over an asym of pulse pcms
+# fell into busy polling after an xrun (a core at 50-97 %). The daemon's default sink and
+# source say where it plays and records.
 ASOUNDRC = """\
 pcm.deskline_card {
-    type asym
-    playback.pcm { type pulse device "desk_tx" }
-    capture.pcm { type pulse device "desk_rx.monitor" }
+    type pulse
     hint { show on description "deskline test card (PulseAudio null sinks)" }
 }
 """
@@ -137,6 +139,8 @@ class PulseHarness:
             self.modules[sink] = self._pactl(
                 "load-module", "module-null-sink", f"sink_name={sink}", f"rate={self.rate_hz}",
                 "channels=1")
+        self._pactl("set-default-sink", "desk_tx")
+        self._pactl("set-default-source", "desk_rx.monitor")
         for sink in SINKS:
             self._keepalive[sink] = subprocess.Popen(
                 ["pacat", "-p", "--raw", "--format=s16le", f"--rate={self.rate_hz}",

@@ -15,9 +15,9 @@ HELP = "run the desk service: hook, line meter, phrases, hold, call record (for 
 
 log = logging.getLogger(__name__)
 
-#: Card blocks are this long whatever the analysis block: they set how soon a phrase starts
-#: (and, with the two blocks of buffering DuplexAudio asks for, what the loop costs).
-CARD_BLOCK_S = 0.02
+#: Card blocks are this long whatever the analysis block: with the two blocks of buffering
+#: DuplexAudio asks for, they set how soon a phrase starts after the event that asked for it.
+CARD_BLOCK_S = 0.01
 
 
 def add_arguments(parser) -> None:
@@ -76,16 +76,18 @@ def build(cfg):
     from deskline.phrases.catalog import DESIGN_IDS
     from deskline.phrases.queue import PhraseQueue
     from deskline.sdnotify import Notifier, watchdog_interval_s
-    from deskline.service import ServiceParts
+    from deskline.service import RecorderThread, ServiceParts
 
     on_close: list = []
     desk = open_desk(cfg, on_close)
     try:
         book = PhraseBook.from_config(cfg)
         lang = cfg.desk_section.language
-        journal = Journal(cfg.journal.path)
-        on_close.insert(0, journal.close)
-        recorder = CallRecorder(journal, source="live", profile=cfg.profile.name)
+        def open_recorder():
+            journal = Journal(cfg.journal.path)
+            return CallRecorder(journal, source="live", profile=cfg.profile.name), journal.close
+
+        recorder = RecorderThread(open_recorder)
         a = cfg.audio
         audio = DuplexAudio(a.card or None, output_card=a.output_card or None,
                             rate_hz=a.rate_hz, block_s=CARD_BLOCK_S, rx_channel=a.rx_channel,

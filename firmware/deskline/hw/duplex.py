@@ -69,8 +69,8 @@ class DuplexAudio:
         self.tx_channel = tx_channel
         self.in_channels = max(rx_channel, -1 if tx_channel is None else tx_channel) + 1
         self.out_channels = 1
-        # two blocks of buffering by default: less and PortAudio's ALSA loop polls without rest
-        # (measured: 10 ms blocks in an 8.7 ms buffer kept a core 60-97 % busy)
+        # two blocks of buffering by default: a buffer shorter than a block ("low" is 8.7 ms
+        # on many ALSA devices) leaves PortAudio's ALSA loop no slack and costs xruns
         self.latency = latency if latency is not None else 2 * block_s
         self.blocks: queue.Queue = queue.Queue(maxsize=queue_blocks)
         self._out: queue.Queue = queue.Queue()

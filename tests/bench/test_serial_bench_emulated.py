@@ -34,6 +34,11 @@ pcm.bench_card {
     hint { show on description "bench card (PulseAudio null sinks, crosswise)" }
 }
 """
+# Not the 20 s long-hold blink, not the chopped ring (a known fault), and not the talking
+# caller: this DUT runs the live tests' "quick" profile (1.5 s pauses), too short for a caller
+# who starts talking after the bench has heard the greeting end.
+SCENARIOS = ("greets or late_greeting or hold_key_mutes or silent_caller or hanging_up_on_hold "
+             "or closing_keys")
 DRIVES = {"HOOK": ("hook off", "hook on"), "RING": ("ring on", "ring off")}
 SENSES = {"MUTE_LED": "led_lit", "MUTE_RELAY": "mute", "LINE_RELEASE": "release"}
 
@@ -119,7 +124,7 @@ def test_bench_command_passes_against_an_emulated_bench(pulse, tmp_path):
         env = dict(pulse.env, PYTHONUNBUFFERED="1")
         run = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-             str(HERE / "test_scenarios.py"), "-k", "greets or hold_key_mutes",
+             str(HERE / "test_scenarios.py"), "-k", SCENARIOS,
              f"--bench=serial://{pair.host}", "--bench-audio=bench_card"],
             env=env, capture_output=True, text=True, timeout=180, cwd=str(HERE.parents[1]))
     finally:
@@ -129,4 +134,4 @@ def test_bench_command_passes_against_an_emulated_bench(pulse, tmp_path):
         dut.stop()
         dut.close()
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:] + dut.log()[-2000:]
-    assert "2 passed" in run.stdout
+    assert f"{SCENARIOS.count(' or ') + 1} passed" in run.stdout

@@ -61,8 +61,6 @@ def run(args) -> int:
     journal = Journal(args.journal) if args.journal else None
     out = sys.stdout
     try:
-        if args.plot and plot_name not in names:
-            names.append(plot_name)
         for name in names:
             call = democalls.build(name)
             x = call.samples()

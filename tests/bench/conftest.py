@@ -76,11 +76,15 @@ def bench(request, tmp_path):
         driver.open()
         b = RigBench(driver, ear=CardEar(card))
         b.profile, b.slack_s = Profile.standard(), 15.0
-        yield b
-        b.hang_up()
-        b.close()
-        driver.close()
-        time.sleep(1.0)   # let the DUT see the on-hook before the next scenario
+        try:
+            yield b
+        finally:
+            try:
+                b.hang_up()
+                b.close()           # RESET: every drive released, ring stopped
+            finally:
+                driver.close()
+            time.sleep(1.0)         # let the DUT see the on-hook before the next scenario
         return
 
     from dut import BENCH_PROFILE, SimDut

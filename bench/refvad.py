@@ -33,23 +33,24 @@ def to_pcm16(x: np.ndarray) -> np.ndarray:
 
 
 class WebRtcVad:
-    """WebRTC VAD at 8 kHz over 10 ms frames, in one aggressiveness mode (0-3)."""
+    """WebRTC VAD at 8 kHz over 10 ms frames, in one aggressiveness mode (0-3), streaming."""
 
     def __init__(self, mode: int):
-        import webrtcvad
-
         self.mode = mode
-        self._vad = webrtcvad.Vad(mode)
+        self.reset()
 
     @property
     def name(self) -> str:
         return f"webrtc-{self.mode}"
 
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """One decision per whole 10 ms frame of ``x`` (a fresh detector each call)."""
+    def reset(self) -> None:
+        """A fresh detector (its adaptive noise model starts again)."""
         import webrtcvad
 
         self._vad = webrtcvad.Vad(self.mode)
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """One decision per whole 10 ms frame of ``x``; state carries over between calls."""
         pcm = to_pcm16(x)
         n = len(pcm) // HOP_SAMPLES
         frames = pcm[: n * HOP_SAMPLES].reshape(n, HOP_SAMPLES)
@@ -82,30 +83,50 @@ class SileroVad:
             silero_model_path(), sess_options=opts, providers=["CPUExecutionProvider"]
         )
         self._sr = np.array(RATE_HZ, dtype=np.int64)
+        self.reset()
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """Speech probability of each 256-sample chunk of ``x`` (zero-padded at the end)."""
-        x = np.asarray(x, dtype=np.float32)
-        n_chunks = -(-len(x) // SILERO_CHUNK_SAMPLES)
-        padded = np.zeros(SILERO_CONTEXT_SAMPLES + n_chunks * SILERO_CHUNK_SAMPLES, np.float32)
-        padded[SILERO_CONTEXT_SAMPLES : SILERO_CONTEXT_SAMPLES + len(x)] = x
-        state = np.zeros((2, 1, 128), dtype=np.float32)
-        probs = np.empty(n_chunks)
+    def reset(self) -> None:
+        """Start afresh: zero recurrent state and context, no pending samples."""
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros(SILERO_CONTEXT_SAMPLES, dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._chunks = 0          # chunks run since reset
+        self._hops = 0            # 10 ms hops answered since reset
+        self._last_prob = 0.0
+
+    def _run_chunks(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities of the whole 256-sample chunks completed by ``x``."""
+        buf = np.concatenate([self._pending, np.asarray(x, dtype=np.float32)])
+        n = len(buf) // SILERO_CHUNK_SAMPLES
+        self._pending = buf[n * SILERO_CHUNK_SAMPLES :]
+        probs = np.empty(n)
         run = self._session.run
-        width = SILERO_CONTEXT_SAMPLES + SILERO_CHUNK_SAMPLES
-        for i in range(n_chunks):
-            start = i * SILERO_CHUNK_SAMPLES
-            chunk = padded[start : start + width][None, :]
-            out, state = run(None, {"input": chunk, "state": state, "sr": self._sr})
+        for i in range(n):
+            chunk = buf[i * SILERO_CHUNK_SAMPLES : (i + 1) * SILERO_CHUNK_SAMPLES]
+            inp = np.concatenate([self._context, chunk])[None, :]
+            out, self._state = run(None, {"input": inp, "state": self._state, "sr": self._sr})
+            self._context = chunk[-SILERO_CONTEXT_SAMPLES:]
             probs[i] = out[0, 0]
         return probs
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        """One decision per whole 10 ms frame of ``x``, from the chunk holding the frame's centre."""
-        probs = self.probabilities(x)
+        """One decision per whole 10 ms frame of ``x``, streaming.
+
+        A frame takes the probability of the chunk holding its centre; when that chunk is not
+        complete yet (the end of a block), the latest complete chunk's probability.
+        """
+        first_chunk = self._chunks
+        probs = self._run_chunks(x)
+        self._chunks += len(probs)
         n = len(x) // HOP_SAMPLES
-        centres = np.arange(n) * HOP_SAMPLES + HOP_SAMPLES // 2
-        return probs[centres // SILERO_CHUNK_SAMPLES] >= self.threshold
+        centres = (self._hops + np.arange(n)) * HOP_SAMPLES + HOP_SAMPLES // 2
+        self._hops += n
+        idx = np.minimum(centres // SILERO_CHUNK_SAMPLES, self._chunks - 1) - first_chunk
+        table = np.concatenate([[self._last_prob], probs])
+        out = table[np.maximum(idx + 1, 0)]
+        if len(probs):
+            self._last_prob = float(probs[-1])
+        return out >= self.threshold
 
 
 def reference_vads() -> list:

@@ -28,6 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "firmware"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from deskline.dsp.noise import NoiseTracker  # noqa: E402
 from deskline.dsp.p56 import active_speech_level  # noqa: E402
 from deskline.dsp.vad import SpeechDetector  # noqa: E402
 import refvad  # noqa: E402
@@ -105,10 +106,28 @@ class OurVad:
         self.block = int(block_s * RATE_HZ)
         self.det = SpeechDetector()
 
-    def process(self, x: np.ndarray) -> np.ndarray:
+    def reset(self) -> None:
         self.det.reset()
+
+    def process(self, x: np.ndarray) -> np.ndarray:
         return np.concatenate([self.det.process(x[i : i + self.block])
                                for i in range(0, len(x), self.block)] or [np.zeros(0, bool)])
+
+
+def speed_vad_noise(signals: list[np.ndarray], repeats: int = 3) -> tuple[float, float]:
+    """Best-of-``repeats`` (audio s, CPU s) of SpeechDetector + NoiseTracker over 1 s blocks."""
+    x = np.concatenate(signals)
+    audio_s = len(x) / RATE_HZ
+    best = float("inf")
+    for _ in range(repeats):
+        det, tracker = SpeechDetector(), NoiseTracker()
+        t0 = time.process_time()
+        for i in range(0, len(x), RATE_HZ):
+            block = x[i : i + RATE_HZ]
+            v = det.analyse(block)
+            tracker.process(block, speech=v.speech, noise_hop=v.noise_hop)
+        best = min(best, time.process_time() - t0)
+    return audio_s, best
 
 
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -125,6 +144,7 @@ def run(quick: bool):
 
     def decide(det, x):
         t0 = time.process_time()
+        det.reset()  # every recording is a new call
         out = det.process(x)
         cpu[det.name] += time.process_time() - t0
         audio_s[det.name] += len(x) / RATE_HZ
@@ -135,8 +155,10 @@ def run(quick: bool):
     counts = {c: {n: np.zeros(3, int) for n in names} for c in conds}
     counts_held = {c: np.zeros(3, int) for c in conds}  # ours, without the training files
     files = labelled_files()
+    clean = []
     for i, (wav, lab) in enumerate(files):
         x = load_8k(wav)
+        clean.append(x)
         truth = read_labels(lab, len(x) // HOP_SAMPLES)
         level = active_speech_level(x, rate_hz=RATE_HZ).level_dbov
         signals = [("clean", x)]
@@ -161,10 +183,11 @@ def run(quick: bool):
         for det in detectors:
             row.append(float(np.mean(decide(det, nx))))
         noise_rows.append(row)
-    return names, conds, counts, counts_held, noise_rows, cpu, audio_s, len(files)
+    speed = speed_vad_noise(clean + [nx for _, nx in noises])
+    return names, conds, counts, counts_held, noise_rows, cpu, audio_s, len(files), speed
 
 
-def report(names, conds, counts, counts_held, noise_rows, cpu, audio_s, n_files) -> str:
+def report(names, conds, counts, counts_held, noise_rows, cpu, audio_s, n_files, speed) -> str:
     lines = ["# Speech activity detection: deskline vs WebRTC VAD vs Silero VAD", ""]
     lines += [
         "Command (from the repository root):", "",
@@ -178,7 +201,9 @@ def report(names, conds, counts, counts_held, noise_rows, cpu, audio_s, n_files)
         "are pooled over all frames of a condition. WebRTC VAD: webrtcvad-wheels, 10 ms "
         "frames, modes 0-3. Silero VAD: `silero_vad.onnx` from the silero-vad wheel via "
         "onnxruntime (one thread), 256-sample chunks + 32 samples of context, threshold 0.5, "
-        "each 10 ms frame takes the chunk holding its centre. deskline: default "
+        "each 10 ms frame takes the chunk holding its centre (the last hops of a recording, "
+        "whose chunk is incomplete, take the last complete chunk). Every detector starts "
+        "afresh on each recording. deskline: default "
         "`SpeechDetector()` fed 1 s blocks.", "",
         "## Frame precision / recall / F1", "",
         "| condition | detector | precision | recall | F1 |", "|---|---|---|---|---|",
@@ -225,9 +250,44 @@ def report(names, conds, counts, counts_held, noise_rows, cpu, audio_s, n_files)
         rtf = audio_s[n] / cpu[n] if cpu[n] else float("inf")
         lines.append(f"| {n} | {audio_s[n]:.0f} | {cpu[n]:.2f} | {rtf:.0f}× |")
     lines += ["", "CPU time by `time.process_time()` around each detector call, in this process "
-              "with OMP_NUM_THREADS=1. deskline's figure is the speech detector alone (the "
-              "noise tracker adds little; `bench/snr.py` does not time it).", ""]
+              "with OMP_NUM_THREADS=1 (each detector over whole signals; deskline in 1 s blocks). "
+              "The machine is shared, so these are lower bounds on speed.", "",
+              f"deskline speech detector + noise tracker together, 1 s blocks, all clean labelled "
+              f"and noise recordings ({speed[0]:.0f} s of audio), best of 3: {speed[1]:.2f} CPU s, "
+              f"**{speed[0] / speed[1]:.0f}× real time** (budget ≥ 1000×: "
+              f"{'met' if speed[0] / speed[1] >= 1000 else 'MISSED'}).", ""]
+    lines = lines[:2] + summary(verdicts, pooled, noise_rows, speed) + lines[2:]
     return "\n".join(lines), verdicts, pooled
+
+
+def summary(verdicts, pooled, noise_rows, speed) -> list[str]:
+    """The opening paragraph: every goal, met or missed, with the margin."""
+    out = ["## Summary", ""]
+    for c, ours, (wf, wn), sf_, ok_w, ok_s in verdicts:
+        out.append(f"- {c}: deskline F1 {ours:.3f}; best WebRTC {wf:.3f} ({wn}) → "
+                   f"{'met' if ok_w else f'missed by {wf - ours:.3f}'}; Silero {sf_:.3f} → "
+                   f"{'within 0.05' if ok_s else f'missed by {sf_ - GOAL_SILERO_GAP - ours:.3f}'}.")
+    noisy = sorted(noise_rows, key=lambda r: -r[1] * r[2])[:5]
+    out += [f"- Noise-only recordings: deskline calls {pooled[0]:.1%} of frames speech (goal ≤ 5 %: "
+            f"{'met' if pooled[0] <= GOAL_NOISE_SPEECH else f'missed by {pooled[0] - GOAL_NOISE_SPEECH:.1%} points'}); "
+            f"WebRTC {min(pooled[1:5]):.1%}-{max(pooled[1:5]):.1%}, Silero {pooled[5]:.1%}. Largest "
+            "contributors: " + ", ".join(f"{r[0]} {r[2]:.0%}" for r in noisy) + ".",
+            f"- Speed: detector + noise tracker {speed[0] / speed[1]:.0f}× real time on one core "
+            "(budget ≥ 1000×).", "",
+            "Why the misses: the detector has no knowledge of speech beyond what 21 hand-made "
+            "features and ~450 k hops of the project's own redistributable fixtures (11 speech "
+            "and 6 noise recordings) can teach a 16-unit network. Background talk (babble, the "
+            "cafe recordings, which carry real voices) is speech to it, and so are some bursty "
+            "or harmonic noises it has never seen (a train, car engine harmonics, a car horn, "
+            "thunder): all are several dB above their own minimum-statistics floor and partly "
+            "periodic. Silero, trained on thousands of hours, rejects them. At 0 dB WebRTC's "
+            "best mode scores by calling most frames speech (its recall in the table above), "
+            "which on material that is ~75 % speech pays off in F1 and is also why it calls "
+            "most of the noise-only recordings speech; on clean speech WebRTC mode 2 is both "
+            "more precise and finds more of the labelled speech. Thresholds and the "
+            "feature set were chosen while watching these tables, so they are not a blind "
+            "test; no recording from the evaluation set was used to fit the weights.", ""]
+    return out
 
 
 def main(argv=None) -> int:

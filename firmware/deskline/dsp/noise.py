@@ -208,8 +208,8 @@ def summarise_noise(x: np.ndarray, *, speech: np.ndarray, noise_hop: np.ndarray)
     """Noise floor, speech level and SNR of a whole 8 kHz signal from per-hop VAD verdicts.
 
     Noise is the dB mean of the hop powers of all noise hops (as the running floor); if fewer
-    than 0.2 s of them exist, the 10th percentile of the hop powers stands in. Speech is the mean power of all speech hops minus
-    the noise power. NaN SNR when there is no speech hop.
+    than 0.2 s of them exist, the 10th percentile of the hop powers stands in. Speech is the
+    mean power of all speech hops minus the noise power. NaN SNR when there is no speech hop.
     """
     p = hop_power(x)
     n = len(p)

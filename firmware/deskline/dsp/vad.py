@@ -1,23 +1,32 @@
 """Speech activity of the caller on the receive line, one decision per 10 ms hop (8 kHz).
 
-How it decides, per hop (features from :mod:`deskline.dsp.features`):
+How it decides, per hop (features from :mod:`deskline.dsp.features`, a 32 ms frame analysed
+every 20 ms):
 
 1. Six sub-band powers (200-3800 Hz) are compared with their own noise floors, tracked by
    minimum statistics (:class:`deskline.dsp.noise.MinimumStatistics`, 1.5 s): steady sounds
    (fans, hum harmonics, line hiss, a continuous dial tone) become "floor" within that time.
-2. Nine features feed a logistic model: mean and largest sub-band SNR, periodicity in the
-   60-400 Hz pitch range, tonality (power share of the two strongest spectral peaks), spectral
-   flatness, absolute level, the spread of the level over the last 200 ms (syllabic
-   modulation), and 100 ms means of the mean sub-band SNR and periodicity. The weights
-   (:data:`WEIGHTS`) are fitted by ``bench/train_vad.py`` on the redistributable recordings in
-   ``tests/fixtures`` mixed with their noise recordings and synthetic tones; the script is
-   deterministic and prints the constants below.
-3. Hard rules the model cannot override: a hop whose tonality exceeds ``tone_max`` (pure and
-   dual call-progress tones, 1 kHz test tones) or whose 200-3800 Hz level is under
+2. Twenty-one features (:data:`FEATURE_NAMES`) feed a small network (one hidden layer of 16 tanh
+   units, a logistic output): the six sub-band SNRs and their mean and maximum, periodicity
+   in the 60-400 Hz pitch range, steady tonality (power share of the two strongest spectral
+   peaks, when the strongest has stayed within 31 Hz for 80 ms), spectral flatness, the spread
+   of the level over 200 ms (syllabic modulation), 100 ms and 400 ms means of SNR and
+   periodicity, the 400 ms peak of the mean SNR, and how often the pitch period has moved
+   smoothly from one hop to the next (a voiced track) over 100 ms and 400 ms. There is no
+   absolute level among them: a loud steady noise is no more speech than a quiet one. The
+   constants are fitted by ``bench/train_vad.py`` on the redistributable recordings in
+   ``tests/fixtures`` only (speech mixed with their noise recordings at 0-20 dB, the noise
+   recordings alone, spliced/modulated/gated versions of them, synthetic tones, hum, engine
+   buzz and clicks); the script is deterministic and rewrites the constants block below.
+3. Hard rules the model cannot override: a hop whose steady tonality exceeds ``tone_max``
+   (pure and dual call-progress tones, 1 kHz test tones) or whose 200-3800 Hz level is under
    ``min_level_dbov`` is never speech.
 4. Smoothing: a hop is a raw hit when its probability reaches ``threshold``; speech starts
    after ``onset_s`` of consecutive hits (so clicks and door slams do not count) and is held
    for ``hangover_s`` after the last confirmed hit (word gaps and weak endings).
+
+Measured against human labels, WebRTC VAD and Silero VAD in ``bench/results/vad.md``; known
+weakness: background talk (babble, cafes) and some bursty noises are called speech.
 
 The output for a hop depends only on the signal up to that hop, so it is the same however the
 input is cut into blocks.

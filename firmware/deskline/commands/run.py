@@ -10,6 +10,8 @@ import logging
 import os
 import sys
 
+import numpy as np
+
 NAME = "run"
 HELP = "run the desk service: hook, line meter, phrases, hold, call record (for systemd)"
 
@@ -65,6 +67,64 @@ def open_desk(cfg, on_close: list, *, serve: bool = True):
     return desk
 
 
+_FOR_CHILD: tuple = ()  # (cfg, prepare, rate_hz): inherited by the forked helper, not pickled
+
+
+def _assemble():
+    """(In the helper process) the audio of the prepared phrases, as float32."""
+    from deskline.phrases.book import PhraseBook
+
+    cfg, prepare, rate_hz = _FOR_CHILD
+    book = PhraseBook.from_config(cfg)
+    lang = cfg.desk_section.language
+    out, errors = {}, {}
+    for phrase, values in prepare:
+        key = (phrase, tuple(sorted(values.items())), lang)
+        try:
+            out[key] = np.asarray(book(phrase, dict(values), lang, rate_hz), dtype=np.float32)
+        except Exception as exc:  # reported by the service when it prepares that phrase
+            errors[key] = f"{type(exc).__name__}: {exc}"
+    return out, errors
+
+
+class PreparedPhrases:
+    """The playback queue's audio source: phrases assembled beforehand, else the phrase book.
+
+    Assembling the built-in phrases synthesises the hotline name (espeak-ng through pypinyin,
+    whose dictionaries take about 60 MB); done in a short-lived child process, none of that
+    stays resident in the service. Each prepared phrase is handed over once (the queue keeps
+    its own copy) and then forgotten here.
+    """
+
+    def __init__(self, book, prepared: dict, errors: dict, rate_hz: int):
+        self.book, self.prepared, self.errors, self.rate_hz = book, prepared, errors, rate_hz
+
+    def __call__(self, phrase_id, values, lang, rate_hz):
+        key = (phrase_id, tuple(sorted((values or {}).items())), lang)
+        if rate_hz == self.rate_hz:
+            if key in self.prepared:
+                return self.prepared.pop(key)
+            if key in self.errors:
+                raise RuntimeError(self.errors.pop(key))
+        return self.book(phrase_id, values, lang, rate_hz)
+
+
+def prepared_phrases(cfg, prepare, rate_hz):
+    """Assemble ``prepare`` in a forked child; falls back to this process if that fails."""
+    import multiprocessing
+
+    global _FOR_CHILD
+    _FOR_CHILD = (cfg, prepare, rate_hz)
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            return pool.apply(_assemble)
+    except Exception as exc:  # no fork here, or the child died: assemble as needed instead
+        log.warning("could not assemble phrases in a helper process (%s); doing it here", exc)
+        return {}, {}
+    finally:
+        _FOR_CHILD = ()
+
+
 def build(cfg):
     """Every part of the service from the configuration (hardware opened except the card)."""
     from deskline.call.controller import Controller
@@ -78,11 +138,19 @@ def build(cfg):
     from deskline.sdnotify import Notifier, watchdog_interval_s
     from deskline.service import RecorderThread, ServiceParts
 
+    values = cfg.desk.template_values()
+    # the phrases the controller asks for on its own, with the values it gives them
+    prepare = [(pid, values if pid in ("greeting", "greeting_late") else {})
+               for pid in DESIGN_IDS]
+    lang = cfg.desk_section.language
+    rate = cfg.audio.rate_hz
+    # before any thread of ours exists: the helper process is a plain fork
+    prepared, errors = prepared_phrases(cfg, prepare, rate) if rate else ({}, {})
     on_close: list = []
     desk = open_desk(cfg, on_close)
     try:
-        book = PhraseBook.from_config(cfg)
-        lang = cfg.desk_section.language
+        source = PreparedPhrases(PhraseBook.from_config(cfg), prepared, errors, rate)
+
         def open_recorder():
             journal = Journal(cfg.journal.path)
             return CallRecorder(journal, source="live", profile=cfg.profile.name), journal.close
@@ -92,15 +160,11 @@ def build(cfg):
         audio = DuplexAudio(a.card or None, output_card=a.output_card or None,
                             rate_hz=a.rate_hz, block_s=CARD_BLOCK_S, rx_channel=a.rx_channel,
                             tx_channel=a.tx_channel)
-        values = cfg.desk.template_values()
-        # the phrases the controller asks for on its own, with the values it gives them
-        prepare = [(pid, values if pid in ("greeting", "greeting_late") else {})
-                   for pid in DESIGN_IDS]
         notifier = Notifier()
         on_close.append(notifier.close)
         return ServiceParts(
             desk=desk, audio=audio, controller=Controller(cfg.profile, cfg.desk),
-            meter_factory=LineMeter, phrases=lambda rate: PhraseQueue(rate, book, lang=lang),
+            meter_factory=LineMeter, phrases=lambda rate: PhraseQueue(rate, source, lang=lang),
             recorder=recorder, notifier=notifier, edges=EdgeInterpreter.from_config(cfg.hw),
             watchdog_s=watchdog_interval_s(), analysis_s=a.block_s, prepare=prepare,
             on_close=on_close)

@@ -1,0 +1,232 @@
+"""The live service's reaction times and footprint, measured on the real ``deskline run`` process.
+
+The service runs with the fake desk and real audio through a private PulseAudio daemon (null
+sinks, as in tests/service). Measured, each over N trials (median and worst):
+
+1. hook → greeting: from the "hook off" command on the fake desk's socket to the arrival of the
+   first non-silent sample of the greeting at the sink's monitor (``parec``, 10 ms latency).
+   Includes the configured hook debounce (``[hw] hook_debounce_s``), the loop, the output
+   buffer and PulseAudio. The greeting is the built-in one (assembled from its recorded
+   pieces, the hotline name synthesised).
+2. condition → prompt: a silent call. The caller's line is silent from the moment the
+   greeting has been heard to its end; the standard says "no caller speech for
+   ``silence_timeout_s`` after the greeting → ``greeting_repeat``". Measured: first sample of
+   ``greeting_repeat`` at the sink minus (last sample of the greeting at the sink +
+   ``silence_timeout_s``), i.e. the service's own delay beyond the wait the standard asks
+   for. (Short 0.6 s recordings stand in for the phrases here so a trial takes seconds.)
+3. Resident memory (VmRSS) and CPU share of one core (utime+stime over wall time) of the
+   service process, idle (on-hook) and in a call (off-hook, a caller talking on the line).
+
+Usage: ``python3 bench/service_latency.py [--trials 20] [--out bench/results/service.md]``
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "service"))
+
+from live_harness import CONFIG, LiveService, write_short_phrases  # noqa: E402
+from pulse_harness import PulseHarness  # noqa: E402
+
+FIXTURES = REPO / "tests" / "fixtures"
+SILENCE_S = 1.0
+
+
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _usage(pid: int, seconds: float) -> tuple[float, float]:
+    """(CPU % of one core, peak RSS MB) over ``seconds``."""
+    c0, t0 = _cpu_s(pid), time.monotonic()
+    rss = 0.0
+    while time.monotonic() - t0 < seconds:
+        rss = max(rss, _rss_mb(pid))
+        time.sleep(0.25)
+    return 100 * (_cpu_s(pid) - c0) / (time.monotonic() - t0), rss
+
+
+def _sound_spans(rec, threshold=1e-3):
+    """(arrival time of first loud chunk, of the last loud chunk) from a Recorder."""
+    loud = [t for t, c in list(rec.chunks) if c.size and np.max(np.abs(c)) > threshold]
+    return (loud[0], loud[-1]) if loud else (None, None)
+
+
+def _config(work: pathlib.Path, *, short: bool) -> pathlib.Path:
+    text = CONFIG.format(journal=work / "calls.db", phrases=work / "phrases")
+    # the shipped [hw] timings (debounce 50 ms, flash window 0.9 s): part of what is measured
+    text = text.replace("hook_debounce_s = 0.02\nflash_min_s = 0.05\nflash_max_s = 0.2\n", "")
+    text = text.replace("silence_timeout_s = 1.5", f"silence_timeout_s = {SILENCE_S}")
+    if short:
+        write_short_phrases(work / "phrases")
+    else:
+        text = text.replace(f'[phrases]\ndir = "{work / "phrases"}"\n', "")
+    cfg = work / "deskline.toml"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+def hook_to_greeting(pa, work, trials):
+    cfg = _config(work, short=False)
+    svc = LiveService(str(work), pa.env, str(cfg)).start()
+    lat, cpu_idle, rss_idle, cpu_call, rss_call = [], None, None, None, None
+    try:
+        time.sleep(1.0)
+        cpu_idle, rss_idle = _usage(svc.proc.pid, 10.0)
+        for _ in range(trials):
+            rec = pa.record_output()
+            time.sleep(0.3)
+            t_hook = time.monotonic()
+            svc.desk.send("hook off")
+            end = time.monotonic() + 2.0
+            while rec.first_sound(t_hook) is None and time.monotonic() < end:
+                time.sleep(0.01)
+            first = rec.first_sound(t_hook)
+            rec.stop()
+            lat.append(None if first is None else first - t_hook)
+            svc.desk.send("hook on")
+            time.sleep(1.2)                     # past the 0.9 s flash window: a real hang-up
+        # in a call: off-hook, the caller talking for the whole window
+        import soundfile as sf
+
+        talk = np.concatenate([sf.read(FIXTURES / "silero_test.wav")[0]])
+        svc.desk.send("hook off")
+        time.sleep(0.5)
+        player = pa.play_into_line(talk[: 16000 * 12], rate_hz=16000)
+        time.sleep(0.5)
+        cpu_call, rss_call = _usage(svc.proc.pid, 10.0)
+        player.wait(20)
+        svc.desk.send("hook on")
+        time.sleep(1.2)
+        assert svc.stop() == 0
+    finally:
+        svc.close()
+    return lat, (cpu_idle, rss_idle), (cpu_call, rss_call)
+
+
+def silence_to_prompt(pa, work, trials):
+    cfg = _config(work, short=True)
+    svc = LiveService(str(work), pa.env, str(cfg)).start()
+    excess = []
+    try:
+        for _ in range(trials):
+            rec = pa.record_output()
+            time.sleep(0.3)
+            t_hook = time.monotonic()
+            svc.desk.send("hook off")
+            time.sleep(0.6 + SILENCE_S + 1.2)   # greeting, the silence, greeting_repeat
+            rec.stop()
+            chunks = [(t, c) for t, c in rec.chunks if t >= t_hook]
+            loud = [t for t, c in chunks if c.size and np.max(np.abs(c)) > 1e-3]
+            # the two phrases are separated by a silent gap of about SILENCE_S
+            gaps = [(b - a, a, b) for a, b in zip(loud, loud[1:]) if b - a > 0.3]
+            if not gaps:
+                excess.append(None)
+            else:
+                _, greeting_end, repeat_start = max(gaps)
+                excess.append(repeat_start - greeting_end - SILENCE_S)
+            svc.desk.send("hook on")
+            time.sleep(1.2)
+        assert svc.stop() == 0
+    finally:
+        svc.close()
+    return excess
+
+
+def _stats(xs):
+    ok = [x for x in xs if x is not None]
+    return (statistics.median(ok) * 1000, max(ok) * 1000, len(xs) - len(ok)) if ok else (None, None, len(xs))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "service.md"))
+    args = ap.parse_args(argv)
+    import tempfile
+
+    t0 = time.monotonic()
+    load_before = os.getloadavg()[0]
+    pa = PulseHarness().start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="dlbench-") as d:
+            w1, w2 = pathlib.Path(d, "a"), pathlib.Path(d, "b")
+            w1.mkdir()
+            w2.mkdir()
+            lat, idle, call = hook_to_greeting(pa, w1, args.trials)
+            excess = silence_to_prompt(pa, w2, args.trials)
+    finally:
+        pa.stop()
+    load_after = os.getloadavg()[0]
+    h_med, h_max, h_miss = _stats(lat)
+    s_med, s_max, s_miss = _stats(excess)
+    lines = [
+        "# The live service: reaction times and footprint",
+        "",
+        f"Command: `python3 bench/service_latency.py --trials {args.trials}`  ",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"audio through PulseAudio null sinks at 48 kHz (PortAudio ALSA `pulse` plugin, "
+        f"latency 'low'); fake GPIO (gpiozero MockFactory) driven over its socket; run took "
+        f"{time.monotonic() - t0:.0f} s; load average {load_before:.1f} before, "
+        f"{load_after:.1f} after (other work on the machine shows up in the worst cases).",
+        "",
+        "| measure | median | worst | goal |",
+        "|---|---|---|---|",
+        f"| hook off → first greeting sample at the sink ({args.trials} trials, {h_miss} missed) "
+        f"| {h_med:.0f} ms | {h_max:.0f} ms | < 150 ms |",
+        f"| silent caller: greeting_repeat's first sample − (greeting's last sample + "
+        f"silence_timeout_s) ({args.trials} trials, {s_miss} missed) | {s_med:+.0f} ms | "
+        f"{s_max:+.0f} ms | — |",
+        f"| resident memory, idle / in a call | {idle[1]:.1f} MB / {call[1]:.1f} MB | | < 60 MB |",
+        f"| CPU, share of one core, idle / in a call | {idle[0]:.2f} % / {call[0]:.2f} % | | "
+        f"< 3 % in a call |",
+        "",
+        "Raw hook → greeting (ms): " + ", ".join("miss" if x is None else f"{1000 * x:.0f}" for x in lat),
+        "",
+        "Raw silence excess (ms): " + ", ".join("miss" if x is None else f"{1000 * x:+.0f}" for x in excess),
+        "",
+        "Notes:",
+        "- hook → greeting includes the shipped 50 ms hook debounce (`[hw] hook_debounce_s`): the "
+        "service cannot know the handset is really up before that; the rest is the loop (10 ms "
+        "card blocks), the output path and PulseAudio's monitor, which `parec` reads with 10 ms "
+        "latency (arrival time of the 10 ms chunk holding the first sample, so an upper bound).",
+        "- Silence excess: the controller counts the silence from the phrase's end on the audio "
+        "clock; its PhraseDone is timed when the card plays the last block, so the excess is "
+        "the output path plus the controller's 10 ms ticks and the line analysis block "
+        "(`[audio] block_s`, 50 ms here).",
+        "- Through PulseAudio the process also runs libpulse's client threads (about 1-2 % of "
+        "a core here) that a Pi's ALSA `hw:` card does not need; and after an xrun under load, "
+        "PortAudio's ALSA loop over the `pulse` plugin can fall into busy polling (seen as tens "
+        "of % of a core on the card thread); a real card is not affected by that plugin.",
+        "- CPU and memory are of the `deskline run` process alone (/proc/PID/stat utime+stime "
+        "over 10 s; VmRSS peak sampled every 0.25 s). In a call the caller is "
+        "`tests/fixtures/silero_test.wav` (English talk with pauses) played into the line.",
+    ]
+    text = "\n".join(lines) + "\n"
+    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

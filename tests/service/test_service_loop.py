@@ -176,3 +176,41 @@ def test_card_lost_shows_error_and_comes_back(service, caplog):
     run_for(svc, 0.1)
     assert card.is_open and desk.snapshot()["led"] != "error"
     assert sum("is back" in r.message for r in caplog.records) == 1
+
+
+class Pings:
+    """Counts watchdog pings (stands in for the notifier)."""
+
+    def __init__(self):
+        self.n = 0
+
+    def watchdog(self):
+        self.n += 1
+
+    def ready(self, *a):
+        pass
+
+    def status(self, *a):
+        pass
+
+    def stopping(self):
+        pass
+
+
+def test_watchdog_stops_when_the_stream_stalls_for_good(service):
+    svc, desk, card, _ = service
+    pings = svc.p.notifier = Pings()
+    svc.p.watchdog_s = 0.001
+    run_for(svc, 0.1)
+    assert pings.n > 0                           # blocks arrive: pinging
+    card.read = lambda timeout_s: None           # the stream runs but delivers nothing, ever
+    svc.p.stall_s = 0.05
+    import time
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        svc.step()
+    before = pings.n
+    for _ in range(20):
+        svc.step()
+    assert pings.n == before                     # no more pings: systemd will restart us
+    assert svc._opened_without_blocks >= 3

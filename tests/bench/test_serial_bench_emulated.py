@@ -116,11 +116,18 @@ def test_bench_command_passes_against_an_emulated_bench(pulse, tmp_path):
     phrases = write_short_phrases(tmp_path / "phrases")
     cfg = tmp_path / "deskline.toml"
     cfg.write_text(CONFIG.format(journal=tmp_path / "calls.db", phrases=phrases), encoding="utf-8")
-    dut = LiveService(str(tmp_path), pulse.env, str(cfg)).start()
-    pair = PtyPair(tmp_path)
-    rig = SimRig(pair.rig).start()
-    wires = DeskWires(rig, dut.socket_path)
+    closers = []
     try:
+        dut = LiveService(str(tmp_path), pulse.env, str(cfg))
+        closers.append(dut.close)
+        dut.start()
+        closers.append(dut.stop)
+        pair = PtyPair(tmp_path)
+        closers.append(pair.close)
+        rig = SimRig(pair.rig).start()
+        closers.append(rig.stop)
+        wires = DeskWires(rig, dut.socket_path)
+        closers.append(wires.close)
         env = dict(pulse.env, PYTHONUNBUFFERED="1")
         run = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -128,10 +135,10 @@ def test_bench_command_passes_against_an_emulated_bench(pulse, tmp_path):
              f"--bench=serial://{pair.host}", "--bench-audio=bench_card"],
             env=env, capture_output=True, text=True, timeout=180, cwd=str(HERE.parents[1]))
     finally:
-        wires.close()
-        rig.stop()
-        pair.close()
-        dut.stop()
-        dut.close()
+        for close in reversed(closers):
+            try:
+                close()
+            except Exception as exc:  # keep closing: a leaked socat or service outlives the test
+                print(f"closing failed: {exc!r}")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:] + dut.log()[-2000:]
     assert f"{SCENARIOS.count(' or ') + 1} passed" in run.stdout

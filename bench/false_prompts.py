@@ -108,7 +108,7 @@ def main(argv=None) -> int:
 
     from deskline.call.events import Play
     from deskline.config import loads_config
-    from deskline.replay import simulate_samples, with_example_desk
+    from deskline.simulation import simulate_samples, with_example_desk
 
     configs = {p: with_example_desk(loads_config(f'[desk]\nprofile = "{p}"\n', f"<{p}>"))
                for p in ("standard", "gov")}

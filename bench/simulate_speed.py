@@ -69,7 +69,7 @@ def build_call(minutes: float, seed: int = 7):
 
 def run_once(wav: str, events: str) -> tuple[float, float, dict]:
     """(wall seconds, CPU seconds of this process, call record) of one simulate run."""
-    from deskline.replay import simulate_file
+    from deskline.simulation import simulate_file
     t0, c0 = time.perf_counter(), time.process_time()
     sim = simulate_file(wav, events_path=events)
     return time.perf_counter() - t0, time.process_time() - c0, sim.summary

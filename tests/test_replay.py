@@ -149,7 +149,7 @@ def test_result_does_not_depend_on_block_size(monkeypatch, block_s):
 
 def test_queue_playback_on_the_replay_clock():
     from deskline.phrases.queue import PhraseQueue
-    from deskline.replay import QueuePlayback
+    from deskline.simulation import QueuePlayback
     lengths = {"greeting": 2.5, "hold_ask": 1.25, "goodbye": 1.0}
     pb = QueuePlayback(PhraseQueue(8000, lambda pid, values, lang, rate: np.zeros(int(lengths[pid] * rate))))
     assert pb.next_done_t_s() is None

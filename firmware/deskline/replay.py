@@ -1,7 +1,8 @@
 """Replay a recorded call through the line meter and the controller, on the recording's clock.
 
-This is the imperative shell of ``deskline simulate`` and ``deskline demo``: the same
-controller that runs live is fed, in time order,
+The engine of ``deskline simulate`` and ``deskline demo`` (wired to the project's meter,
+controller, phrase book and call record in :mod:`deskline.simulation`): the same controller
+that runs live is fed, in time order,
 
 - the hardware events of the call (from an events file, or off-hook at 0 and on-hook at the
   end of the recording),
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol, Sequence
 
@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 BLOCK_S = 1.0
 #: The controller's clock step where no audio drives it (after the end of a recording).
 HOP_S = 0.01
-#: Rate the playback queue counts phrase time in, during a replay (1/8000 s resolution).
-SIM_RATE_HZ = 8000
 
 
 class Playback(Protocol):
@@ -253,212 +251,6 @@ class Replay:
         done_t = self.playback.next_done_t_s()
         hw_t = hw[0][0] if hw else float("inf")
         return hw_t if done_t is None else min(done_t, hw_t)
-
-
-# --- wiring: the project's meter, controller, phrase book and call record --------------------
-
-class QueuePlayback:
-    """The phrase book's :class:`~deskline.phrases.queue.PhraseQueue` on the replay's clock.
-
-    The queue counts time in samples pulled. Here it is pulled in one go up to each moment
-    something happens (a phrase ends, a new one starts, one is stopped), so a replay costs a
-    few queue calls per phrase rather than one per 10 ms. Phrase ends come from the queue's
-    own ``done`` lists; the end times kept alongside are checked against them.
-    """
-
-    def __init__(self, queue, *, fields_of: Callable[[str], Sequence[str]] | None = None):
-        self.queue = queue
-        self.fields_of = fields_of
-        self.rate_hz = queue.rate_hz
-        self._head_t_s = 0.0                  # how far the queue has been pulled
-        self._ends: list[tuple[str, float]] = []  # (phrase, end time) of what plays and waits
-
-    def _pull_to(self, t_s: float) -> list[str]:
-        if not self.queue.busy:
-            self._head_t_s = max(self._head_t_s, t_s)
-            return []
-        n = int(round((t_s - self._head_t_s) * self.rate_hz))
-        if n <= 0:
-            return []
-        _, done = self.queue.pull(n)
-        self._head_t_s += n / self.rate_hz
-        return done
-
-    def play(self, action: Play) -> list[PhraseDone]:
-        late = self._pull_to(action.t_s)
-        if late:   # cannot happen when phrase ends are popped on time; keep the clock honest
-            log.warning("phrases %s ended before %.2f s unreported", late, action.t_s)
-            self._ends = self._ends[len(late):]
-        values = dict(action.values)
-        if self.fields_of is not None:
-            # the controller gives every greeting-like phrase the desk's values; a phrase
-            # takes only the fields its catalog entry names
-            wanted = set(self.fields_of(action.phrase))
-            values = {k: v for k, v in values.items() if k in wanted}
-        length_s = self.queue.play(action.phrase, values)
-        start = max(action.t_s, self._ends[-1][1] if self._ends else action.t_s)
-        self._ends.append((action.phrase, start + length_s))
-        return []
-
-    def stop(self, t_s: float) -> list[PhraseDone]:
-        self._pull_to(t_s)
-        dropped = self.queue.stop()
-        playing = self._ends[0][0] if self._ends else None
-        self._ends = []
-        # only the phrase that was sounding ends now; queued ones never started
-        return [PhraseDone(t_s, playing)] if dropped and playing else []
-
-    def next_done_t_s(self) -> float | None:
-        return self._ends[0][1] if self._ends else None
-
-    def pop_done(self, t_s: float) -> list[PhraseDone]:
-        done = self._pull_to(t_s)
-        out = []
-        for phrase in done:
-            expected, _ = self._ends.pop(0)
-            if expected != phrase:
-                raise RuntimeError(f"playback queue ended {phrase}, expected {expected}")
-            out.append(PhraseDone(t_s, phrase))
-        return out
-
-
-@dataclass
-class Simulation:
-    """A finished ``simulate`` run: the replay result, the call record, a title line."""
-
-    result: ReplayResult
-    summary: dict
-    title: str
-    records: list[dict] = field(default_factory=list)
-
-
-def simulate_samples(rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = None,
-                     events: Iterable | None = None, config=None, journal=None,
-                     source: str = "replay", keep_trace: bool = False) -> tuple[ReplayResult, list]:
-    """Replay samples with the configured controller; returns the result and the call records.
-
-    ``config`` is a :class:`deskline.config.Config` (None: built-in defaults); ``journal`` a
-    :class:`deskline.journal.Journal` (None: an in-memory one, thrown away).
-    """
-    from deskline.dsp.meter import LineMeter
-    from deskline.journal import CallRecorder, Journal
-
-    controller, playback, profile_name = _controller_and_playback(config)
-    own_journal = journal is None
-    if own_journal:
-        journal = Journal(":memory:")
-    try:
-        recorder = CallRecorder(journal, source=source, profile=profile_name)
-        engine = Replay(controller=controller, playback=playback, meter_factory=LineMeter,
-                        recorder=recorder, keep_trace=keep_trace)
-        result = engine.run(rx, rate_hz=rate_hz, tx=tx, events=events)
-        records = [journal.call(i) for i in result.call_ids]
-    finally:
-        if own_journal:
-            journal.close()
-    return result, records
-
-
-def simulate_file(wav_path, *, events_path=None, config_path=None, journal_path=None,
-                  keep_trace: bool = False) -> Simulation:
-    """``deskline simulate``: read the recording, events and config; replay; record the call."""
-    from deskline.audiofile import read_audio
-    from deskline.eventsfile import load_events
-    from deskline.exc import AudioFileError
-    from deskline.journal import Journal
-
-    config = _load_config(config_path)
-    recording = read_audio(wav_path)
-    if recording.channels > 2:
-        raise AudioFileError(f"{recording.path}: {recording.channels} channels; a call is mono "
-                             "(receive) or stereo (receive, transmit)")
-    events = load_events(events_path) if events_path else None
-    # views, not copies: a long recording is held once
-    rx = recording.samples[:, 0]
-    tx = recording.samples[:, 1] if recording.channels == 2 else None
-    journal = Journal(journal_path) if journal_path else None
-    try:
-        result, records = simulate_samples(rx, rate_hz=recording.rate_hz, tx=tx, events=events,
-                                           config=config, journal=journal,
-                                           source=os.path.abspath(recording.path),
-                                           keep_trace=keep_trace)
-    finally:
-        if journal is not None:
-            journal.close()
-    layout = "stereo (receive, transmit)" if tx is not None else "mono (receive)"
-    desk = config.desk
-    title = (f"{recording.path}: {recording.duration_s:.2f} s, {recording.rate_hz} Hz, {layout}; "
-             f"profile {config.profile.name}; desk {desk.hotline_name} agent {desk.agent_no}"
-             + (" (example desk: no [desk] configured)" if desk.agent_no == EXAMPLE_AGENT_NO
-                and desk.hotline_name == EXAMPLE_HOTLINE_NAME else ""))
-    summary = records[-1] if len(records) == 1 else {"calls": records}
-    if not records:
-        summary = {}
-    return Simulation(result, summary, title, records)
-
-
-#: The example desk a replay uses when the configuration names no hotline and no agent.
-EXAMPLE_HOTLINE_NAME = "12385热线"
-EXAMPLE_HOTLINE_NAME_EN = "the 12385 hotline"
-EXAMPLE_AGENT_NO = "1001"
-
-
-def example_phrases_dir() -> str:
-    """The override directory holding the example desk's recorded hotline name."""
-    from importlib import resources
-    return str(resources.files("deskline") / "data" / "demo" / "phrases")
-
-
-def with_example_desk(config):
-    """``config`` with the example desk's name and number where it has none (else unchanged).
-
-    The greeting needs a hotline name and an agent number; a replay on a machine with no
-    desk configured uses the example desk's (and its recorded name) rather than failing.
-    """
-    from dataclasses import replace
-    d = config.desk_section
-    if d.hotline_name or d.agent_no:
-        return config
-    desk = replace(d, hotline_name=EXAMPLE_HOTLINE_NAME, hotline_name_en=EXAMPLE_HOTLINE_NAME_EN,
-                   agent_no=EXAMPLE_AGENT_NO)
-    phrases = config.phrases
-    if not phrases.dir:
-        phrases = replace(phrases, dir=example_phrases_dir())
-    return replace(config, desk_section=desk, phrases=phrases)
-
-
-def _load_config(path):
-    """The configuration in force (``path``, ``$DESKLINE_CONFIG``, /etc/deskline, built-in)."""
-    from deskline.config import load_effective
-    return with_example_desk(load_effective(path))
-
-
-def _controller_and_playback(config):
-    """The controller for the config's profile and desk, and the phrase book's playback."""
-    from deskline.call.controller import Controller
-    from deskline.config import Config
-    if config is None:
-        config = with_example_desk(Config.default())
-    profile, desk = config.profile, config.desk
-    return Controller(profile, desk), _playback_for(config, desk), profile.name
-
-
-_BOOKS: dict = {}
-
-
-def _playback_for(config, desk) -> QueuePlayback:
-    """A playback queue over the phrase book for this config (books are kept: loading is slow)."""
-    from deskline.phrases.book import PhraseBook
-    from deskline.phrases.queue import PhraseQueue
-    key = (config.phrases.dir, desk.language, desk.hotline_name, desk.hotline_name_en, desk.agent_no)
-    book = _BOOKS.get(key)
-    if book is None:
-        book = PhraseBook(override_dir=config.phrases.dir or None, lang=desk.language,
-                          hotline_name=desk.hotline_name, hotline_name_en=desk.hotline_name_en,
-                          agent_no=desk.agent_no or None)
-        _BOOKS[key] = book
-    return QueuePlayback(PhraseQueue(SIM_RATE_HZ, book, lang=desk.language),
-                         fields_of=lambda phrase: book.catalog[phrase].fields)
 
 
 def _shifted(states: list | None, origin_s: float) -> list | None:

@@ -16,7 +16,7 @@ import numpy as np
 from deskline.call.events import Led, Mute, Note, PhraseDone, Play, Release
 from deskline.callmix import RATE_HZ, CallBuilder, at_active_level, load_clip
 from deskline.config import load_config
-from deskline.replay import simulate_samples
+from deskline.simulation import simulate_samples
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -42,13 +42,13 @@ def add_arguments(parser) -> None:
 
 def _config(path):
     from deskline.config import Config, load_config
-    from deskline.replay import with_example_desk
+    from deskline.simulation import with_example_desk
     return with_example_desk(load_config(path) if path else Config.default())
 
 
 def run(args) -> int:
     from deskline.journal import Journal
-    from deskline.replay import simulate_samples
+    from deskline.simulation import simulate_samples
 
     names = args.call or list(democalls.NAMES)
     plot_name = (args.call or [PLOT_DEFAULT])[0]

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from deskline import replay as replay_mod
+from deskline import simulation
 from deskline.timeline import format_record, format_timeline
 
 NAME = "simulate"
@@ -56,7 +56,7 @@ def emit_text(result, summary: dict, *, title: str, out=None) -> None:
 
 
 def run(args) -> int:
-    sim = replay_mod.simulate_file(args.wav, events_path=args.events, config_path=args.config,
+    sim = simulation.simulate_file(args.wav, events_path=args.events, config_path=args.config,
                                    journal_path=args.journal, keep_trace=bool(args.plot))
     summary = sim.summary
     if args.json:

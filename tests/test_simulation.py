@@ -1,0 +1,37 @@
+"""The simulate wiring: the phrase queue on the replay clock, the example desk."""
+import numpy as np
+
+from deskline.call.events import PhraseDone, Play
+from deskline.config import Config, loads_config
+from deskline.simulation import EXAMPLE_AGENT_NO, QueuePlayback, with_example_desk
+
+
+def test_queue_playback_on_the_replay_clock():
+    from deskline.phrases.queue import PhraseQueue
+    lengths = {"greeting": 2.5, "hold_ask": 1.25, "goodbye": 1.0}
+    pb = QueuePlayback(PhraseQueue(8000, lambda pid, values, lang, rate: np.zeros(int(lengths[pid] * rate))))
+    assert pb.next_done_t_s() is None
+    assert pb.play(Play(1.0, "greeting")) == []
+    assert pb.next_done_t_s() == 3.5
+    assert pb.pop_done(3.5) == [PhraseDone(3.5, "greeting")]
+    assert pb.next_done_t_s() is None
+    pb.play(Play(10.0, "hold_ask"))            # idle time in between does not shift it
+    assert pb.next_done_t_s() == 11.25
+    assert pb.stop(10.5) == [PhraseDone(10.5, "hold_ask")]
+    assert pb.next_done_t_s() is None and pb.stop(10.6) == []
+    pb.play(Play(12.0, "goodbye"))
+    pb.play(Play(12.5, "greeting"))            # queued behind: starts when goodbye ends
+    assert pb.next_done_t_s() == 13.0
+    assert pb.pop_done(13.0) == [PhraseDone(13.0, "goodbye")]
+    assert pb.next_done_t_s() == 15.5
+    assert pb.pop_done(15.5) == [PhraseDone(15.5, "greeting")]
+
+
+
+
+def test_example_desk_only_where_the_config_names_none():
+    cfg = with_example_desk(Config.default())
+    assert cfg.desk.agent_no == EXAMPLE_AGENT_NO and cfg.desk.hotline_name
+    assert cfg.phrases.dir.endswith("phrases")
+    own = loads_config('[desk]\nhotline_name = "12345"\nagent_no = "7"\n', "<test>")
+    assert with_example_desk(own) is own

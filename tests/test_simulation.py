@@ -35,3 +35,20 @@ def test_example_desk_only_where_the_config_names_none():
     assert cfg.phrases.dir.endswith("phrases")
     own = loads_config('[desk]\nhotline_name = "12345"\nagent_no = "7"\n', "<test>")
     assert with_example_desk(own) is own
+
+
+def test_queue_playback_passes_a_phrase_only_the_fields_it_takes():
+    from deskline.phrases.queue import PhraseQueue
+    seen = []
+
+    def source(pid, values, lang, rate):
+        seen.append((pid, dict(values)))
+        return np.zeros(800)
+
+    fields = {"greeting": ("hotline_name", "agent_no"), "greeting_late": ()}
+    pb = QueuePlayback(PhraseQueue(8000, source), fields_of=lambda p: fields[p])
+    desk = {"hotline_name": "12345", "agent_no": "7"}
+    pb.play(Play(0.0, "greeting_late", desk))
+    pb.pop_done(0.1)
+    pb.play(Play(1.0, "greeting", desk))
+    assert seen == [("greeting_late", {}), ("greeting", desk)]

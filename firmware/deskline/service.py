@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 #: phrase or a stop flushes it) and rides out stalls of the loop (an fsync of the journal).
 OUTPUT_LEAD_BLOCKS = 30
 
+#: CPU share of one core (whole process) above which the card loop counts as busy-polling,
+#: measured over windows of SPIN_WINDOW_S.
+SPIN_CPU_SHARE = 0.5
+SPIN_WINDOW_S = 3.0
+
 
 class _Stop(Exception):
     """SIGTERM or SIGINT arrived."""
@@ -144,6 +149,9 @@ class Service:
         self._xruns_logged = 0
         self._next_xrun_log_mono = 0.0
         self._opened_without_blocks = 0
+        self._spin_last: tuple | None = None
+        self._spin_next_mono = 0.0
+        self._spin_strikes = 0
 
     # --- clock ---------------------------------------------------------------------------------
 
@@ -261,6 +269,7 @@ class Service:
         self._apply(self.p.controller.tick(self.now_s()))
         self._watchdog(got_block)
         self._log_xruns()
+        self._check_spin()
 
     def _on_block(self, t0_s: float, block: np.ndarray) -> None:
         now = time.monotonic()
@@ -435,8 +444,10 @@ class Service:
         if not n or not every:
             return
         now = time.monotonic()
-        healthy = (not self._card_lost and now - self._last_block_mono < self.p.stall_s) or \
-            (self._card_lost and self._opened_without_blocks < 3)
+        # blocks arriving, or the card known gone and being looked for; but a card that opens
+        # and then delivers nothing, three times over, is a stalled stream: let systemd act
+        healthy = self._opened_without_blocks < 3 and (
+            self._card_lost or now - self._last_block_mono < self.p.stall_s)
         if healthy and now >= self._next_ping_mono:
             n.watchdog()
             self._next_ping_mono = now + every
@@ -451,6 +462,36 @@ class Service:
             log.warning("sound card xruns: %d in the last period (%d in all; %d blocks dropped)",
                         audio.xruns - self._xruns_logged, audio.xruns, audio.dropped)
             self._xruns_logged = audio.xruns
+
+    def _check_spin(self) -> None:
+        """Reopen the card if the process burns a core while the card is open.
+
+        After an xrun, PortAudio's ALSA loop over some plugins (seen with PulseAudio's) can keep
+        polling without rest: the audio still flows, but a core is gone for good. The desk
+        needs a few % of a core, so more than SPIN_CPU_SHARE over two windows in a row means
+        that state; a reopen (a 20-50 ms gap in the audio) ends it.
+        """
+        now = time.monotonic()
+        if now < self._spin_next_mono:
+            return
+        cpu = time.process_time()
+        flowing = not self._card_lost and now - self._last_block_mono < self.p.stall_s
+        if self._spin_last is not None and flowing:
+            share = (cpu - self._spin_last[0]) / max(1e-6, now - self._spin_last[1])
+            self._spin_strikes = self._spin_strikes + 1 if share > SPIN_CPU_SHARE else 0
+            if self._spin_strikes >= 2:
+                self._spin_strikes = 0
+                log.warning("the sound card loop is busy-polling (%.0f %% of a core); "
+                            "reopening the card", 100 * share)
+                self.p.audio.close()
+                try:
+                    self._open_audio(retrying=True)
+                    self._last_block_mono = time.monotonic()
+                except HardwareError:
+                    self._lose_card()
+                cpu = time.process_time()
+        self._spin_last = (cpu, time.monotonic())
+        self._spin_next_mono = time.monotonic() + SPIN_WINDOW_S
 
     def _let_line_go(self) -> None:
         """Let the release relay go once the agent has put the handset down."""

@@ -214,3 +214,29 @@ def test_watchdog_stops_when_the_stream_stalls_for_good(service):
         svc.step()
     assert pings.n == before                     # no more pings: systemd will restart us
     assert svc._opened_without_blocks >= 3
+
+
+def test_a_busy_polling_card_is_reopened(service, monkeypatch, caplog):
+    import time as _time
+
+    import deskline.service as service_mod
+
+    svc, desk, card, _ = service
+    monkeypatch.setattr(service_mod, "SPIN_WINDOW_S", 0.01)
+    wall = {"t": _time.monotonic()}
+    cpu = {"t": 0.0}
+    monkeypatch.setattr(service_mod.time, "process_time", lambda: cpu["t"])
+    opens = []
+    real_open = card.open
+    card.open = lambda **kw: (opens.append(kw), real_open(**kw))[1]
+    for _ in range(5):                       # quiet: a few % of a core
+        cpu["t"] += 0.0001
+        _time.sleep(0.012)
+        svc.step()
+    assert not opens
+    for _ in range(5):                       # the process burns a whole core
+        _time.sleep(0.012)
+        cpu["t"] += 0.02
+        svc.step()
+    assert opens and card.is_open
+    assert sum("busy-polling" in r.message for r in caplog.records) >= 1

@@ -25,6 +25,24 @@ def _spans(t_s: np.ndarray, flags: np.ndarray, hop_s: float = 0.01) -> list[tupl
     return [(float(t_s[a] - hop_s), float(t_s[b - 1])) for a, b in zip(edges[::2], edges[1::2])]
 
 
+def _label_marks(ax, marks, y: float, color: str, *, span_s: float) -> None:
+    """Tick marks with labels on one lane; labels at one instant are joined, and labels close
+    in time alternate between two rows so they do not print over each other."""
+    merged: list[tuple[float, list[str]]] = []
+    for t, label in sorted(marks, key=lambda m: m[0]):
+        if merged and t - merged[-1][0] < 0.05:
+            if label not in merged[-1][1]:
+                merged[-1][1].append(label)
+        else:
+            merged.append((t, [label]))
+    last_t, row = -1e9, 0
+    for t, labels in merged:
+        row = 1 - row if t - last_t < 0.08 * span_s else 0
+        last_t = t
+        ax.plot([t], [y], marker="|", ms=14, color=color)
+        ax.text(t, y - 0.3 - 0.28 * row, ", ".join(labels), fontsize=7, va="center")
+
+
 def _holds(actions, end_s: float) -> list[tuple[float, float]]:
     out, start = [], None
     for a in actions:
@@ -88,17 +106,16 @@ def plot_call(path: str | os.PathLike, trace: dict, actions, *, events=(), title
     for phrase, a, b in phrase_spans or []:
         lane.barh(2.5, b - a, left=a, height=0.6, color="#f2c14e", edgecolor="#8a6d1d")
         lane.text(a, 2.95, phrase, fontsize=7, va="top", rotation=0, clip_on=True)
+    device, desk = [], []
     for a in actions:
         kind = type(a).__name__
         if kind == "Play" and not phrase_spans:
             lane.plot([a.t_s], [2.5], marker="v", color="#8a6d1d")
             lane.text(a.t_s, 2.95, a.phrase, fontsize=7, va="top")
         elif kind in ("Release", "Led", "Mute", "Alert"):
-            label = {"Release": "release", "Led": f"LED {getattr(a, 'pattern', '')}",
-                     "Mute": "mute " + ("on" if getattr(a, "on", False) else "off"),
-                     "Alert": "alert"}[kind]
-            lane.plot([a.t_s], [1.5], marker="|", ms=14, color="#c0504d")
-            lane.text(a.t_s, 1.15, label, fontsize=7, rotation=0, va="top")
+            device.append((a.t_s, {"Release": "release", "Led": f"LED {getattr(a, 'pattern', '')}",
+                                   "Mute": "mute " + ("on" if getattr(a, "on", False) else "off"),
+                                   "Alert": "alert"}[kind]))
     for e in events:
         kind = type(e).__name__
         label = {"Ring": "ring", "Flash": "flash"}.get(kind)
@@ -107,8 +124,9 @@ def plot_call(path: str | os.PathLike, trace: dict, actions, *, events=(), title
         elif kind == "Key":
             label = f"key {e.name}"
         if label:
-            lane.plot([e.t_s], [0.5], marker="|", ms=14, color="#4a6fa5")
-            lane.text(e.t_s, 0.2, label, fontsize=7, va="center")
+            desk.append((e.t_s, label))
+    for marks, y, color in ((device, 1.5, "#c0504d"), (desk, 0.5, "#4a6fa5")):
+        _label_marks(lane, marks, y, color, span_s=end_s)
     lane.set_xlabel("time on the call (s)")
     lane.set_xlim(0, end_s)
     lane.grid(axis="x", alpha=0.3)

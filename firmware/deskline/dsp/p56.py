@@ -17,10 +17,11 @@ Levels are dBov: 0 dBov is the RMS of a full-scale square wave (RMS 1.0 for samp
 so a full-scale sine reads -3.01 dBov. Silence, or a signal that never rises ``M`` above the
 lowest threshold, reads :data:`~deskline.dsp.state.FLOOR_DBOV` with activity 0, as sv56 does.
 
-Vectorised: the smoothers run through :func:`scipy.signal.lfilter` with carried state; the
-hangover is a trailing running maximum of "how many thresholds the envelope reached", carried
-across blocks as the last ``I`` values; per-hop counts come from one ``bincount``. Results are
-identical however the input is split into blocks.
+Vectorised: the smoothers are :class:`deskline.dsp.filters.OnePole` (numpy, state carried); the
+hangover is a trailing running maximum of "how many thresholds the envelope reached"
+(:func:`deskline.dsp.filters.sliding_max`), carried across blocks as the last ``I`` values;
+per-hop counts come from one ``bincount``. Results are identical however the input is split
+into blocks.
 """
 from __future__ import annotations
 
@@ -28,9 +29,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
-from scipy.signal import lfilter
 
+from deskline.dsp.filters import OnePole, sliding_max
 from deskline.dsp.levels import peak_dbov
 from deskline.dsp.state import FLOOR_DBOV
 
@@ -224,14 +224,14 @@ class ActiveLevelMeter:
         self.rate_hz = _check_rate(rate_hz)
         self._hang = _hangover_samples(self.rate_hz)
         g = _smoothing_coefficient(self.rate_hz)
-        self._b = np.array([1.0 - g])
-        self._a = np.array([1.0, -g])
+        self._smooth_p = OnePole(g)
+        self._smooth_q = OnePole(g)
         self.reset()
 
     def reset(self) -> None:
         """Forget everything heard: the next sample starts a new measurement (a new call)."""
-        self._zi_p = np.zeros(1)
-        self._zi_q = np.zeros(1)
+        self._smooth_p.reset()
+        self._smooth_q.reset()
         self._history = np.zeros(self._hang, dtype=np.int8)
         self._sq = 0.0
         self._n = 0
@@ -273,13 +273,11 @@ class ActiveLevelMeter:
             return np.empty(0)
         mag = np.abs(x)
         self._peak = max(self._peak, float(mag.max()))
-        p, self._zi_p = lfilter(self._b, self._a, mag, zi=self._zi_p)
-        q, self._zi_q = lfilter(self._b, self._a, p, zi=self._zi_q)
+        q = self._smooth_q.process(self._smooth_p.process(mag))
         reached = _reached(q)
         if self._hang:
             ext = np.concatenate((self._history, reached))
-            span = self._hang + 1
-            held = maximum_filter1d(ext, span, origin=(span - 1) // 2)[self._hang:]
+            held = sliding_max(ext, self._hang + 1)  # held[i] = max(reached[i - I .. i])
             self._history = ext[-self._hang:].copy()
         else:
             held = reached

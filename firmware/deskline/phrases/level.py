@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
+from deskline.dsp.filters import sliding_mean, sliding_min
 from deskline.dsp.levels import amplitude_to_dbov, dbov_to_amplitude
 from deskline.dsp.p56 import active_speech_level
 from deskline.phrases.catalog import RATE_HZ as CATALOG_RATE_HZ
@@ -90,9 +90,10 @@ def limit_peaks(x: np.ndarray, *, rate_hz: int, ceiling_dbov: float = PEAK_CEILI
     if not x.size or mag.max() <= ceiling:
         return x.copy()
     need = np.minimum(1.0, ceiling / np.maximum(mag, 1e-12))
-    width = 2 * max(1, int(round(_LIMIT_WINDOW_S * rate_hz))) + 1
-    gain = uniform_filter1d(minimum_filter1d(need, size=width, mode="nearest"), size=width,
-                            mode="nearest")
+    half = max(1, int(round(_LIMIT_WINDOW_S * rate_hz)))
+    width = 2 * half + 1  # centred windows; the ends are repeated outwards
+    floor = sliding_min(np.pad(need, half, mode="edge"), width)
+    gain = sliding_mean(np.pad(floor, half, mode="edge"), width)
     return x * np.minimum(gain, need)  # float rounding of the mean must not cross the ceiling
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from deskline.call.events import Led, Mute, Note, PhraseDone, Play, Release
 from deskline.callmix import RATE_HZ, CallBuilder, at_active_level, load_clip
-from deskline.config import load_config
+from deskline.config import loads_config
 from deskline.simulation import simulate_samples
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -44,14 +44,11 @@ def noise(name: str) -> np.ndarray:
 @functools.lru_cache(maxsize=None)
 def config(profile: str = "standard", release_relay: bool = True):
     """A config for ``profile``; without a release relay the device asks the agent (LED)."""
-    import tempfile
     text = (f'[desk]\nhotline_name = "12345"\nhotline_name_en = "12345"\nagent_no = "1024"\n'
             f'profile = "{profile}"\n')
     if not release_relay:
         text += '[hw]\nline_release_pin = "none"\n'
-    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False, encoding="utf-8") as fh:
-        fh.write(text)
-    return load_config(fh.name)
+    return loads_config(text, f"<scenario {profile}>")
 
 
 @dataclass

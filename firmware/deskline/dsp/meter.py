@@ -28,7 +28,7 @@ import numpy as np
 import soxr
 
 from deskline.dsp.levels import CLIP_THRESHOLD, power_to_dbov
-from deskline.dsp.noise import NoiseParams, NoiseTracker
+from deskline.dsp.noise import _FLOOR_POWER, NoiseParams, NoiseTracker, _speech_over_noise
 from deskline.dsp.p56 import ActiveLevelMeter
 from deskline.dsp.state import FLOOR_DBOV, LineState, ToneEvent
 from deskline.dsp.tones import ToneDetector
@@ -142,9 +142,10 @@ class LineMeter:
         self._pending = np.empty(0)
         self._hops = 0
         self._speech_hops = 0
-        self._noise_power_sum = 0.0
-        self._noise_hops = 0
         self._speech_power_sum = 0.0
+        self._noise_hops = 0
+        self._noise_log_sum = 0.0
+        self._level_hist = np.zeros(_HIST_BINS, dtype=np.int64)
         self.last: LineState | None = None
         for part in (self._p56, self._vad, self._noise, self._tones, self._capture):
             part.reset()
@@ -201,7 +202,8 @@ class LineMeter:
         self._speech_hops += int(speech.sum())
         self._speech_power_sum += float(power[speech].sum())
         self._noise_hops += int(quiet.sum())
-        self._noise_power_sum += float(power[quiet].sum())
+        self._noise_log_sum += float(np.log(np.maximum(power[quiet], _FLOOR_POWER)).sum())
+        self._level_hist += np.bincount(_hist_bin(level), minlength=_HIST_BINS)
 
         states = []
         q = self._capture.queue
@@ -228,28 +230,49 @@ class LineMeter:
     # -- whole-input figures ----------------------------------------------------------------
 
     def summary(self) -> MeterSummary:
-        """Figures over everything fed since the reset.
+        """Figures over everything fed since the reset, as :func:`~deskline.dsp.noise.summarise_noise`
+        gives them for a whole signal.
 
-        The noise floor is the mean power of the hops the speech detector found quiet; the
-        SNR is the mean power of the speech hops less that noise, over the noise (NaN when
-        there was no speech or no quiet hop to tell it by).
+        The noise floor is the dB mean of the powers of the hops the speech detector found
+        quiet (the 10th percentile of all hop levels, to 0.5 dB, when under 0.2 s of them were
+        quiet); the SNR is the mean power of the speech hops less that noise, over the noise
+        (NaN when there was no speech).
         """
-        duration = self._hops * HOP_S
-        noise_p = self._noise_power_sum / self._noise_hops if self._noise_hops else float("nan")
-        speech_p = self._speech_power_sum / self._speech_hops if self._speech_hops else float("nan")
-        if math.isnan(noise_p) or math.isnan(speech_p) or noise_p <= 0:
-            snr = float("nan") if math.isnan(speech_p) or math.isnan(noise_p) else 100.0
+        if self._noise_hops * HOP_S >= 0.2:
+            noise_p = math.exp(self._noise_log_sum / self._noise_hops)
+        elif self._hops:
+            noise_p = 10.0 ** (_hist_percentile(self._level_hist, 10.0) / 10.0)
         else:
-            clean = max(speech_p - noise_p, 0.0)
-            snr = max(-30.0, min(100.0, 10 * math.log10(clean / noise_p))) if clean > 0 else -30.0
+            noise_p = 0.0
+        if self._speech_hops:
+            _, snr = _speech_over_noise(self._speech_power_sum / self._speech_hops,
+                                        max(noise_p, 1e-300))
+            snr = float(snr)
+        else:
+            snr = float("nan")
         return MeterSummary(
-            duration_s=duration,
+            duration_s=self._hops * HOP_S,
             active_level_dbov=self._p56.level_dbov,
             activity=self._p56.activity,
             speech_ratio=self._speech_hops / self._hops if self._hops else 0.0,
-            noise_floor_dbov=float(power_to_dbov(noise_p)) if not math.isnan(noise_p) else FLOOR_DBOV,
+            noise_floor_dbov=float(power_to_dbov(noise_p)),
             snr_db=snr,
         )
+
+
+# A histogram of hop levels (0.5 dB bins over FLOOR_DBOV..0 dBov) gives a whole-input
+# percentile in constant memory.
+_HIST_STEP_DB = 0.5
+_HIST_BINS = int(-FLOOR_DBOV / _HIST_STEP_DB) + 1
+
+
+def _hist_bin(level_dbov: np.ndarray) -> np.ndarray:
+    return np.clip(((level_dbov - FLOOR_DBOV) / _HIST_STEP_DB).astype(np.int64), 0, _HIST_BINS - 1)
+
+
+def _hist_percentile(hist: np.ndarray, q: float) -> float:
+    rank = np.searchsorted(np.cumsum(hist), q / 100.0 * hist.sum(), side="left")
+    return FLOOR_DBOV + float(rank) * _HIST_STEP_DB
 
 
 def tone_events(states) -> list[ToneEvent]:

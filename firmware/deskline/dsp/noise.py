@@ -34,10 +34,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
-from scipy.ndimage import minimum_filter1d
 
 from deskline.dsp.features import HOP_SAMPLES, RATE_HZ
+from deskline.dsp.filters import OnePole, sliding_min
 from deskline.dsp.levels import power_to_dbov
 from deskline.dsp.state import FLOOR_DBOV
 
@@ -76,7 +75,7 @@ class MinimumStatistics:
 
     def reset(self) -> None:
         """Forget the floor; the next hop starts it again."""
-        self._zi: np.ndarray | None = None
+        self._smoother: OnePole | None = None
         self._history = np.full((self.window_hops - 1, self.columns), np.inf)
 
     def process(self, power: np.ndarray) -> np.ndarray:
@@ -84,17 +83,13 @@ class MinimumStatistics:
         power = np.asarray(power, dtype=np.float64).reshape(-1, self.columns)
         if len(power) == 0:
             return np.zeros((0, self.columns))
-        a = self._alpha
-        if self._zi is None:
-            self._zi = (a * power[0])[None, :]
-        smooth, self._zi = lfilter([1.0 - a], [1.0, -a], power, axis=0, zi=self._zi)
+        if self._smoother is None:  # starts from the first power, as if it had always been
+            self._smoother = OnePole(self._alpha, initial=power[0])
+        smooth = self._smoother.process(power)
         buf = np.concatenate([self._history, smooth])
         self._history = buf[len(buf) - (self.window_hops - 1) :].copy()
-        d = self.window_hops
-        # A centred minimum filter read d//2 rows later is the trailing minimum over d rows.
-        centred = minimum_filter1d(buf, d, axis=0, mode="nearest")
-        ends = np.arange(d - 1, len(buf))
-        return centred[ends - (d - 1) + d // 2] * self.bias if d > 1 else smooth * self.bias
+        # row i: the minimum over the window ending at the i-th new hop
+        return sliding_min(buf, self.window_hops) * self.bias
 
 
 @dataclass(frozen=True, slots=True)

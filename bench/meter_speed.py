@@ -73,11 +73,11 @@ def make_runner(kind: str, rate_hz: int):
     if kind == "webrtc":
         from refvad import WebRtcVad
         vad = WebRtcVad(3)
-        return vad.process, (lambda: None)
+        return vad.process, vad.reset
     if kind == "silero":
         from refvad import SileroVad
         vad = SileroVad()
-        return vad.process, (lambda: None)
+        return vad.process, vad.reset
     raise ValueError(kind)
 
 

@@ -494,3 +494,14 @@ def test_noise_taken_for_speech_does_not_keep_the_closing_ladder_waiting():
     rx = lambda t: talk(t, -26.0, -40.0) if 2.5 <= t < 4.5 else talk(t, -40.0, -40.0)
     sim = Sim().run(30.0, rx=rx, events=[key(5.0, "goodbye")])
     assert [p for _, p in sim.plays()] == ["greeting", "goodbye", "anything_else", "hanging_up"]
+
+
+def test_distant_voices_behind_the_caller_do_not_keep_the_closing_ladder_waiting():
+    # the caller talks at -24 dBov, then says goodbye; voices 30 dB under the caller go on
+    # behind them (speech to the VAD, 8 dB over the line's floor)
+    def rx(t):
+        if 2.5 <= t < 6.5:
+            return talk(t, -24.0, -62.0)
+        return talk(t, -54.0, -62.0) if round(t * 10) % 4 == 0 else talk(t, -62.0, -62.0)
+    sim = Sim().run(40.0, rx=rx, events=[key(7.0, "goodbye")])
+    assert [p for _, p in sim.plays()] == ["greeting", "goodbye", "anything_else", "hanging_up"]

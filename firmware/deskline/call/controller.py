@@ -29,7 +29,8 @@ Rules that guard the caller:
 - The device never talks over anyone: a device prompt waits until neither side has spoken for
   ``min_pause_s``. Receive "speech" within ``pause_margin_db`` of the line's noise floor does
   not count (on a noisy line the speech detector takes the noise for endless talk, and the
-  "too noisy" prompt would never find its pause). The agent's own key phrases play at once
+  "too noisy" prompt would never find its pause), nor does talk more than ``caller_margin_db``
+  under the caller's own level so far (distant voices behind the caller). The agent's own key phrases play at once
   (the agent chose the moment).
 - A playing phrase is never cut by one of lower or equal priority (ladder prompts < the
   greeting < key phrases); a key phrase asked for while another plays waits its turn.
@@ -149,6 +150,8 @@ class Controller:
         self._verdict_figures: dict = {}
         self._caller_run_s = 0.0
         self._caller_last_t = _NEVER
+        self._caller_power_s = 0.0   # sum of power x seconds of the caller's audible talk
+        self._caller_talk_s = 0.0
         self._agent_run_s = 0.0
         self._agent_last_t = _NEVER
         self._speech_last_t = _NEVER
@@ -388,12 +391,16 @@ class Controller:
         if rx_speech:
             floor = self._judge.noise_dbov
             audible = floor <= FLOOR_DBOV + 1.0 or rx.level_dbov >= floor + p.pause_margin_db
+            # far under the caller's own level it is someone in the background, not the caller
+            audible = audible and rx.level_dbov >= self._caller_level() - p.caller_margin_db
             if audible:
                 self._speech_last_t = t  # talk that stands out of the line's noise
         caller_now = rx_speech and not agent_recent
         if caller_now:
             if audible:
                 self._caller_last_t = t  # restarts the closing ladder's silence
+                self._caller_power_s += dt * 10.0 ** (rx.level_dbov / 10.0)
+                self._caller_talk_s += dt
             self._caller_run_s += dt
             if self._caller_run_s >= p.speech_confirm_s - 1e-9:
                 out += self._caller_spoke(t)
@@ -410,6 +417,12 @@ class Controller:
             if verdict is not None:
                 out += self._quality_verdict(verdict.kind, verdict.figures, t)
         return out
+
+    def _caller_level(self) -> float:
+        """Power mean of the caller's audible talk so far (FLOOR_DBOV before 1 s of it)."""
+        if self._caller_talk_s < 1.0 or self._caller_power_s <= 0.0:
+            return FLOOR_DBOV
+        return 10.0 * math.log10(self._caller_power_s / self._caller_talk_s)
 
     def _quality_open(self) -> bool:
         st = self._step

@@ -49,6 +49,9 @@ class Profile:
     #: receive "speech" less than this above the line's noise floor does not hold a prompt
     #: back (on a noisy line the speech detector hears the noise as talk without end).
     pause_margin_db: float = 6.0
+    #: receive talk this far under the caller's own level (power mean of their talk so far)
+    #: is someone behind the caller: it neither holds a prompt back nor restarts a silence.
+    caller_margin_db: float = 20.0
     #: speech shorter than this does not count as someone speaking (clicks, a cough).
     speech_confirm_s: float = 0.3
     #: after our own phrase ends, the line is not judged for this long (echo, hybrid tail).

@@ -151,3 +151,17 @@ def test_noise_params_window_lengths():
     x = white(-40, 3 * RATE_HZ)
     block = fast.process(x, speech=np.zeros(300, bool), noise_hop=np.ones(300, bool))
     assert block.noise_dbov.shape == (300,) and abs(block.noise_dbov[-1] + 40) < 1
+
+
+def test_clean_real_speech_is_never_called_a_noisy_line():
+    """Per-hop SNR on a clean talk with natural pauses stays high: a few speech tails taken for
+    noise must not become the floor (that would tell a fine caller the line is noisy)."""
+    x, rate = soundfile.read(pathlib.Path(__file__).resolve().parents[1] / "fixtures"
+                             / "silero_test.wav", dtype="float64")
+    x = soxr.resample(x, rate, 8000)
+    x = x[: len(x) // 80 * 80]
+    vad = SpeechDetector().analyse(x)
+    block = NoiseTracker().process(x, speech=vad.speech, noise_hop=vad.noise_hop)
+    snr = block.snr_db[vad.speech & ~np.isnan(block.snr_db)]
+    assert len(snr) > 3000
+    assert np.mean(snr < 15.0) < 0.01

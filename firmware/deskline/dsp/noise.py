@@ -101,6 +101,15 @@ class NoiseParams:
     noise_window_s: float = 5.0
     #: Speech hops averaged for the speech level behind ``snr_db``.
     speech_window_s: float = 4.0
+    #: The floor is only (re)estimated from a window holding at least this much noise; with
+    #: less (a caller talking on, a short recording) the last floor is held, or the floor is
+    #: not known yet. A few hops of speech tail the detector let through must not be the floor.
+    min_noise_s: float = 0.3
+    #: The floor never sits more than ``cap_db`` above the minimum-statistics floor of the
+    #: whole-band power over ``cap_window_s``: the pauses between words bound the line's noise
+    #: from above, whatever the detector called the hops.
+    cap_db: float = 10.0
+    cap_window_s: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +170,16 @@ class NoiseTracker:
         n_speech = max(1, int(round(params.speech_window_s / HOP_S)))
         self._noise = _RunningSum(n_noise)
         self._speech = _RunningSum(n_speech)
+        self._min_noise_hops = max(1, int(round(params.min_noise_s / HOP_S)))
+        self._cap = MinimumStatistics(1, window_s=params.cap_window_s)
+        self._cap_factor = 10.0 ** (params.cap_db / 10.0)
         self.reset()
 
     def reset(self) -> None:
         """Forget the floor and the speech level (a new call)."""
         self._noise.reset()
         self._speech.reset()
+        self._cap.reset()
         self._last_noise = np.nan
 
     def process(self, x: np.ndarray, *, speech: np.ndarray, noise_hop: np.ndarray) -> NoiseBlock:
@@ -183,8 +196,11 @@ class NoiseTracker:
         nw = self._noise.sums(np.stack([logp * quiet, quiet.astype(float)], axis=1), signed=True)
         sw = self._speech.sums(np.stack([p * speech, speech.astype(float)], axis=1))
         noise = np.full(n, np.nan)
-        has = nw[:, 1] > 0
+        has = nw[:, 1] >= self._min_noise_hops
         noise[has] = np.exp(nw[has, 0] / nw[has, 1])
+        if n:
+            cap = self._cap.process(p)[:, 0] * self._cap_factor
+            noise = np.where(has, np.minimum(noise, cap), noise)
         # Hold the last floor through stretches with no noise hop in the window.
         idx = np.where(has, np.arange(n), -1)
         np.maximum.accumulate(idx, out=idx)

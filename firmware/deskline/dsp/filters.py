@@ -2,8 +2,8 @@
 
 These are the few filters the line meter needs, written so the runtime does not import scipy
 (with scipy 1.17, importing ``scipy.signal`` costs ~75 MB of resident memory and ~2 s of
-start-up on an x86 desktop, more on the desk's Raspberry Pi). All work along axis 0; further
-axes are independent columns.
+start-up, measured on an x86 development machine; the desk runs on a Raspberry Pi). All work
+along axis 0; further axes are independent columns.
 
 :class:`OnePole` computes ``y[n] = g*y[n-1] + (1-g)*x[n]`` without a per-sample loop. Samples
 are grouped in segments of ``L`` counted from :meth:`OnePole.reset`; within a segment, with

@@ -332,10 +332,15 @@ class Service:
 
     def _hardware_events(self) -> None:
         q = self.p.desk.edges
+        events = []
         while not q.empty():
             e = q.get_nowait()
-            self.p.edges.feed(e.source, e.active, self._edge_t_s(e.mono_s))
-        for ev in self.p.edges.poll(self.now_s()):
+            # an edge can settle what came before it (a ring burst ended, a key held long
+            # enough): those events come back from feed(), the rest from poll()
+            events += self.p.edges.feed(e.source, e.active, self._edge_t_s(e.mono_s))
+        events += self.p.edges.poll(self.now_s())
+        events.sort(key=lambda ev: ev.t_s)
+        for ev in events:
             if isinstance(ev, Hook) and ev.off_hook and not self._card_lost:
                 self._reset_meters()  # the active level is the call's, from its start
             self._handle(ev)

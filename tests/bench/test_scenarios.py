@@ -28,9 +28,6 @@ def test_answered_late_after_rings_gets_the_late_greeting(bench):
     bench.expect_phrase("greeting_late", bench.slack_s)
 
 
-@pytest.mark.xfail(reason="Service._hardware_events drops what EdgeInterpreter.feed() returns "
-                          "(only poll()'s events reach the controller): a ring, key or hook "
-                          "change that becomes certain at a later edge is lost", strict=False)
 def test_a_chopped_ring_counts_once_per_burst(bench):
     """An unsmoothed AC ring optocoupler releases the input at every zero crossing (25 Hz)."""
     rings = bench.profile.late_after_rings + 1

@@ -338,7 +338,7 @@ def _profile_check(key: str, v):
         return _time(v, positive=key in _POSITIVE_TIMES)
     if key.endswith("_dbov"):
         return _dbov(v)
-    if key in ("pause_margin_db", "caller_margin_db"):
+    if key in ("pause_margin_db", "caller_margin_db", "judge_margin_db"):
         return _db(v, 0.0, 60.0)
     if key.endswith("hysteresis_db"):
         return _db(v, 0.0, 20.0)

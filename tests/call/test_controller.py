@@ -505,3 +505,19 @@ def test_distant_voices_behind_the_caller_do_not_keep_the_closing_ladder_waiting
         return talk(t, -54.0, -62.0) if round(t * 10) % 4 == 0 else talk(t, -62.0, -62.0)
     sim = Sim().run(40.0, rx=rx, events=[key(7.0, "goodbye")])
     assert [p for _, p in sim.plays()] == ["greeting", "goodbye", "anything_else", "hanging_up"]
+
+
+def test_voices_behind_a_normal_caller_are_not_judged_as_a_quiet_caller():
+    # the caller talks at -26 dBov in 3 s sentences; in the 6 s gaps, voices behind them at
+    # -50 dBov (15 dB over the line's hiss) are "speech" to the VAD
+    def rx(t):
+        if t < 2.5:
+            return None
+        in_sentence = (t - 2.5) % 9.0 < 3.0
+        return talk(t, -26.0 if in_sentence else -50.0, -65.0)
+    sim = Sim().run(90.0, rx=rx)
+    assert [p for _, p in sim.plays()] == ["greeting"]
+    # the same without the margin: the voices are judged as the caller and bring a prompt
+    loose = Profile().with_values(judge_margin_db=60.0)
+    plays = Sim(profile=loose).run(90.0, rx=rx).of("Play")
+    assert [p.reason for p in plays if p.reason in ("quiet", "noisy")]

@@ -38,7 +38,9 @@ Rules that guard the caller:
   pending ladder step and stops that ladder.
 - The caller is judged only on receive speech with no tone on the line, no phrase of ours
   playing (nor ``echo_tail_s`` after it) and, where the transmit tap is wired, the agent quiet
-  (the receive tap carries the agent's sidetone). Quality verdicts come from
+  (the receive tap carries the agent's sidetone), and not on "speech" more than
+  ``judge_margin_db`` under the caller's own level so far (voices behind the caller, which the
+  speech detector takes for talk in the caller's pauses). Quality verdicts come from
   :class:`deskline.call.judge.CallerJudge` (hysteresis, minimum speech time); a pending quality
   prompt is dropped if the verdict stops holding before the pause comes.
 - Each device prompt is preceded by a ``Note("prompt", …)`` with the reason and the figures.
@@ -412,7 +414,8 @@ class Controller:
         if rx.tone is not None and self._state == "talking":
             self._judge.reset()  # a tone is never caller speech; start the hearing over
         elif caller_now and self._state == "talking" and self._quality_open() \
-                and (tx is not None or p.judge_without_tx):
+                and (tx is not None or p.judge_without_tx) \
+                and rx.level_dbov >= self._caller_level() - p.judge_margin_db:
             verdict = self._judge.feed(dt, rx)
             if verdict is not None:
                 out += self._quality_verdict(verdict.kind, verdict.figures, t)

@@ -52,6 +52,9 @@ class Profile:
     #: receive talk this far under the caller's own level (power mean of their talk so far)
     #: is someone behind the caller: it neither holds a prompt back nor restarts a silence.
     caller_margin_db: float = 20.0
+    #: receive "speech" this far under the caller's own level is not judged as the caller's
+    #: (background talk in the caller's pauses would read as a quiet caller or a noisy line).
+    judge_margin_db: float = 15.0
     #: speech shorter than this does not count as someone speaking (clicks, a cough).
     speech_confirm_s: float = 0.3
     #: after our own phrase ends, the line is not judged for this long (echo, hybrid tail).

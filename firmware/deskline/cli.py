@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 
@@ -51,7 +52,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _one_thread_maths() -> None:
+    """Keep numpy's BLAS on one thread unless told otherwise.
+
+    The meter multiplies small matrices every block; a multi-threaded OpenBLAS spends far
+    longer waking its threads than computing (several times slower on a busy two-core
+    machine), and on the desk the service shares the Pi with nothing that could use them.
+    Must run before numpy is first imported.
+    """
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _one_thread_maths()
     argv = sys.argv[1:] if argv is None else list(argv)
     # Import only the sub-command asked for: the DSP stack takes seconds to import on a Pi.
     first = next((a for a in argv if not a.startswith("-")), None)

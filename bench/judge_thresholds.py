@@ -250,6 +250,12 @@ def main(argv=None) -> int:
         "- Babble (other people talking) at 5 dB is the hard case: it is speech to the speech "
         "detector and in its troughs, so the line reads 13 dB at the median and is not called "
         "noisy. A miss leaves the agent to judge; a false prompt would insult a caller.",
+        "- Background voices: the speech detector takes distant talk behind the caller for "
+        "speech in the caller's pauses. The controller does not judge receive 'speech' more "
+        "than judge_margin_db (15 dB) under the caller's own level so far, and does not let "
+        "talk more than caller_margin_db (20 dB) under it hold a prompt back; without the "
+        "first, the cafe-20 dB and babble-20 dB calls above each drew a false prompt once "
+        "the second let the prompt find its pause.",
         "- Why the judge keeps its own floor: the meter's `noise_dbov` is a mean over the hops "
         "its speech detector calls quiet, so every missed word lands in it. Before the "
         "detector refit (e3295da) it jumped to -30..-17 dBov during clean speech and made "

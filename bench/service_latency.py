@@ -25,6 +25,7 @@ import argparse
 import os
 import pathlib
 import platform
+import re
 import statistics
 import sys
 import time
@@ -55,14 +56,30 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _usage(pid: int, seconds: float) -> tuple[float, float]:
-    """(CPU % of one core, peak RSS MB) over ``seconds``."""
-    c0, t0 = _cpu_s(pid), time.monotonic()
+def _pulse_threads_s(pid: int) -> float:
+    """CPU seconds of libpulse's client threads ("threaded-ml") in the process."""
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                st = f.read()
+        except FileNotFoundError:
+            continue
+        if "(threaded-ml)" in st:
+            fields = st.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _usage(pid: int, seconds: float) -> tuple[float, float, float]:
+    """(CPU % of one core, of which libpulse's threads %, peak RSS MB) over ``seconds``."""
+    c0, p0, t0 = _cpu_s(pid), _pulse_threads_s(pid), time.monotonic()
     rss = 0.0
     while time.monotonic() - t0 < seconds:
         rss = max(rss, _rss_mb(pid))
         time.sleep(0.25)
-    return 100 * (_cpu_s(pid) - c0) / (time.monotonic() - t0), rss
+    dt = time.monotonic() - t0
+    return 100 * (_cpu_s(pid) - c0) / dt, 100 * (_pulse_threads_s(pid) - p0) / dt, rss
 
 
 def _sound_spans(rec, threshold=1e-3):
@@ -88,10 +105,10 @@ def _config(work: pathlib.Path, *, short: bool) -> pathlib.Path:
 def hook_to_greeting(pa, work, trials):
     cfg = _config(work, short=False)
     svc = LiveService(str(work), pa.env, str(cfg)).start()
-    lat, cpu_idle, rss_idle, cpu_call, rss_call = [], None, None, None, None
+    lat, idle, call = [], None, None
     try:
         time.sleep(1.0)
-        cpu_idle, rss_idle = _usage(svc.proc.pid, 10.0)
+        idle = _usage(svc.proc.pid, 10.0)
         for _ in range(trials):
             rec = pa.record_output()
             time.sleep(0.3)
@@ -113,14 +130,20 @@ def hook_to_greeting(pa, work, trials):
         time.sleep(0.5)
         player = pa.play_into_line(talk[: 16000 * 12], rate_hz=16000)
         time.sleep(0.5)
-        cpu_call, rss_call = _usage(svc.proc.pid, 10.0)
+        call = _usage(svc.proc.pid, 10.0)
         player.wait(20)
         svc.desk.send("hook on")
         time.sleep(1.2)
         assert svc.stop() == 0
+        log = svc.log()
+        xruns = re.findall(r"\((\d+) in all;", log)
+        events = (int(xruns[-1]) if xruns else 0, log.count("busy-polling"))
+    except Exception:
+        print(svc.log()[-4000:], file=sys.stderr)
+        raise
     finally:
         svc.close()
-    return lat, (cpu_idle, rss_idle), (cpu_call, rss_call)
+    return lat, idle, call, events
 
 
 def silence_to_prompt(pa, work, trials):
@@ -147,9 +170,26 @@ def silence_to_prompt(pa, work, trials):
             svc.desk.send("hook on")
             time.sleep(1.2)
         assert svc.stop() == 0
+    except Exception:
+        print(svc.log()[-4000:], file=sys.stderr)
+        raise
     finally:
         svc.close()
     return excess
+
+
+def _commit() -> str:
+    import subprocess
+
+    import deskline
+
+    try:
+        here = pathlib.Path(deskline.__file__).is_relative_to(REPO)
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=5).stdout.strip()
+        return head if here else f"? (deskline imported from {pathlib.Path(deskline.__file__).parents[1]})"
+    except Exception:
+        return "unknown"
 
 
 def _stats(xs):
@@ -161,6 +201,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "service.md"))
+    ap.add_argument("--label", default="",
+                    help="what was measured, when not this checkout (e.g. an export of a commit)")
     args = ap.parse_args(argv)
     import tempfile
 
@@ -172,7 +214,7 @@ def main(argv=None) -> int:
             w1, w2 = pathlib.Path(d, "a"), pathlib.Path(d, "b")
             w1.mkdir()
             w2.mkdir()
-            lat, idle, call = hook_to_greeting(pa, w1, args.trials)
+            lat, idle, call, events = hook_to_greeting(pa, w1, args.trials)
             excess = silence_to_prompt(pa, w2, args.trials)
     finally:
         pa.stop()
@@ -182,10 +224,12 @@ def main(argv=None) -> int:
     lines = [
         "# The live service: reaction times and footprint",
         "",
-        f"Command: `python3 bench/service_latency.py --trials {args.trials}`  ",
+        f"Command: `python3 bench/service_latency.py --trials {args.trials}` "
+        f"({args.label or 'deskline at commit ' + _commit()})  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"audio through PulseAudio null sinks at 48 kHz (PortAudio ALSA `pulse` plugin, "
-        f"latency 'low'); fake GPIO (gpiozero MockFactory) driven over its socket; run took "
+        f"audio through PulseAudio null sinks at 48 kHz (PortAudio through ALSA's `pulse` "
+        f"plugin, 10 ms card blocks, 20 ms buffer); fake GPIO (gpiozero MockFactory) driven "
+        f"over its socket; run took "
         f"{time.monotonic() - t0:.0f} s; load average {load_before:.1f} before, "
         f"{load_after:.1f} after (other work on the machine shows up in the worst cases).",
         "",
@@ -196,9 +240,15 @@ def main(argv=None) -> int:
         f"| silent caller: greeting_repeat's first sample − (greeting's last sample + "
         f"silence_timeout_s) ({args.trials} trials, {s_miss} missed) | {s_med:+.0f} ms | "
         f"{s_max:+.0f} ms | — |",
-        f"| resident memory, idle / in a call | {idle[1]:.1f} MB / {call[1]:.1f} MB | | < 60 MB |",
+        f"| resident memory, idle / in a call | {idle[2]:.1f} MB / {call[2]:.1f} MB | | < 60 MB |",
         f"| CPU, share of one core, idle / in a call | {idle[0]:.2f} % / {call[0]:.2f} % | | "
         f"< 3 % in a call |",
+        f"| … of which libpulse's client threads, idle / in a call | {idle[1]:.2f} % / "
+        f"{call[1]:.2f} % | | |",
+        "",
+        f"During the first service's run (hook trials, idle and in-call windows): {events[0]} "
+        f"xruns counted, card reopened {events[1]} times for busy polling (a reopen mid-window "
+        f"makes libpulse's row read low or negative: its threads are new).",
         "",
         "Raw hook → greeting (ms): " + ", ".join("miss" if x is None else f"{1000 * x:.0f}" for x in lat),
         "",
@@ -213,10 +263,10 @@ def main(argv=None) -> int:
         "clock; its PhraseDone is timed when the card plays the last block, so the excess is "
         "the output path plus the controller's 10 ms ticks and the line analysis block "
         "(`[audio] block_s`, 50 ms here).",
-        "- Through PulseAudio the process also runs libpulse's client threads (about 1-2 % of "
-        "a core here) that a Pi's ALSA `hw:` card does not need; and after an xrun under load, "
-        "PortAudio's ALSA loop over the `pulse` plugin can fall into busy polling (seen as tens "
-        "of % of a core on the card thread); a real card is not affected by that plugin.",
+        "- Through PulseAudio the process also runs libpulse's client threads (the row above) "
+        "that a Pi's ALSA `hw:` card does not need. After an xrun under load, PortAudio's ALSA "
+        "loop over the `pulse` plugin has been seen to fall into busy polling (a whole core on "
+        "the card thread); the service reopens the card when that happens.",
         "- CPU and memory are of the `deskline run` process alone (/proc/PID/stat utime+stime "
         "over 10 s; VmRSS peak sampled every 0.25 s). In a call the caller is "
         "`tests/fixtures/silero_test.wav` (English talk with pauses) played into the line.",

@@ -30,7 +30,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, os.environ.get("DESKLINE_SRC", str(ROOT / "firmware")))
 
 from deskline.call.controller import Controller  # noqa: E402
-from deskline.call.events import Hook, Line, PhraseDone, Play  # noqa: E402
+from deskline.call.events import Hook, Line, Note, PhraseDone, Play  # noqa: E402
 from deskline.call.judge import CallerJudge  # noqa: E402
 from deskline.call.profile import Desk, Profile  # noqa: E402
 from deskline.dsp.levels import dbov_to_power, power_to_dbov  # noqa: E402
@@ -127,6 +127,7 @@ def run_call(y: np.ndarray, profile: Profile):
     ctl.handle(Hook(0.0, True))
     playing = ("greeting", 0.01)  # the greeting is taken as ended at once
     prompts, levels, snrs = [], [], []
+    near = {"quiet_s": 0.0, "noisy_s": 0.0, "dropped": 0}  # how close the call came to a prompt
     next_sample_s = 1.0
     states = meter.feed_all(y) + meter.flush()
     prev_t = None
@@ -139,6 +140,11 @@ def run_call(y: np.ndarray, profile: Profile):
             if isinstance(a, Play):
                 prompts.append((round(t, 1), a.phrase, a.reason))
                 playing = (a.phrase, t + PHRASE_S)
+            elif isinstance(a, Note) and a.kind == "prompt_dropped":
+                near["dropped"] += 1
+        if not prompts:
+            near["quiet_s"] = max(near["quiet_s"], ctl._judge.quiet_s)
+            near["noisy_s"] = max(near["noisy_s"], ctl._judge.noisy_s)
         dt = 0.01 if prev_t is None else t - prev_t
         prev_t = t
         if st.tone is None:
@@ -150,7 +156,7 @@ def run_call(y: np.ndarray, profile: Profile):
                 levels.append(judge.level_dbov)
                 if np.isfinite(judge.snr_db):
                     snrs.append(judge.snr_db)
-    return prompts, np.array(levels), np.array(snrs), states[-1].t_s if states else 0.0
+    return prompts, np.array(levels), np.array(snrs), states[-1].t_s if states else 0.0, near
 
 
 def _revision() -> str:
@@ -192,7 +198,7 @@ def main(argv=None) -> int:
             y, measured = build_call(monologue, target, noise, snr, rng, gaps_s=(0.0, 0.05))
         else:
             y, measured = build_call(utterances, target, noise, snr, rng)
-        prompts, levels, snrs, dur = run_call(y, profile)
+        prompts, levels, snrs, dur, near = run_call(y, profile)
         kinds = [r for _, _, r in prompts]
         first = prompts[0] if prompts else None
         if expected == "none":
@@ -200,7 +206,7 @@ def main(argv=None) -> int:
             false_prompts += len(prompts)
         ok = (not prompts) if expected == "none" else (bool(prompts) and kinds[0] == expected)
         rows.append((name, target, measured, noise_file or "-", snr, expected, dur, levels, snrs,
-                     first, len(prompts), ok))
+                     first, len(prompts), ok, near))
         print(f"{name:28s} {dur:6.0f} s  prompts {kinds}  {'ok' if ok else 'WRONG'}",
               flush=True)
     elapsed = time.perf_counter() - t0
@@ -224,18 +230,24 @@ def main(argv=None) -> int:
         "Judge level / SNR: the caller judge's short-term figures sampled once a second of judged "
         "speech (5th / 50th / 95th percentile).",
         "",
+        "Closest call (before any prompt): the most quiet / noisy caller speech the judge "
+        f"accrued (a prompt needs {p.quiet_min_speech_s:g} / {p.noisy_min_speech_s:g} s), and "
+        "how many verdicts were dropped because they stopped holding before a pause came.",
+        "",
         "| call | target dBov | P.56 of mix | noise | SNR dB | expected | length s | judge level "
-        "p5/p50/p95 | judge SNR p5/p50/p95 | first prompt (t s) | prompts | result |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "p5/p50/p95 | judge SNR p5/p50/p95 | closest: quiet s / noisy s / dropped | "
+        "first prompt (t s) | prompts | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (name, target, measured, nf, snr, exp, dur, lv, sn, first, n, ok) in rows:
+    for (name, target, measured, nf, snr, exp, dur, lv, sn, first, n, ok, near) in rows:
         fp = f"{first[1]} ({first[2]}) at {first[0]}" if first else "-"
         lines.append(
             f"| {name} | {target:g} | {measured:.1f} | {pathlib.Path(nf).stem if nf != '-' else '-'}"
             f" | {'-' if snr is None else f'{snr:g}'} | {exp} | {dur:.0f} | "
             f"{pct(lv, 5)} / {pct(lv, 50)} / {pct(lv, 95)} | {pct(sn, 5)} / {pct(sn, 50)} / "
-            f"{pct(sn, 95)} | {fp} | {n} | {'ok' if ok else '**wrong**'} |")
-    wrong = sum(1 for r in rows if not r[-1])
+            f"{pct(sn, 95)} | {near['quiet_s']:.1f} / {near['noisy_s']:.1f} / {near['dropped']} | "
+            f"{fp} | {n} | {'ok' if ok else '**wrong**'} |")
+    wrong = sum(1 for r in rows if not r[11])
     lines += [
         "",
         f"Normal calls: {total_normal_s / 60:.1f} min of audio, **{false_prompts} quality "
@@ -248,8 +260,10 @@ def main(argv=None) -> int:
         "percentile of the block levels, and a fluctuating noise (cafe, babble) has troughs "
         "under its mean. That errs towards silence by design.",
         "- Babble (other people talking) at 5 dB is the hard case: it is speech to the speech "
-        "detector and in its troughs, so the line reads 13 dB at the median and is not called "
-        "noisy. A miss leaves the agent to judge; a false prompt would insult a caller.",
+        "detector and loud enough to count as talk, so the line is found noisy (see 'closest') "
+        "but the prompt never finds a pause to speak in and is dropped when the verdict lapses. "
+        "A miss leaves the agent to judge; talking over the caller or a false prompt would be "
+        "worse.",
         "- Background voices: the speech detector takes distant talk behind the caller for "
         "speech in the caller's pauses. The controller does not judge receive 'speech' more "
         "than judge_margin_db (15 dB) under the caller's own level so far, and does not let "

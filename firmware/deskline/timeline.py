@@ -11,10 +11,19 @@ SHOWN_NOTES = ("far_end_hangup", "hold_long", "hold_over_limit", "ladder_cancell
                "caller_spoke", "prompt_dropped", "hold_cancelled", "unknown_key")
 
 
-def _figures(data: dict, keys=("active_level_dbov", "snr_db", "level_dbov", "silence_s",
-                               "caller_silence_s", "speech_s")) -> str:
-    parts = [f"{k}={data[k]}" for k in keys if k in data]
-    return ", ".join(parts)
+# The figures that explain a prompt, by its reason (the controller's "prompt" note).
+_WHY_FIGURES = {
+    "silent": ("silence_s",),
+    "closing": ("caller_silence_s",),
+    "quiet": ("caller_level_dbov", "quiet_speech_s"),
+    "noisy": ("snr_db", "noise_dbov", "noisy_speech_s"),
+}
+
+
+def _figures(data: dict) -> str:
+    keys = _WHY_FIGURES.get(data.get("reason"), ("caller_level_dbov", "snr_db", "silence_s",
+                                                  "caller_silence_s"))
+    return ", ".join(f"{k}={data[k]}" for k in keys if k in data)
 
 
 def describe(item) -> str | None:

@@ -167,3 +167,22 @@ def test_config_show_prints_a_file_that_loads_back_the_same(tmp_path, capsys, mo
     assert main(["config", "show", str(src), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["profiles"]["mine"]["min_pause_s"] == 1.5 and data["hw"]["line_release_pin"] == "none"
+
+
+def test_tone_plans_are_checked_and_reach_the_meter(tmp_path):
+    from deskline.config import load_config
+    from deskline.dsp.meter import meter_factory
+    from deskline.exc import ConfigError
+
+    good = tmp_path / "cn.toml"
+    good.write_text('[audio]\ntone_plans = ["cn"]\n')
+    cfg = load_config(good)
+    assert cfg.audio.tone_plans == ("cn",)
+    assert meter_factory(cfg.audio.tone_plans)(8000).params.tone_plans == ("cn",)
+    for bad, why in (('["cn", "xx"]', "unknown tone plan 'xx'"), ('"cn"', "must be a list"),
+                     ('["cn", "cn"]', "twice")):
+        path = tmp_path / "bad.toml"
+        path.write_text(f'[audio]\ncard = "USB"\ntone_plans = {bad}\n')
+        with pytest.raises(ConfigError) as err:
+            load_config(path)
+        assert f"{path}:3:" in str(err.value) and "tone_plans" in str(err.value) and why in str(err.value)

@@ -78,6 +78,9 @@ class AudioConfig:
     block_s: float = 0.1
     rx_channel: int = 0
     tx_channel: int | None = 1  # "none": the transmit tap is not wired
+    #: call-progress tone plans to listen for (ITU-T E.180: cn, eu, uk, na); a desk that
+    #: listens only for its own country's tones spends far less on the line meter
+    tone_plans: tuple[str, ...] = ("cn", "eu", "uk", "na")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,8 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     s = str(v).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{s}"'
 
@@ -296,11 +301,24 @@ _SECTIONS: dict[str, dict[str, Any]] = {
     "audio": {
         "card": _want_str, "output_card": _want_str, "rate_hz": _rate,
         "block_s": lambda v: _block(v), "rx_channel": lambda v: _want_int(v, 0, 7),
-        "tx_channel": _channel,
+        "tx_channel": _channel, "tone_plans": lambda v: _tone_plans(v),
     },
     "phrases": {"dir": _want_str},
     "journal": {"path": lambda v: _nonempty(v)},
 }
+
+
+def _tone_plans(v):
+    from deskline.dsp.tone_plans import PLANS
+
+    if not isinstance(v, list) or not v or not all(isinstance(p, str) for p in v):
+        raise _Bad(f"must be a list of plan names ({', '.join(PLANS)}), not {v!r}")
+    for plan in v:
+        if plan not in PLANS:
+            raise _Bad(f"unknown tone plan {plan!r} (known: {', '.join(PLANS)})")
+    if len(set(v)) != len(v):
+        raise _Bad("names a plan twice")
+    return tuple(v)
 
 
 def _block(v):

@@ -106,7 +106,7 @@ def simulate_samples(rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = No
     ``config`` is a :class:`deskline.config.Config` (None: built-in defaults); ``journal`` a
     :class:`deskline.journal.Journal` (None: an in-memory one, thrown away).
     """
-    from deskline.dsp.meter import LineMeter
+    from deskline.dsp.meter import meter_factory
     from deskline.journal import CallRecorder, Journal
 
     controller, playback, profile_name = _controller_and_playback(config)
@@ -115,7 +115,8 @@ def simulate_samples(rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = No
         journal = Journal(":memory:")
     try:
         recorder = CallRecorder(journal, source=source, profile=profile_name)
-        engine = Replay(controller=controller, playback=playback, meter_factory=LineMeter,
+        plans = config.audio.tone_plans if config is not None else None
+        engine = Replay(controller=controller, playback=playback, meter_factory=meter_factory(plans),
                         recorder=recorder, keep_trace=keep_trace)
         result = engine.run(rx, rate_hz=rate_hz, tx=tx, events=events)
         records = [journal.call(i) for i in result.call_ids]

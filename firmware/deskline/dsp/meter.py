@@ -275,6 +275,15 @@ def _hist_percentile(hist: np.ndarray, q: float) -> float:
     return FLOOR_DBOV + float(rank) * _HIST_STEP_DB
 
 
+def meter_factory(tone_plans=None):
+    """A ``rate_hz -> LineMeter`` maker listening for ``tone_plans`` (None: every plan)."""
+    params = MeterParams() if tone_plans is None else MeterParams(tone_plans=tuple(tone_plans))
+
+    def make(rate_hz: int) -> LineMeter:
+        return LineMeter(rate_hz, params)
+    return make
+
+
 def tone_events(states) -> list[ToneEvent]:
     """The distinct tones in a sequence of states, in order of onset."""
     seen, out = set(), []

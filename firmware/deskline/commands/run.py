@@ -128,7 +128,7 @@ def prepared_phrases(cfg, prepare, rate_hz):
 def build(cfg):
     """Every part of the service from the configuration (hardware opened except the card)."""
     from deskline.call.controller import Controller
-    from deskline.dsp.meter import LineMeter
+    from deskline.dsp.meter import meter_factory
     from deskline.hw.debounce import EdgeInterpreter
     from deskline.hw.duplex import DuplexAudio
     from deskline.journal import CallRecorder, Journal
@@ -164,7 +164,8 @@ def build(cfg):
         on_close.append(notifier.close)
         return ServiceParts(
             desk=desk, audio=audio, controller=Controller(cfg.profile, cfg.desk),
-            meter_factory=LineMeter, phrases=lambda rate: PhraseQueue(rate, source, lang=lang),
+            meter_factory=meter_factory(a.tone_plans),
+            phrases=lambda rate: PhraseQueue(rate, source, lang=lang),
             recorder=recorder, notifier=notifier, edges=EdgeInterpreter.from_config(cfg.hw),
             watchdog_s=watchdog_interval_s(), analysis_s=a.block_s, prepare=prepare,
             on_close=on_close)

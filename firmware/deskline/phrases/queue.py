@@ -73,8 +73,10 @@ class PhraseQueue:
     def _audio(self, phrase_id: str, values, lang) -> np.ndarray:
         key = _cache_key(phrase_id, values, lang)
         if key not in self._audio_cache:
+            # float32 is what a sound card takes, and halves what the desk keeps resident
+            # (the controller's phrases at 48 kHz are tens of megabytes in float64)
             x = np.asarray(self._source(phrase_id, dict(values or {}), lang, self.rate_hz),
-                           dtype=np.float64)
+                           dtype=np.float32)
             if x.ndim != 1:
                 raise ValueError(f"{phrase_id}: the audio source gave shape {x.shape}, want 1-D")
             x.setflags(write=False)
@@ -116,7 +118,7 @@ class PhraseQueue:
         n = int(n_samples)
         if n < 0:
             raise ValueError(f"n_samples must be >= 0, got {n_samples!r}")
-        out = np.zeros(n)
+        out = np.zeros(n, dtype=np.float32)
         done: list[str] = []
         filled = 0
         while self._items and (filled < n or self._items[0].remaining_samples == 0):

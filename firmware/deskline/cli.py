@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
-EXIT_CONFIG = 78  # EX_CONFIG from sysexits.h: systemd does not restart-loop on it by default
+EXIT_CONFIG = 78  # EX_CONFIG (sysexits.h); the unit's RestartPreventExitStatus=78 stops a restart loop
 
 
 def command_names() -> list[str]:

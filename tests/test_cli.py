@@ -34,3 +34,20 @@ def test_unknown_command_is_refused(capsys):
     with pytest.raises(SystemExit) as done:
         cli.main(["frobnicate"])
     assert done.value.code == 2
+
+
+def test_logging_follows_the_current_stderr(monkeypatch):
+    """main() runs many times in one process with the streams swapped; its log handler must
+    write to the stream of the moment, not to the first (by then closed) one."""
+    import io
+    import logging
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    cli._log_to_stderr(logging.INFO)
+    first.close()
+    monkeypatch.setattr("sys.stderr", second)
+    cli._log_to_stderr(logging.INFO)
+    logging.getLogger("deskline.test").info("hello %s", "there")
+    assert "hello there" in second.getvalue()
+    assert sum(isinstance(h, cli._StderrHandler) for h in logging.getLogger().handlers) == 1

@@ -4,39 +4,21 @@
 output, as it will on the bench; the PulseAudio harness of the audio-stack tests stands in for
 the card (capture = what reaches ``desk_rx``, playback = ``desk_tx``).
 """
-import pathlib
-import sys
 import time
 
 import numpy as np
 import pytest
 
-sys.path.append(str(pathlib.Path(__file__).resolve().parents[1] / "service"))
-import pulse_harness  # noqa: E402
+import pulse_harness
 
 from benches import CardEar, caller_speech_8k  # noqa: E402
 
 pytestmark = pytest.mark.audio
 
 
-@pytest.fixture(scope="module")
-def card():
-    reason = pulse_harness.available()
-    if reason:
-        pytest.skip(f"audio-stack test needs PulseAudio: {reason}")
-    harness = pulse_harness.PulseHarness().start()
-    mp = pytest.MonkeyPatch()
-    import sounddevice as sd
-
-    for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_SERVER"):
-        mp.setenv(key, harness.env[key])
-    sd._terminate()
-    sd._initialize()
-    yield harness
-    sd._terminate()
-    mp.undo()
-    sd._initialize()
-    harness.stop()
+@pytest.fixture
+def card(pulse_env):
+    return pulse_env
 
 
 def test_ear_hears_sound_arrive_and_stop_on_a_real_stream(card):

@@ -18,7 +18,6 @@ import time
 import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.append(str(HERE.parent / "service"))
 import pulse_harness  # noqa: E402
 from live_harness import CONFIG, LiveService, write_short_phrases  # noqa: E402
 

@@ -1,9 +1,8 @@
 """`phrases play` and `phrases record` on a real audio stack: PulseAudio null sinks as the card.
 
-Marked ``audio``: a private PulseAudio daemon (tests/service/pulse_harness.py) with a silent
+Marked ``audio``: a private PulseAudio daemon (tests/pulse_harness.py) with a silent
 keepalive stream on each sink; the card is found by its ALSA name as on the desk.
 """
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,8 +12,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
-import pulse_harness  # noqa: E402
+import pulse_harness
 
 from deskline.audiofile import read_audio  # noqa: E402
 from deskline.cli import main  # noqa: E402
@@ -26,30 +24,13 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RATE = pulse_harness.RATE_HZ
 
 
-@pytest.fixture(scope="module")
-def pulse():
-    reason = pulse_harness.available()
-    if reason:
-        pytest.skip(f"audio-stack test needs PulseAudio: {reason}")
-    harness = pulse_harness.PulseHarness().start()
-    yield harness
-    harness.stop()
-
-
 @pytest.fixture
-def card(pulse, monkeypatch, tmp_path):
-    import sounddevice as sd
-    for key in ("HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_SERVER"):
-        monkeypatch.setenv(key, pulse.env[key])
+def card(pulse_env, monkeypatch, tmp_path):
     cfg = tmp_path / "deskline.toml"
     cfg.write_text(f'[desk]\nhotline_name = "热线"\nagent_no = "1"\n\n[audio]\ncard = "{pulse_harness.CARD}"\n'
                    f'rate_hz = {RATE}\n\n[phrases]\ndir = "{tmp_path / "centre"}"\n', encoding="utf-8")
     monkeypatch.setenv("DESKLINE_CONFIG", str(cfg))
-    sd._terminate()
-    sd._initialize()
-    yield pulse
-    sd._terminate()
-    sd._initialize()
+    return pulse_env
 
 
 def _lag(long, short):

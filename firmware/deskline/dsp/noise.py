@@ -105,9 +105,10 @@ class NoiseParams:
     #: less (a caller talking on, a short recording) the last floor is held, or the floor is
     #: not known yet. A few hops of speech tail the detector let through must not be the floor.
     min_noise_s: float = 0.3
-    #: The floor never sits more than ``cap_db`` above the minimum-statistics floor of the
-    #: whole-band power over ``cap_window_s``: the pauses between words bound the line's noise
-    #: from above, whatever the detector called the hops.
+    #: Only hops within ``cap_db`` of the minimum-statistics floor of the whole-band power
+    #: over ``cap_window_s`` count as noise: the pauses between words bound the line's noise
+    #: from above, whatever the detector called the hops. A floor that steps up enters the
+    #: estimate once the minimum has followed it (``cap_window_s``).
     cap_db: float = 10.0
     cap_window_s: float = 3.0
 
@@ -192,15 +193,15 @@ class NoiseTracker:
         n = len(p)
         speech = np.asarray(speech, dtype=bool)[:n]
         quiet = np.asarray(noise_hop, dtype=bool)[:n]
+        if n:
+            # a hop well above the pauses' floor is a speech tail the detector let through
+            quiet = quiet & (p <= self._cap.process(p)[:, 0] * self._cap_factor)
         logp = np.log(np.maximum(p, _FLOOR_POWER))
         nw = self._noise.sums(np.stack([logp * quiet, quiet.astype(float)], axis=1), signed=True)
         sw = self._speech.sums(np.stack([p * speech, speech.astype(float)], axis=1))
         noise = np.full(n, np.nan)
         has = nw[:, 1] >= self._min_noise_hops
         noise[has] = np.exp(nw[has, 0] / nw[has, 1])
-        if n:
-            cap = self._cap.process(p)[:, 0] * self._cap_factor
-            noise = np.where(has, np.minimum(noise, cap), noise)
         # Hold the last floor through stretches with no noise hop in the window.
         idx = np.where(has, np.arange(n), -1)
         np.maximum.accumulate(idx, out=idx)

@@ -128,8 +128,10 @@ def _speakerphone(x, rng, rt60_s=0.7, rate_hz=8000):
     return y
 
 
-@pytest.mark.xfail(strict=True, reason="the controller has no speakerphone verdict yet "
-                   "(DESIGN §4 row 'caller on speakerphone → pick_up_handset')")
+@pytest.mark.xfail(strict=True, reason="the controller has no speakerphone verdict (DESIGN §4 "
+                   "row 'caller on speakerphone → pick_up_handset'): no measured cue separates a "
+                   "reverberant caller from ordinary calls with a margin "
+                   "(bench/results/speakerphone.md)")
 def test_caller_on_speakerphone_is_asked_to_pick_up_the_handset():
     rng = np.random.default_rng(11)
     b = CallBuilder(70.0)

@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "service"))
+sys.path.insert(0, str(REPO / "tests"))
 
 from live_harness import CONFIG, LiveService, write_short_phrases  # noqa: E402
 from pulse_harness import PulseHarness  # noqa: E402

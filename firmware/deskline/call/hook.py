@@ -27,6 +27,32 @@ from __future__ import annotations
 from deskline.call.events import Flash, Hook
 
 
+class StableInput:
+    """A two-level input whose level counts only once it has held for ``debounce_s``.
+
+    ``edge(t_s, level)`` records a raw change; ``settle(t_s)`` returns the time the new level
+    began once it has held long enough (and ``stable`` takes it), else None. The hook switch and
+    the desk keys share it.
+    """
+
+    def __init__(self, debounce_s: float, level: bool = False):
+        self.debounce_s = debounce_s
+        self.raw = level
+        self.raw_since = float("-inf")
+        self.stable = level
+
+    def edge(self, t_s: float, level: bool) -> None:
+        if level != self.raw:
+            self.raw = level
+            self.raw_since = t_s
+
+    def settle(self, t_s: float) -> float | None:
+        if self.raw != self.stable and t_s - self.raw_since >= self.debounce_s - 1e-9:
+            self.stable = self.raw
+            return self.raw_since
+        return None
+
+
 class HookDebouncer:
     """Raw hook edges in, debounced ``Hook`` and ``Flash`` events out."""
 
@@ -39,9 +65,7 @@ class HookDebouncer:
         self.debounce_s = debounce_s
         self.flash_min_s = flash_min_s
         self.flash_max_s = flash_max_s
-        self._raw = off_hook
-        self._raw_since = float("-inf")
-        self._stable = off_hook        # the debounced level
+        self._input = StableInput(debounce_s, off_hook)
         self._reported = off_hook      # what the controller has been told
         self._on_since: float | None = None  # a debounced on-hook not yet reported
 
@@ -53,20 +77,19 @@ class HookDebouncer:
     def edge(self, t_s: float, off_hook: bool) -> list:
         """A raw edge: the input now reads ``off_hook`` (from ``t_s``)."""
         out = self.tick(t_s)
-        if off_hook != self._raw:
-            self._raw = off_hook
-            self._raw_since = t_s
+        self._input.edge(t_s, off_hook)
         return out
 
     def tick(self, t_s: float) -> list:
         """Time has reached ``t_s``: the events that became certain."""
         out: list = []
-        if self._raw != self._stable and t_s - self._raw_since >= self.debounce_s - 1e-9:
-            self._stable = self._raw
-            out += self._accepted(self._raw, self._raw_since)
+        raw = self._input
+        since = raw.settle(t_s)
+        if since is not None:
+            out += self._accepted(raw.stable, since)
         if self._on_since is not None and t_s - self._on_since >= self.flash_max_s - 1e-9:
             # an off-hook edge inside the window that is still settling decides it instead
-            settling = self._raw and self._raw_since - self._on_since < self.flash_max_s
+            settling = raw.raw and raw.raw_since - self._on_since < self.flash_max_s
             if not settling:
                 out.append(Hook(self._on_since, False))
                 self._reported = False

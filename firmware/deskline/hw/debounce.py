@@ -14,7 +14,7 @@ stamped with the edge that started it::
 from __future__ import annotations
 
 from deskline.call.events import Key
-from deskline.call.hook import HookDebouncer
+from deskline.call.hook import HookDebouncer, StableInput
 from deskline.call.rings import RingCounter
 
 
@@ -23,24 +23,16 @@ class _KeyDebouncer:
 
     def __init__(self, name: str, debounce_s: float):
         self.name = name
-        self.debounce_s = debounce_s
-        self._raw = False
-        self._since = 0.0
-        self._stable = False
+        self._input = StableInput(debounce_s)
 
     def edge(self, t_s: float, down: bool) -> list:
         out = self.tick(t_s)
-        if down != self._raw:
-            self._raw = down
-            self._since = t_s
+        self._input.edge(t_s, down)
         return out
 
     def tick(self, t_s: float) -> list:
-        if self._raw != self._stable and t_s - self._since >= self.debounce_s - 1e-9:
-            self._stable = self._raw
-            if self._stable:
-                return [Key(self._since, self.name)]
-        return []
+        since = self._input.settle(t_s)
+        return [Key(since, self.name)] if since is not None and self._input.stable else []
 
 
 class EdgeInterpreter:

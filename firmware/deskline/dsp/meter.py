@@ -147,6 +147,8 @@ class LineMeter:
         self._noise_log_sum = 0.0
         self._level_hist = np.zeros(_HIST_BINS, dtype=np.int64)
         self.last: LineState | None = None
+        #: the 8 kHz samples of the hops the last feed completed (what the states describe)
+        self.line_8k = np.empty(0)
         for part in (self._p56, self._vad, self._noise, self._tones, self._capture):
             part.reset()
 
@@ -182,9 +184,11 @@ class LineMeter:
         n = buf.size // HOP_SAMPLES
         if n == 0:
             self._pending = buf.copy()
+            self.line_8k = np.empty(0)
             return []
         z = np.ascontiguousarray(buf[: n * HOP_SAMPLES])
         self._pending = buf[n * HOP_SAMPLES:].copy()
+        self.line_8k = z
 
         active = self._p56.process(z, HOP_SAMPLES)
         frames = z.reshape(n, HOP_SAMPLES)

@@ -65,6 +65,35 @@ def looped(x: np.ndarray, n_samples: int, *, rng: np.random.Generator | None = N
     return np.tile(body, reps)[:n_samples]
 
 
+def room_echo(rng: np.random.Generator, *, rt60_s: float, delay_s: float, gain_db: float,
+              rate_hz: int = RATE_HZ) -> np.ndarray:
+    """The agent's voice returned by a hands-free phone: an echo path as an impulse response.
+
+    ``delay_s`` of silence (the network's round trip), then the loudspeaker-to-microphone
+    sound of a room: a direct arrival and exponentially decaying noise falling 60 dB in
+    ``rt60_s``, scaled so that its energy is ``gain_db`` relative to the agent's voice.
+    """
+    n = max(1, int(round(rt60_s * rate_hz)))
+    t = np.arange(n) / rate_hz
+    h = rng.normal(0.0, 1.0, n) * 10.0 ** (-3.0 * t / rt60_s)
+    h[0] += 3.0
+    h *= 10.0 ** (gain_db / 20.0) / np.sqrt(np.sum(h * h))
+    return np.concatenate([np.zeros(int(round(delay_s * rate_hz))), h])
+
+
+def line_echo(rng: np.random.Generator, *, delay_s: float, gain_db: float,
+              rate_hz: int = RATE_HZ) -> np.ndarray:
+    """A handset caller's line returning the agent's voice: one short hybrid echo.
+
+    ``delay_s`` of silence, then a 5 ms decaying burst (a two-wire hybrid's reflection) with
+    energy ``gain_db`` relative to the agent's voice.
+    """
+    n = max(1, int(round(0.005 * rate_hz)))
+    h = rng.normal(0.0, 1.0, n) * np.exp(-np.arange(n) / (n / 5.0))
+    h *= 10.0 ** (gain_db / 20.0) / np.sqrt(np.sum(h * h))
+    return np.concatenate([np.zeros(int(round(delay_s * rate_hz))), h])
+
+
 @dataclass
 class CallBuilder:
     """A call being assembled: receive (caller) and transmit (agent) tracks and its events."""
@@ -93,12 +122,19 @@ class CallBuilder:
         """Put caller speech on the receive track at ``at_s``; returns when it ends."""
         return self._place(self.rx, speech, at_s)
 
-    def agent(self, speech: np.ndarray, at_s: float, *, sidetone_db: float | None = -20.0) -> float:
-        """Put agent speech on the transmit track (and, as sidetone, on the receive track)."""
+    def agent(self, speech: np.ndarray, at_s: float, *, sidetone_db: float | None = -20.0,
+              echo_ir: np.ndarray | None = None) -> float:
+        """Put agent speech on the transmit track (and, as sidetone, on the receive track).
+
+        ``echo_ir``: the path by which the agent's voice comes back from the caller (its
+        first sample at lag 0, e.g. :func:`room_echo`), added to the receive track.
+        """
         self.stereo = True
         end = self._place(self.tx, speech, at_s)
         if sidetone_db is not None:
             self._place(self.rx, speech * dbov_to_amplitude(sidetone_db), at_s)
+        if echo_ir is not None:
+            self._place(self.rx, np.convolve(speech, echo_ir), at_s)
         return end
 
     def background(self, noise: np.ndarray, level_dbov: float, *,

@@ -335,7 +335,8 @@ def _nonempty(v):
 
 
 _POSITIVE_TIMES = {"judge_window_s", "noise_window_s", "quiet_min_speech_s", "noisy_min_speech_s",
-                   "silence_timeout_s", "ring_reset_s", "hold_warn_s", "hold_limit_s"}
+                   "silence_timeout_s", "ring_reset_s", "hold_warn_s", "hold_limit_s",
+                   "speakerphone_agent_s"}
 
 
 def _profile_check(key: str, v):
@@ -343,8 +344,15 @@ def _profile_check(key: str, v):
         return _want_int(v, 0, 5)
     if key == "late_after_rings":
         return _want_int(v, 0, 20)
-    if key in ("greet_without_ring", "judge_without_tx"):
+    if key in ("greet_without_ring", "judge_without_tx", "speakerphone_prompt"):
         return _want_bool(v)
+    if key == "speakerphone_z":
+        v = _want_float(v)
+        if not 2.0 <= v <= 1000.0:
+            raise _Bad(f"{v:g} is out of range 2..1000 (a z-score against the estimate's noise)")
+        return v
+    if key == "speakerphone_echo_db":
+        return _db(v, -60.0, 20.0)
     if key == "noise_percentile":
         v = _want_float(v)
         if not 0.0 <= v <= 50.0:

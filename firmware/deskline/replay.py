@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Protocol, Sequence
 import numpy as np
 
 from deskline.call.events import Hook, Line, PhraseDone, Play, StopPlayback
+from deskline.dsp.echo import EchoMeter, feed_taps
 from deskline.dsp.state import LineState
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ class Replay:
         heapq.heapify(hw)
         meter_rx = self.meter_factory(rate_hz)
         meter_tx = self.meter_factory(rate_hz) if tx is not None else None
+        echo = EchoMeter() if meter_tx is not None else None
         block = max(1, int(round(BLOCK_S * rate_hz)))
         # As the live service does, the meters start afresh at every off-hook (the caller's
         # active level and noise floor are the call's own); their clock then counts from there.
@@ -190,16 +192,22 @@ class Replay:
                 states = meter_rx.feed_all(np.ascontiguousarray(rx[pos:end]))
                 tx_states = (meter_tx.feed_all(np.ascontiguousarray(tx[pos:end]))
                              if meter_tx else None)
-                hops += self._hops(hw, _shifted(states, origin_s), _shifted(tx_states, origin_s))
+                echoes = feed_taps(echo, meter_rx, meter_tx, len(states))
+                hops += self._hops(hw, _shifted(states, origin_s), _shifted(tx_states, origin_s),
+                                   echoes)
                 pos = end
             # the meters hold back their resampler's delay: the tail before a reset or the end
             states = meter_rx.flush() if hasattr(meter_rx, "flush") else []
             tx_states = (meter_tx.flush() if hasattr(meter_tx, "flush") else []) if meter_tx else None
-            hops += self._hops(hw, _shifted(states, origin_s), _shifted(tx_states, origin_s))
+            echoes = feed_taps(echo, meter_rx, meter_tx, len(states)) if states else None
+            hops += self._hops(hw, _shifted(states, origin_s), _shifted(tx_states, origin_s),
+                               echoes)
             if cut < n:
                 meter_rx.reset()
                 if meter_tx is not None:
                     meter_tx.reset()
+                if echo is not None:
+                    echo.reset()
                 origin_s = cut / rate_hz
         # After the audio: whatever the events file still holds, phrase ends included, with
         # the clock still ticking every 10 ms so the controller's timers fire on time.
@@ -220,7 +228,8 @@ class Replay:
         call_ids = list(getattr(self.recorder, "call_ids", []))
         return ReplayResult(self.actions, duration_s, call_ids, self.trace, hops, self.events)
 
-    def _hops(self, hw: list, states: list, tx_states: list | None) -> int:
+    def _hops(self, hw: list, states: list, tx_states: list | None,
+              echoes: list | None = None) -> int:
         """Feed one batch of hops: due events, then each hop's Line event, then a tick."""
         if tx_states is not None and len(tx_states) != len(states):
             raise RuntimeError("receive and transmit meters disagree on the hop count")
@@ -233,7 +242,8 @@ class Replay:
             t_s = state.t_s
             if next_due <= t_s:
                 self._run_due(hw, t_s)
-            line = Line(t_s, state, tx_states[i] if tx_states is not None else None)
+            line = Line(t_s, state, tx_states[i] if tx_states is not None else None,
+                        echoes[i] if echoes is not None else None)
             if recorder_event is not None:
                 recorder_event(line)
             acts = handle(line)

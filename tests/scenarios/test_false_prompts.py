@@ -1,11 +1,11 @@
 """The worst bug: a quality prompt to a caller who is fine. Over 30 minutes of ordinary calls
 (real speech at ordinary levels, real background noise, the agent on the transmit tap with
-sidetone on half of them; standard and gov profiles in turn) the device must never ask to
+sidetone on half of them, and half of those with the line's hybrid echo of the agent; standard and gov profiles in turn) the device must never ask to
 speak louder, to switch phones, to pick up the handset, or say the line is too noisy."""
 import numpy as np
 
 from deskline.call.events import Hook, Key, Ring
-from deskline.callmix import CallBuilder
+from deskline.callmix import CallBuilder, line_echo
 from scenario_kit import QUALITY_PROMPTS, noise, replay, speech
 
 CALLER_CLIPS = ["silero_test.wav", "speechbrain_vad_valid.wav", "ami_pyannote_dev00.wav",
@@ -35,6 +35,9 @@ def ordinary_call(rng: np.random.Generator) -> CallBuilder:
     answer = 4.0 * (rings - 1) + float(rng.uniform(1.0, 3.0))
     b.event(Hook(answer, True))
     with_agent = bool(rng.integers(2))
+    # half the handset callers' lines return the agent's voice as one short hybrid echo
+    hybrid = (line_echo(rng, delay_s=float(rng.uniform(0.01, 0.3)),
+                        gain_db=float(rng.uniform(-25.0, -8.0))) if rng.random() < 0.5 else None)
     t = answer + float(rng.uniform(1.0, 3.0))       # "hello?" over the greeting, then turns
     while t < CALL_S - 15.0:
         clip = speech(CALLER_CLIPS[rng.integers(len(CALLER_CLIPS))], level)
@@ -43,7 +46,8 @@ def ordinary_call(rng: np.random.Generator) -> CallBuilder:
         t = b.caller(clip[a:a + int(seg_s * 8000)], t) + float(rng.uniform(0.3, 2.5))
         if with_agent and rng.random() < 0.6:
             ag = speech(AGENT_CLIPS[rng.integers(len(AGENT_CLIPS))], float(rng.uniform(-26, -20)))
-            t = b.agent(ag, t, sidetone_db=float(rng.uniform(-24, -14))) + float(rng.uniform(0.3, 1.5))
+            t = b.agent(ag, t, sidetone_db=float(rng.uniform(-24, -14)),
+                        echo_ir=hybrid) + float(rng.uniform(0.3, 1.5))
     b.event(Key(t + 0.5, "goodbye"))
     b.event(Hook(min(CALL_S - 0.1, t + 6.0), False))
     return b

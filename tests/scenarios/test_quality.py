@@ -115,34 +115,3 @@ def test_ordinary_callers_get_no_quality_prompt(level_dbov, bg, bg_dbov):
     out = replay(call)
     assert not [p for p in out.phrases() if p in QUALITY_PROMPTS], out.plays()
     assert out.phrases() == ["greeting"]
-
-
-def _speakerphone(x, rng, rt60_s=0.7, rate_hz=8000):
-    """Real speech as heard through a hands-free phone across a room: a synthetic reverberant
-    impulse response (exponentially decaying noise, RT60 ``rt60_s``) after the direct sound."""
-    n = int(rt60_s * rate_hz)
-    t = np.arange(n) / rate_hz
-    h = rng.normal(0.0, 1.0, n) * 10 ** (-3 * t / rt60_s) * 0.08
-    h[0] = 1.0
-    y = np.convolve(x, h)[: x.size]
-    return y
-
-
-@pytest.mark.xfail(strict=True, reason="the controller has no speakerphone verdict (DESIGN §4 "
-                   "row 'caller on speakerphone → pick_up_handset'): no measured cue separates a "
-                   "reverberant caller from ordinary calls with a margin "
-                   "(bench/results/speakerphone.md)")
-def test_caller_on_speakerphone_is_asked_to_pick_up_the_handset():
-    rng = np.random.default_rng(11)
-    b = CallBuilder(70.0)
-    b.background(noise("freesound_fridge.wav"), -60.0, rng=rng)
-    b.event(Hook(1.0, True))
-    t = 9.0
-    for name in ORDINARY * 2:
-        t = b.caller(_speakerphone(speech(name, -30.0)[: 8000 * 7], rng), t) + 1.2
-        if t > 58.0:
-            break
-    b.event(Hook(69.5, False))
-    out = replay(b)
-    assert "pick_up_handset" in out.phrases()
-    assert not {"too_noisy_goodbye", "switch_phone_quiet"} & set(out.phrases())

@@ -162,6 +162,9 @@ class Controller:
         self._led = "off"
         self._hold_t = 0.0
         self._supervisor_presses = 0
+        self._hands_free_since: float | None = None
+        self._hands_free_figures: dict | None = None   # set: the prompt waits for its pause
+        self._hands_free_asked = False
         self._judge.reset(line=True)
 
     def _set_state(self, name: str, t: float, out: list) -> None:
@@ -409,6 +412,8 @@ class Controller:
         else:
             self._caller_run_s = 0.0
 
+        if ev.echo is not None:
+            self._hands_free_cue(ev.echo, t)
         if rx.tone is None and not ours:
             self._judge.observe(rx)
         if rx.tone is not None and self._state == "talking":
@@ -420,6 +425,34 @@ class Controller:
             if verdict is not None:
                 out += self._quality_verdict(verdict.kind, verdict.figures, t)
         return out
+
+    def _hands_free_cue(self, echo, t: float) -> None:
+        """Follow the hands-free cue; once it has held long enough the prompt is due."""
+        p = self.profile
+        if not p.speakerphone_prompt or self._hands_free_asked:
+            return
+        if not (echo.agent_s >= p.speakerphone_agent_s - 1e-9 and echo.z >= p.speakerphone_z
+                and echo.echo_db >= p.speakerphone_echo_db):
+            self._hands_free_since = None
+            self._hands_free_figures = None  # a cue that stopped holding asks for nothing
+            return
+        if self._hands_free_since is None:
+            self._hands_free_since = t
+        if t - self._hands_free_since >= p.speakerphone_confirm_s - 1e-9:
+            self._hands_free_figures = echo.to_json()
+
+    def _hands_free_prompt(self, t: float) -> list[Action]:
+        """``pick_up_handset`` in a pause of the conversation, once a call."""
+        if (self._hands_free_figures is None or self._state != "talking" or self._step is not None
+                or self._quality_ladder is not None or self._speaker.playing is not None
+                or not self._paused(t)):
+            return []
+        data = {"phrase": "pick_up_handset", "reason": "speakerphone", "step": 1,
+                **self._hands_free_figures}
+        self._hands_free_figures = None
+        self._hands_free_asked = True
+        return [Note(t, "prompt", data)] + self._play(
+            t, "pick_up_handset", PRIORITY_LADDER, ("speakerphone",), "speakerphone")
 
     def _caller_level(self) -> float:
         """Power mean of the caller's audible talk so far (FLOOR_DBOV before 1 s of it)."""
@@ -495,6 +528,7 @@ class Controller:
                 out += [self._led_to("blink_slow", t),
                         Note(t, "hold_long", {"hold_s": round(held, 2),
                                               "warn_s": p.hold_warn_s})]
+        out += self._hands_free_prompt(t)
         st = self._step
         if st is None:
             return out

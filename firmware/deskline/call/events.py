@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping, Union
 
+from deskline.dsp.echo import EchoState
 from deskline.dsp.state import LineState
 
 #: LED patterns the service knows how to show.
@@ -49,10 +50,14 @@ class Key:
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One analysis block: the receive tap's state and, where wired, the transmit tap's."""
+    """One analysis block: the receive tap's state and, where wired, the transmit tap's.
+
+    ``echo`` is the estimated echo of the agent's voice in the receive tap (both taps wired).
+    """
     t_s: float
     rx: LineState
     tx: LineState | None = None
+    echo: EchoState | None = None
 
 
 @dataclass(frozen=True, slots=True)

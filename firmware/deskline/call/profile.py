@@ -88,6 +88,18 @@ class Profile:
     noisy_min_speech_s: float = 4.0
     #: "speak louder" prompts before "too noisy, goodbye" on a noisy line.
     noisy_louder_count: int = 0
+    #: ask a caller whose line returns the agent's voice with a room's echo (a hands-free
+    #: phone) to pick up the handset, once a call. Needs the transmit tap: the cue is the
+    #: agent's own voice coming back (see :mod:`deskline.dsp.echo`).
+    speakerphone_prompt: bool = True
+    #: the dispersive echo must be at least this loud relative to the agent's voice …
+    speakerphone_echo_db: float = -30.0
+    #: … stand this far out of the estimate's noise (z-score) …
+    speakerphone_z: float = 8.0
+    #: … rest on at least this much of the agent talking …
+    speakerphone_agent_s: float = 5.0
+    #: … and hold this long before the prompt waits for its pause.
+    speakerphone_confirm_s: float = 2.0
     #: hold: LED blinks slowly past this, fast (and the agent is told) past the limit.
     hold_warn_s: float = 20.0
     hold_limit_s: float = 120.0

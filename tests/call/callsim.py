@@ -57,8 +57,10 @@ class Sim:
             elif isinstance(a, Play):
                 self._playing = (a.phrase, t + self.phrase_s.get(a.phrase, self.default_phrase_s))
 
-    def run(self, until_s, rx=None, tx=None, events=(), start_s=0.0, off_hook_at=0.0):
-        """Run from ``start_s`` to ``until_s``; ``events`` is a list of events to inject."""
+    def run(self, until_s, rx=None, tx=None, events=(), start_s=0.0, off_hook_at=0.0, echo=None):
+        """Run from ``start_s`` to ``until_s``; ``events`` is a list of events to inject.
+
+        ``echo(t)`` gives the echo estimate (an ``EchoState`` or None) each Line carries."""
         pending = list(events)
         if off_hook_at is not None:
             pending.append(Hook(off_hook_at, True))
@@ -80,7 +82,7 @@ class Sim:
             x = tx(t) if tx else None
             if x is not None and not isinstance(x, LineState):
                 x = talk(t, -20.0) if x else quiet_line(t)
-            self._take(self.ctl.handle(Line(t, r, x)), t)
+            self._take(self.ctl.handle(Line(t, r, x, echo(t) if echo else None)), t)
         return self
 
     # --- reading the result ------------------------------------------------------------------

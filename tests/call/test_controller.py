@@ -5,6 +5,7 @@ from callsim import Sim, key, spans, talk, tone
 from deskline.call.controller import Controller
 from deskline.call.events import Hook, Led, Line, Mute, Note, PhraseDone, Play, Release, Ring
 from deskline.call.profile import Desk, Profile
+from deskline.dsp.echo import EchoState
 
 TOL = 0.3
 
@@ -441,12 +442,75 @@ def test_controller_is_deterministic():
 
 
 def test_speakerphone_caller_is_asked_to_pick_up_the_handset_from_the_pad():
-    # DESIGN §4 "caller on speakerphone": not detected automatically (a reverberant caller is
-    # too easily mistaken); the agent plays it from the phrase pad
+    # the agent can always ask from the phrase pad (a desk without the transmit tap has no cue)
     sim = Sim().run(8.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None,
                     events=[key(5.0, "phrase:pick_up_handset")])
     assert sim.plays()[-1] == (5.0, "pick_up_handset")
     assert not [n for n in sim.of("Note") if n.kind == "prompt"]
+
+
+# --- caller on a hands-free phone (the agent's voice returned with a room's echo) -------------
+
+HANDS_FREE = EchoState(agent_s=9.0, echo_db=-18.0, z=40.0, delay_s=0.15, noise_db=-45.0)
+
+
+def _echo_from(t0, state=HANDS_FREE, until=99.0):
+    return lambda t: state if t0 <= t < until else None
+
+
+def _hands_free_prompts(sim):
+    return [n for n in sim.of("Note") if n.kind == "prompt" and n.data["reason"] == "speakerphone"]
+
+
+def test_hands_free_cue_that_holds_asks_once_in_a_pause():
+    # the caller talks 3-6 s and 6.3-12 s (the greeting 0-2 s); the cue appears at 5 s, holds
+    rx = lambda t: -26.0 if 3.0 <= t < 6.0 or 6.3 <= t < 12.0 else None
+    sim = Sim().run(30.0, rx=rx, echo=_echo_from(5.0))
+    # confirmed at 7 s, but the first pause of min_pause_s after it ends at 12.0 + 0.8
+    assert_plays(sim, [(0.0, "greeting"), (12.8, "pick_up_handset")])
+    (note,) = _hands_free_prompts(sim)
+    assert note.data["phrase"] == "pick_up_handset"
+    assert note.data["echo_db"] == -18.0 and note.data["echo_z"] == 40.0
+    assert note.data["echo_delay_s"] == 0.15 and note.data["agent_s"] == 9.0
+
+
+@pytest.mark.parametrize("state", [
+    EchoState(agent_s=9.0, echo_db=-18.0, z=7.0, delay_s=0.15, noise_db=-45.0),    # not clear
+    EchoState(agent_s=9.0, echo_db=-35.0, z=40.0, delay_s=0.15, noise_db=-75.0),   # faint
+    EchoState(agent_s=4.0, echo_db=-18.0, z=40.0, delay_s=0.15, noise_db=-45.0),   # too little
+])
+def test_a_weak_or_early_cue_asks_nothing(state):
+    rx = lambda t: -26.0 if 3.0 <= t < 6.0 else None
+    sim = Sim().run(30.0, rx=rx, echo=_echo_from(5.0, state))
+    assert [p for _, p in sim.plays()] == ["greeting"]
+
+
+def test_a_cue_that_does_not_hold_for_the_confirm_time_asks_nothing():
+    rx = lambda t: -26.0 if 3.0 <= t < 6.0 else None
+    weak = EchoState(agent_s=9.0, echo_db=-18.0, z=6.0, delay_s=0.15, noise_db=-45.0)
+    flicker = lambda t: HANDS_FREE if t % 3.0 < 1.5 else weak
+    sim = Sim().run(30.0, rx=rx, echo=flicker)
+    assert [p for _, p in sim.plays()] == ["greeting"]
+
+
+def test_the_hands_free_prompt_waits_for_the_end_of_a_hold_and_comes_once_a_call():
+    rx = lambda t: -26.0 if 3.0 <= t < 6.0 else None
+    events = [key(6.5, "hold"), key(20.0, "hold"), Hook(40.0, False), Hook(42.0, True)]
+    sim = Sim(phrase_s={"hold_ask": 1.0, "hold_resume": 1.0}).run(
+        70.0, rx=lambda t: rx(t) if t < 40 else (-26.0 if 45.0 <= t < 48.0 else None),
+        events=events, echo=_echo_from(5.0))
+    plays = [(t, p) for t, p in sim.plays() if p == "pick_up_handset"]
+    # first call: after the hold ends and hold_resume has played (21 s), a pause later;
+    # second call: again, once (the cue is the new call's)
+    assert len(plays) == 2, sim.plays()
+    assert near(plays[0][0], 21.8) and near(plays[1][0], 48.8), plays
+
+
+def test_the_hands_free_prompt_can_be_turned_off():
+    rx = lambda t: -26.0 if 3.0 <= t < 6.0 else None
+    sim = Sim(profile=Profile.standard().with_values(speakerphone_prompt=False)).run(
+        30.0, rx=rx, echo=_echo_from(5.0))
+    assert [p for _, p in sim.plays()] == ["greeting"]
 
 
 def test_another_key_during_hold_brings_the_caller_back_first():

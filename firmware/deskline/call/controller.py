@@ -43,12 +43,18 @@ Rules that guard the caller:
   speech detector takes for talk in the caller's pauses). Quality verdicts come from
   :class:`deskline.call.judge.CallerJudge` (hysteresis, minimum speech time); a pending quality
   prompt is dropped if the verdict stops holding before the pause comes.
+- A caller on a hands-free phone (the transmit tap wired): when the agent's voice comes back
+  on the receive tap with a room's echo (:mod:`deskline.dsp.echo`: dispersive echo at least
+  ``speakerphone_echo_db``, z-score ``speakerphone_z``, over ``speakerphone_agent_s`` of the
+  agent talking, holding for ``speakerphone_confirm_s``), ``pick_up_handset`` plays once a
+  call, while talking, with no ladder running, in a pause of ``min_pause_s`` of both sides
+  and of our own phrases. A cue that stops holding before the pause asks nothing.
 - Each device prompt is preceded by a ``Note("prompt", …)`` with the reason and the figures.
 
 Notes for the call record (``Note.kind``: data): ``answered`` (rings, answer_delay_s),
-``prompt`` (phrase, reason silent|quiet|noisy|closing, step, and the figures: silence_s, or
-caller_level_dbov, snr_db, noise_dbov, judged/quiet/noisy_speech_s and the thresholds, or
-caller_silence_s), ``caller_spoke`` (the silent ladder stopped), ``ladder_cancelled`` (ladder,
+``prompt`` (phrase, reason silent|quiet|noisy|closing|speakerphone, step, and the figures:
+silence_s, or caller_level_dbov, snr_db, noise_dbov, judged/quiet/noisy_speech_s and the
+thresholds, or caller_silence_s, or agent_s, echo_db, echo_z, echo_delay_s, echo_noise_db), ``caller_spoke`` (the silent ladder stopped), ``ladder_cancelled`` (ladder,
 step, by agent|key), ``prompt_dropped`` (the verdict stopped holding before the pause),
 ``hold_start``, ``hold_long`` / ``hold_over_limit`` (hold_s), ``hold_end`` (hold_s),
 ``hold_cancelled``, ``far_end_hangup`` (plan, tone, tone_t_s), ``release`` (ladder, relay),
@@ -165,6 +171,7 @@ class Controller:
         self._hands_free_since: float | None = None
         self._hands_free_figures: dict | None = None   # set: the prompt waits for its pause
         self._hands_free_asked = False
+        self._phrase_end_t = _NEVER
         self._judge.reset(line=True)
 
     def _set_state(self, name: str, t: float, out: list) -> None:
@@ -234,6 +241,7 @@ class Controller:
         done = self._speaker.done(phrase, t, done_t)
         if done is None or self._ended:
             return out
+        self._phrase_end_t = t   # a prompt of ours does not follow another without a pause
         out += self._after_phrase(done, t)
         req, acts = self._speaker.start_next(t)
         if req is not None and req.tag[:1] == ("hold_ask",):
@@ -412,8 +420,7 @@ class Controller:
         else:
             self._caller_run_s = 0.0
 
-        if ev.echo is not None:
-            self._hands_free_cue(ev.echo, t)
+        self._hands_free_cue(ev.echo, t)
         if rx.tone is None and not ours:
             self._judge.observe(rx)
         if rx.tone is not None and self._state == "talking":
@@ -431,8 +438,9 @@ class Controller:
         p = self.profile
         if not p.speakerphone_prompt or self._hands_free_asked:
             return
-        if not (echo.agent_s >= p.speakerphone_agent_s - 1e-9 and echo.z >= p.speakerphone_z
-                and echo.echo_db >= p.speakerphone_echo_db):
+        if echo is None or not (echo.agent_s >= p.speakerphone_agent_s - 1e-9
+                                and echo.z >= p.speakerphone_z
+                                and echo.echo_db >= p.speakerphone_echo_db):
             self._hands_free_since = None
             self._hands_free_figures = None  # a cue that stopped holding asks for nothing
             return
@@ -445,7 +453,8 @@ class Controller:
         """``pick_up_handset`` in a pause of the conversation, once a call."""
         if (self._hands_free_figures is None or self._state != "talking" or self._step is not None
                 or self._quality_ladder is not None or self._speaker.playing is not None
-                or not self._paused(t)):
+                or not self._paused(t)
+                or t - self._phrase_end_t < self.profile.min_pause_s - 1e-9):
             return []
         data = {"phrase": "pick_up_handset", "reason": "speakerphone", "step": 1,
                 **self._hands_free_figures}

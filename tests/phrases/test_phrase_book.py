@@ -65,7 +65,7 @@ def test_templated_phrase_assembled_from_pieces(tmp_path, cat):
     keys = [p.key for p in book.pieces("greeting")]
     assert keys == ["greeting.1", "_hotline_name", "_digit.1", "_digit.2", "greeting.2"]
     parts = [book.piece_audio(p, "zh").size for p in book.pieces("greeting")]
-    gaps = 0.04 + CLAUSE_GAP_S + DIGIT_GAP_S + 0.04
+    gaps = 0.04 + CLAUSE_GAP_S["zh"] + DIGIT_GAP_S + 0.04
     assert abs(x.size - (sum(parts) + gaps * RATE)) <= 4
     assert spoken == [("榆林市残疾人服务热线", "zh")]
     book.audio("greeting")                                # cached: not synthesised twice
@@ -94,6 +94,16 @@ def test_piece_override_and_whole_phrase_override(tmp_path, cat):
     write(tmp_path / "zh-CN" / "greeting.wav", tone(800, 2.0))   # the centre's own greeting
     book3 = PhraseBook(cat, override_dir=tmp_path)
     assert book3.audio("greeting").size == 2 * RATE
+
+
+def test_english_count_of_one_plays_the_singular_recording(cat):
+    book = PhraseBook(cat, lang="en")
+    one, five = book.audio("complaint_deadline", {"days": 1}), book.audio("complaint_deadline", {"days": 5})
+    day = book.piece_audio(book.pieces("complaint_deadline", {"days": 1})[-1], "en")
+    days = book.piece_audio(book.pieces("complaint_deadline", {"days": 5})[-1], "en")
+    assert book.path_for("complaint_deadline.3.one", "en").name == "complaint_deadline.3.one.flac"
+    assert np.array_equal(one[-day.size:], day) and np.array_equal(five[-days.size:], days)
+    assert day.size < days.size                      # "day. Goodbye!" is shorter than "days. Goodbye!"
 
 
 def test_desk_values_fill_the_template(cat):

@@ -138,6 +138,13 @@ def test_bad_default_refused(tmp_path):
     assert "complaint_deadline" in msg and "default for 'hours'" in msg
 
 
+def test_english_count_without_its_unit_refused(tmp_path):
+    bad = _copy(tmp_path, lambda t: t.replace("within {days} days. Goodbye!",
+                                              "within {days} working days. Goodbye!"))
+    msg = _refused(bad)
+    assert "complaint_deadline" in msg and "{days} must be followed by the unit it counts" in msg
+
+
 def test_broken_toml_refused(tmp_path):
     bad = _copy(tmp_path, lambda t: t + "\n[[phrase]\n")
     assert "not valid TOML" in _refused(bad)

@@ -22,7 +22,7 @@ def test_greeting_agent_1_reads_yao(cat):
     assert [p.text for p in pieces][:3] == ["您好，这里是", "榆林市残疾人服务热线", "幺"]
     assert spoken_text(pieces, "zh") == ("您好，这里是榆林市残疾人服务热线，幺号话务员为您服务，"
                                          "请问有什么可以帮助您的？").replace("，幺", "幺")
-    assert pieces[2].gap_before_s == CLAUSE_GAP_S  # the comma after the hotline name
+    assert pieces[2].gap_before_s == CLAUSE_GAP_S["zh"]  # the comma after the hotline name
 
 
 def test_agent_number_digit_by_digit(cat):
@@ -96,8 +96,36 @@ def test_defaults_optional_title_and_desk_values(cat):
     pieces = phrase_pieces(cat, "complaint_deadline", desk)    # days from the catalog default
     assert keys(pieces) == ["complaint_deadline.1", "complaint_deadline.2", "_num.5",
                             "complaint_deadline.3"]
-    assert spoken_text(pieces, "zh").startswith("很抱歉，，多谢您") and "五日之内" in spoken_text(pieces, "zh")
+    assert spoken_text(pieces, "zh").startswith("很抱歉，多谢您") and "五日之内" in spoken_text(pieces, "zh")
+    assert spoken_text(phrase_pieces(cat, "complaint_deadline", {}, "en"), "en").startswith(
+        "We are sorry, and thank you")
     assert cat["complaint_deadline"].defaults == {"days": 5}
     assert keys(phrase_pieces(cat, "ask_surname")) == ["ask_surname.1"]   # no title: left out
     assert keys(phrase_pieces(cat, "ask_surname", {"title": "madam"})) == ["_title.madam", "ask_surname.1"]
     assert [p.text for p in phrase_pieces(cat, "callback_within_minutes", {"minutes": 2})][1] == "两"
+
+
+@pytest.mark.parametrize("pid,field,one,many", [
+    ("complaint_deadline", "days", "within one day. Goodbye!", "within five days. Goodbye!"),
+    ("complaint_deadline_hours", "hours", "within one hour. Goodbye!", "within two hours. Goodbye!"),
+    ("supervisor_request_record", "hours", "within one hour.", "within forty eight hours."),
+    ("callback_promise_gov", "hours", "within one hour, all right?", "within twenty four hours, all right?"),
+    ("callback_within_minutes", "minutes", "within one minute.", "within ten minutes."),
+    ("contact_staff_callback", "minutes", "within one minute.", "within ten minutes."),
+])
+def test_english_count_of_one_is_singular(cat, pid, field, one, many):
+    pieces = phrase_pieces(cat, pid, {field: 1}, "en")
+    assert spoken_text(pieces, "en").endswith(one)
+    assert pieces[-1].key.endswith(".one") and pieces[-2].key == "_num.1"
+    assert pieces[-1].key in keys(fixed_pieces(cat[pid], "en"))   # rendered and shipped
+    assert spoken_text(phrase_pieces(cat, pid, {}, "en"), "en").endswith(many)   # catalog default
+    assert spoken_text(phrase_pieces(cat, pid, {field: "1"}, "en"), "en").endswith(one)
+    for n in (11, 21):     # eleven days, twenty one days: plural
+        assert not phrase_pieces(cat, pid, {field: n}, "en")[-1].key.endswith(".one")
+
+
+def test_mandarin_count_of_one_has_no_singular(cat):
+    pieces = phrase_pieces(cat, "complaint_deadline_hours", {"hours": 1})
+    assert keys(pieces)[-2:] == ["_num.1", "complaint_deadline_hours.3"]
+    assert "一小时之内" in spoken_text(pieces, "zh")
+    assert not any(p.key.endswith(".one") for p in fixed_pieces(cat["complaint_deadline_hours"], "zh"))

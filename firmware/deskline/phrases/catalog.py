@@ -31,6 +31,11 @@ RATE_HZ = 16000
 TRIGGERS = ("controller", "key", "pad")
 #: Kinds of template field: how a value is spoken.
 FIELD_KINDS = ("name", "digits", "count", "title")
+#: English words a ``count`` field may be followed by, plural → singular: the words right after
+#: the field are recorded both ways so that a count of 1 is said in the singular ("within 1 hour").
+EN_COUNT_UNITS = MappingProxyType({"days": "day", "hours": "hour", "minutes": "minute",
+                                   "seconds": "second", "weeks": "week", "months": "month",
+                                   "years": "year", "times": "time"})
 #: The ids DESIGN.md §4 names; the controller relies on every one of them.
 DESIGN_IDS = (
     "greeting", "greeting_late", "greeting_repeat", "no_sound_goodbye", "speak_louder",
@@ -45,6 +50,7 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _FIELD_RE = re.compile(r"\{([^{}]*)\}")
 _SOURCE_RE = re.compile(r"^\d{3}:[A-Za-z0-9.]+$")
 _FORBIDDEN_KEYS = ("id", "text_zh", "text_en", "match", "source")
+_EN_AFTER_FIELD = re.compile(r"\{([^{}]*)\}\s*([A-Za-z]*)")
 
 
 def norm_lang(lang: str) -> str:
@@ -208,6 +214,11 @@ def _phrase(entry, index: int, path: Path, kinds: Mapping[str, str]) -> Phrase:
                 f"{where}: text_{lang} uses fields {sorted(set(used))} but fields lists {sorted(fields)}")
         if len(used) != len(set(used)):
             raise CatalogError(f"{where}: text_{lang} uses a template field twice")
+    for f, word in _EN_AFTER_FIELD.findall(entry["text_en"]):
+        if kinds.get(f) == "count" and word not in EN_COUNT_UNITS:
+            raise CatalogError(
+                f"{where}: text_en: {{{f}}} must be followed by the unit it counts, one of "
+                f"{', '.join(EN_COUNT_UNITS)} (so that 1 is said in the singular)")
     source = _str_tuple(entry["source"], where, "source")
     if not source:
         raise CatalogError(f"{where}: source is empty")

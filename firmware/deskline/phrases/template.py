@@ -17,6 +17,12 @@ field kind    pieces                      spoken as
               ``_title.madam``
 ============  ==========================  =============================================
 
+English agrees in number with a count: the fixed words right after a ``count`` field begin
+with the unit it counts (the catalog refuses anything else), and they are recorded twice, as
+written (``complaint_deadline.3``: "days. Goodbye!") and in the singular
+(``complaint_deadline.3.one``: "day. Goodbye!"), which is said when the count is 1.
+Mandarin has no plural: 1日 and 5日 share their pieces.
+
 Everything here is pure: it reads no files and knows nothing of audio. :func:`phrase_pieces`
 is what tests and the player use to know what will be said, in which order.
 """
@@ -24,19 +30,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Mapping
 
 from deskline.exc import CatalogError
-from deskline.phrases.catalog import Catalog, Phrase, norm_lang
+from deskline.phrases.catalog import EN_COUNT_UNITS, Catalog, Phrase, norm_lang
 
 #: Silence between two pieces of one phrase, seconds.
 GAP_S = 0.04
-#: Silence where the wording has a clause break (，。？！) at a piece boundary, seconds.
-CLAUSE_GAP_S = 0.22
+#: Silence where the wording has a clause break (，。？！) at a piece boundary, seconds, per language.
+CLAUSE_GAP_S = MappingProxyType({"zh": 0.22, "en": 0.22})
 #: Silence between the digits of a number read digit by digit, seconds.
 DIGIT_GAP_S = 0.06
 
 HOTLINE_NAME_KEY = "_hotline_name"
+#: Key suffix of the singular recording of the words after an English count (``<id>.<k>.one``).
+SINGULAR_SUFFIX = ".one"
 
 _ZH_DIGITS = "零幺二三四五六七八九"
 _ZH_NUMS = {1: "一", 2: "二", 3: "三", 4: "四", 5: "五", 6: "六", 7: "七", 8: "八", 9: "九", 10: "十"}
@@ -48,6 +57,8 @@ _EN_NUMS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "
             70: "seventy", 80: "eighty", 90: "ninety"}
 _TITLES = {"sir": ("先生", "Sir"), "madam": ("女士", "Madam")}
 _FIELD_SPLIT = re.compile(r"\{([a-z_]+)\}")
+_LEADING_WORD = re.compile(r"^(\s*)([A-Za-z]+)")
+_DOUBLE_COMMA = re.compile(r"([，,])\s*[，,]")
 _CLAUSE_PUNCT = set("，,。.？?！!；;：:、…")
 #: Largest count a phrase can say ("within 99 hours").
 MAX_COUNT = 99
@@ -87,15 +98,36 @@ def segments(phrase: Phrase, lang: str) -> list[tuple[str, str]]:
     return out
 
 
+def singular(text: str) -> str:
+    """English words after a count of 1: their leading unit in the singular ("days." → "day.")."""
+    m = _LEADING_WORD.match(text)
+    if m is None or m.group(2) not in EN_COUNT_UNITS:
+        raise CatalogError(f"{text!r} does not begin with a unit a count can be followed by")
+    return m.group(1) + EN_COUNT_UNITS[m.group(2)] + text[m.end():]
+
+
+def _unit_first(text: str) -> bool:
+    m = _LEADING_WORD.match(text)
+    return m is not None and m.group(2) in EN_COUNT_UNITS
+
+
 def fixed_pieces(phrase: Phrase, lang: str) -> list[Piece]:
-    """The recordings of a phrase's own words: ``[id]`` untemplated, else ``id.1``, ``id.2`` …"""
+    """The recordings of a phrase's own words: ``[id]`` untemplated, else ``id.1``, ``id.2`` …
+
+    In English, words right after a field that begin with a counted unit ("days. Goodbye!")
+    come twice, the second time in the singular as ``id.<k>.one``.
+    """
     if not phrase.templated:
         return [Piece(phrase.id, phrase.text(lang))]
     out, k = [], 0
+    after_field = False
     for kind, value in segments(phrase, lang):
         if kind == "text" and _has_words(value):
             k += 1
             out.append(Piece(f"{phrase.id}.{k}", value))
+            if after_field and norm_lang(lang) == "en" and _unit_first(value):
+                out.append(Piece(f"{phrase.id}.{k}{SINGULAR_SUFFIX}", singular(value)))
+        after_field = kind == "field"
     return out
 
 
@@ -193,24 +225,34 @@ def phrase_pieces(catalog: Catalog, phrase_id: str, values: Mapping[str, object]
                if f not in values and catalog.field_kinds[f] != "title"]
     if missing:
         raise CatalogError(f"{phrase_id}: no value for template field {missing[0]!r}")
+    lang = norm_lang(lang)
+    clause_gap = CLAUSE_GAP_S[lang]
     out: list[Piece] = []
     pending_gap = 0.0
     k = 0
+    one = False   # the field just said is an English count of 1
     for kind, value in segments(phrase, lang):
         if kind == "text":
             brk = _clause_break(value, at_end=False)
             if out and brk:
-                pending_gap = max(pending_gap, CLAUSE_GAP_S)
+                pending_gap = max(pending_gap, clause_gap)
             if _has_words(value):
                 k += 1
-                out.append(Piece(f"{phrase.id}.{k}", value, pending_gap if out else 0.0))
-                pending_gap = CLAUSE_GAP_S if _clause_break(value, at_end=True) else GAP_S
+                key, words = f"{phrase.id}.{k}", value
+                if one:
+                    key, words = key + SINGULAR_SUFFIX, singular(value)
+                out.append(Piece(key, words, pending_gap if out else 0.0))
+                pending_gap = clause_gap if _clause_break(value, at_end=True) else GAP_S
             else:
-                pending_gap = max(pending_gap, CLAUSE_GAP_S if brk or _clause_break(value, True) else GAP_S)
+                pending_gap = max(pending_gap, clause_gap if brk or _clause_break(value, True) else GAP_S)
+            one = False
             continue
+        one = False
         if value not in values:   # an optional field (title) left out
             continue
-        pieces = _field_pieces(value, catalog.field_kinds[value], values[value], lang, phrase_id)
+        kind_of = catalog.field_kinds[value]
+        pieces = _field_pieces(value, kind_of, values[value], lang, phrase_id)
+        one = lang == "en" and kind_of == "count" and [p.key for p in pieces] == ["_num.1"]
         first = pieces[0]
         out.append(Piece(first.key, first.text, pending_gap if out else 0.0))
         out.extend(pieces[1:])
@@ -221,4 +263,5 @@ def phrase_pieces(catalog: Catalog, phrase_id: str, values: Mapping[str, object]
 def spoken_text(pieces: list[Piece], lang: str) -> str:
     """The words of ``pieces`` joined as they will be heard (for logs and ``phrases list``)."""
     sep = "" if norm_lang(lang) == "zh" else " "
-    return sep.join(p.text.strip() for p in pieces).replace(" ,", ",").replace(" .", ".")
+    text = sep.join(p.text.strip() for p in pieces).replace(" ,", ",").replace(" .", ".")
+    return _DOUBLE_COMMA.sub(r"\1", text)   # a title left out between two commas

@@ -78,3 +78,33 @@ def test_card_unplugged_and_back(pulse_env):
         assert blocks[0][0] >= t_gone                     # time never runs backwards
     finally:
         audio.close()
+
+
+def _mapped(fragment):
+    with open("/proc/self/maps") as f:
+        return any(fragment in line for line in f)
+
+
+def test_plugins_the_device_scan_loaded_are_unloaded_once_the_card_is_open(pulse_env):
+    import glob
+
+    if not glob.glob("/usr/lib/*/alsa-lib/libasound_module_pcm_a52.so"):
+        pytest.skip("no a52 ALSA plugin installed: nothing for the scan to load")
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()                  # the scan opens every PCM, a52 (and libavcodec) too
+    assert _mapped("libasound_module_pcm_a52")
+    audio = DuplexAudio("deskline_card", rate_hz=48000, block_s=0.01)
+    audio.open()
+    try:
+        assert not _mapped("libasound_module_pcm_a52")
+        assert _mapped("libasound_module_pcm_pulse")          # the open stream's plugin stays
+        assert _collect(audio, 0.3)                            # and the stream still runs
+    finally:
+        audio.close()
+    audio.open()                      # a reopen reads ALSA's configuration again
+    try:
+        assert _collect(audio, 0.2)
+    finally:
+        audio.close()

@@ -41,6 +41,22 @@ def _quiet_stderr(enabled: bool):
         os.close(saved)
 
 
+def _release_alsa_plugins() -> None:
+    """Unload the ALSA plugins PortAudio's device scan loaded and no open stream uses.
+
+    PortAudio lists devices by opening every PCM the ALSA configuration defines, and ALSA keeps
+    each plugin library it loaded for that (a52 alone brings in libavcodec and its codecs:
+    about 11-17 MB resident for nothing). Freeing ALSA's global configuration unloads the
+    plugins no open PCM holds; ALSA reads the configuration again at the next open.
+    """
+    import ctypes
+
+    try:  # the library PortAudio already has loaded: no search, no new mapping
+        ctypes.CDLL("libasound.so.2").snd_config_update_free_global()
+    except (OSError, AttributeError):  # no ALSA under this PortAudio: nothing to free
+        log.debug("could not free ALSA's configuration", exc_info=True)
+
+
 def _sd():
     try:
         import sounddevice
@@ -166,6 +182,7 @@ class DuplexAudio:
                 self.close()
                 raise HardwareError(f"cannot start sound card {self.card!r}: "
                                     f"{str(exc).splitlines()[0]}") from exc
+            _release_alsa_plugins()
         log.info("sound card %r open: %d Hz, %d-sample blocks, %d in / %d out, latency %s",
                  self.card, rate, blocksize, self.in_channels, out_ch, stream.latency)
 

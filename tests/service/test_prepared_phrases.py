@@ -11,7 +11,7 @@ def test_helper_process_assembles_what_the_book_would(tmp_path):
     prepare = [("hold_ask", {}), ("no_such_phrase", {})]
     prepared, errors = prepared_phrases(cfg, prepare, 8000)
     key = ("hold_ask", (), cfg.desk_section.language)
-    assert prepared[key].dtype == np.float32 and prepared[key].size > 8000
+    assert prepared[key].dtype == np.int16 and prepared[key].size > 8000
     assert ("no_such_phrase", (), cfg.desk_section.language) in errors
 
     calls = []
@@ -27,3 +27,41 @@ def test_helper_process_assembles_what_the_book_would(tmp_path):
     assert src("hold_ask", {}, lang, 8000).size == 10 and calls == ["hold_ask"]
     with pytest.raises(RuntimeError, match="no_such_phrase"):
         src("no_such_phrase", {}, lang, 8000)
+
+
+def test_int16_store_plays_the_same_timeline_within_one_step():
+    from deskline.phrases.queue import INT16_STEP, PhraseQueue
+
+    rng = np.random.default_rng(1)
+    audio = {"a": rng.uniform(-1.2, 1.2, 250), "b": rng.uniform(-0.5, 0.5, 100)}
+
+    def src(phrase, values, lang, rate):
+        return audio[phrase]
+
+    heard = {}
+    for store in ("float32", "int16"):
+        q = PhraseQueue(1000, src, store=store)
+        assert q.play("a") == 0.25 and q.play("b") == 0.1
+        outs, ends = [], []
+        for i in range(5):
+            out, done = q.pull(80)
+            assert out.dtype == np.float32
+            outs.append(out)
+            ends += [(d, i) for d in done]
+        heard[store] = (np.concatenate(outs), ends)
+    (f, f_ends), (i16, i16_ends) = heard["float32"], heard["int16"]
+    assert i16_ends == f_ends == [("a", 3), ("b", 4)]
+    assert np.max(np.abs(i16 - np.clip(f, -1, 1))) <= 0.51 * INT16_STEP + 1e-7
+    assert i16.max() <= 1.0 and i16.min() >= -1.0          # beyond full scale is clipped
+
+
+def test_int16_store_keeps_int16_audio_as_it_is():
+    from deskline.phrases.queue import PhraseQueue
+
+    pcm = np.array([0, 32767, -32767, 1], dtype=np.int16)
+    q = PhraseQueue(1000, lambda *a: pcm, store="int16")
+    q.play("x")
+    out, done = q.pull(4)
+    assert done == ["x"] and np.array_equal(out, np.array([0, 1, -1, 1 / 32767], np.float32))
+    with pytest.raises(ValueError, match="store"):
+        PhraseQueue(1000, lambda *a: pcm, store="int8")

@@ -10,7 +10,6 @@ import logging
 import os
 import sys
 
-import numpy as np
 
 NAME = "run"
 HELP = "run the desk service: hook, line meter, phrases, hold, call record (for systemd)"
@@ -71,8 +70,9 @@ _FOR_CHILD: tuple = ()  # (cfg, prepare, rate_hz): inherited by the forked helpe
 
 
 def _assemble():
-    """(In the helper process) the audio of the prepared phrases, as float32."""
+    """(In the helper process) the audio of the prepared phrases, as the queue keeps it (int16)."""
     from deskline.phrases.book import PhraseBook
+    from deskline.phrases.queue import to_int16
 
     cfg, prepare, rate_hz = _FOR_CHILD
     book = PhraseBook.from_config(cfg)
@@ -81,7 +81,7 @@ def _assemble():
     for phrase, values in prepare:
         key = (phrase, tuple(sorted(values.items())), lang)
         try:
-            out[key] = np.asarray(book(phrase, dict(values), lang, rate_hz), dtype=np.float32)
+            out[key] = to_int16(book(phrase, dict(values), lang, rate_hz))
         except Exception as exc:  # reported by the service when it prepares that phrase
             errors[key] = f"{type(exc).__name__}: {exc}"
     return out, errors
@@ -165,7 +165,7 @@ def build(cfg):
         return ServiceParts(
             desk=desk, audio=audio, controller=Controller(cfg.profile, cfg.desk),
             meter_factory=meter_factory(a.tone_plans),
-            phrases=lambda rate: PhraseQueue(rate, source, lang=lang),
+            phrases=lambda rate: PhraseQueue(rate, source, lang=lang, store="int16"),
             recorder=recorder, notifier=notifier, edges=EdgeInterpreter.from_config(cfg.hw),
             watchdog_s=watchdog_interval_s(), analysis_s=a.block_s, prepare=prepare,
             on_close=on_close)

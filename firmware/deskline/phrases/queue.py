@@ -49,6 +49,19 @@ class QueuedPhrase:
         return self.audio.size - self.position_samples
 
 
+#: The value of one int16 step: full scale (1.0) is 32767, so int16 and back is exact for
+#: the values 16-bit recordings hold.
+INT16_STEP = 1.0 / 32767
+
+
+def to_int16(x: np.ndarray) -> np.ndarray:
+    """Float samples (-1..1; beyond is clipped) as int16 (full scale 32767); int16 as it is."""
+    x = np.asarray(x)
+    if x.dtype == np.int16:
+        return x
+    return np.round(np.clip(x, -1.0, 1.0) * 32767).astype(np.int16)
+
+
 def _cache_key(phrase_id, values, lang) -> tuple:
     return (phrase_id, tuple(sorted((str(k), str(v)) for k, v in (values or {}).items())), lang)
 
@@ -58,14 +71,21 @@ class PhraseQueue:
 
     ``lang`` is the language used when :meth:`play` is given none (``zh`` or ``en``).
     Assembled audio is kept per (id, values, lang), so asking a duration and then playing the
-    phrase costs one assembly.
+    phrase costs one assembly. ``store`` is how it is kept: ``"float32"`` (samples as the
+    source gives them), or ``"int16"`` (16-bit, half the memory: the live desk keeps the
+    controller's phrases resident at the card's rate, about 9 MB instead of 17 at 48 kHz; the
+    recordings are 16-bit to begin with). :meth:`pull` hands out float32 either way.
     """
 
-    def __init__(self, rate_hz: int, source: AudioSource, *, lang: str | None = None):
+    def __init__(self, rate_hz: int, source: AudioSource, *, lang: str | None = None,
+                 store: str = "float32"):
         if int(rate_hz) <= 0:
             raise ValueError(f"rate_hz must be positive, got {rate_hz!r}")
+        if store not in ("float32", "int16"):
+            raise ValueError(f"store must be 'float32' or 'int16', got {store!r}")
         self.rate_hz = int(rate_hz)
         self.lang = lang
+        self.store = store
         self._source = source
         self._items: deque[QueuedPhrase] = deque()
         self._audio_cache: dict[tuple, np.ndarray] = {}
@@ -73,12 +93,10 @@ class PhraseQueue:
     def _audio(self, phrase_id: str, values, lang) -> np.ndarray:
         key = _cache_key(phrase_id, values, lang)
         if key not in self._audio_cache:
-            # float32 is what a sound card takes, and halves what the desk keeps resident
-            # (the controller's phrases at 48 kHz are tens of megabytes in float64)
-            x = np.asarray(self._source(phrase_id, dict(values or {}), lang, self.rate_hz),
-                           dtype=np.float32)
+            x = np.asarray(self._source(phrase_id, dict(values or {}), lang, self.rate_hz))
             if x.ndim != 1:
                 raise ValueError(f"{phrase_id}: the audio source gave shape {x.shape}, want 1-D")
+            x = to_int16(x) if self.store == "int16" else np.asarray(x, dtype=np.float32)
             x.setflags(write=False)
             self._audio_cache[key] = x
         return self._audio_cache[key]
@@ -124,7 +142,11 @@ class PhraseQueue:
         while self._items and (filled < n or self._items[0].remaining_samples == 0):
             item = self._items[0]
             take = min(n - filled, item.remaining_samples)
-            out[filled:filled + take] = item.audio[item.position_samples:item.position_samples + take]
+            part = item.audio[item.position_samples:item.position_samples + take]
+            if part.dtype == np.int16:
+                np.multiply(part, INT16_STEP, out=out[filled:filled + take], casting="unsafe")
+            else:
+                out[filled:filled + take] = part
             filled += take
             if take == item.remaining_samples:
                 self._items.popleft()

@@ -51,6 +51,13 @@ def config(profile: str = "standard", release_relay: bool = True):
     return loads_config(text, f"<scenario {profile}>")
 
 
+@functools.lru_cache(maxsize=None)
+def greeting_s() -> float:
+    """How long the greeting plays for the scenario desk, measured on its recordings."""
+    from deskline.phrases.book import PhraseBook
+    return PhraseBook.from_config(config()).duration_s("greeting")
+
+
 @dataclass
 class Outcome:
     """What the device did on one replayed call."""

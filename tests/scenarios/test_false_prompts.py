@@ -6,7 +6,7 @@ import numpy as np
 
 from deskline.call.events import Hook, Key, Ring
 from deskline.callmix import CallBuilder, line_echo
-from scenario_kit import QUALITY_PROMPTS, noise, replay, speech
+from scenario_kit import QUALITY_PROMPTS, greeting_s, noise, replay, speech
 
 CALLER_CLIPS = ["silero_test.wav", "speechbrain_vad_valid.wav", "ami_pyannote_dev00.wav",
                 "aishell1_BAC009S0724W0121.wav", "aishell1_BAC009S0764W0121.wav",
@@ -23,6 +23,13 @@ CALLS = 20
 CALL_S = 95.0
 
 
+def _speech_onset(x: np.ndarray, level_dbov: float) -> int:
+    """Sample index of the first 10 ms within 20 dB of the speech level."""
+    hops = x[: x.size // 80 * 80].reshape(-1, 80)
+    loud = np.flatnonzero(10 * np.log10(np.mean(hops ** 2, axis=1) + 1e-20) > level_dbov - 20.0)
+    return int(loud[0]) * 80 if loud.size else 0
+
+
 def ordinary_call(rng: np.random.Generator) -> CallBuilder:
     """One ordinary call: caller at -31..-19 dBov, background 20-35 dB below, turns with pauses."""
     level = float(rng.uniform(-31.0, -19.0))
@@ -35,15 +42,23 @@ def ordinary_call(rng: np.random.Generator) -> CallBuilder:
     answer = 4.0 * (rings - 1) + float(rng.uniform(1.0, 3.0))
     b.event(Hook(answer, True))
     with_agent = bool(rng.integers(2))
+    replied = False
     # half the handset callers' lines return the agent's voice as one short hybrid echo
     hybrid = (line_echo(rng, delay_s=float(rng.uniform(0.01, 0.3)),
                         gain_db=float(rng.uniform(-25.0, -8.0))) if rng.random() < 0.5 else None)
     t = answer + float(rng.uniform(1.0, 3.0))       # "hello?" over the greeting, then turns
+    greeting_end = answer + greeting_s()             # the recording's own length
     while t < CALL_S - 15.0:
         clip = speech(CALLER_CLIPS[rng.integers(len(CALLER_CLIPS))], level)
         seg_s = float(rng.uniform(2.0, 9.0))
+        first_reply = greeting_end <= t and not replied
+        if t < greeting_end:                         # stops talking when the greeting ends
+            seg_s = min(seg_s, greeting_end - t)
         a = int(rng.integers(0, max(1, clip.size - int(seg_s * 8000))))
-        t = b.caller(clip[a:a + int(seg_s * 8000)], t) + float(rng.uniform(0.3, 2.5))
+        seg = clip[a:a + int(seg_s * 8000)]
+        if first_reply:                              # answers the greeting with words, not a pause
+            seg, replied = seg[_speech_onset(seg, level):], True
+        t = b.caller(seg, t) + float(rng.uniform(0.3, 2.5))
         if with_agent and rng.random() < 0.6:
             ag = speech(AGENT_CLIPS[rng.integers(len(AGENT_CLIPS))], float(rng.uniform(-26, -20)))
             t = b.agent(ag, t, sidetone_db=float(rng.uniform(-24, -14)),

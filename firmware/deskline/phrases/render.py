@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 
 #: espeak-ng voice per language.
 VOICES = {"zh": "cmn-latn-pinyin", "en": "en"}
-#: espeak-ng speaking rate per language, words per minute (its default is 175).
-SPEEDS_WPM = {"zh": 150, "en": 160}
+#: espeak-ng speaking rate per language: its ``-s`` "words per minute" (default 175), which is
+#: not the pace heard. Measured over the catalog's recordings (``bench/phrase_pace.py``):
+#: Mandarin at 210 (each pinyin syllable is a word to it) says 4.5 syllables/s, a calm hotline
+#: pace (150 said 3.1).
+SPEEDS_WPM = {"zh": 210, "en": 160}
 
 _ZH_DIGIT_PINYIN = ("ling2", "yao1", "er4", "san1", "si4", "wu3", "liu4", "qi1", "ba1", "jiu3")
 _ZH_COUNT_PINYIN = ("ling2", "yi1", "er4", "san1", "si4", "wu3", "liu4", "qi1", "ba1", "jiu3")
@@ -41,6 +44,8 @@ _COUNT_UNITS = "日天号小时分钟秒个次遍年月周"
 _PAUSE_SHORT = set("，,、；;：:")
 _PAUSE_LONG = set("。.？?！!…")
 _SYLLABLE = re.compile(r"^[a-z]+[1-5]$")
+_IPA_VOWELS = "aeiouyæɑɒɔəɛɜɪʊʌɐᵻøœɚɝɨʉ"
+_IPA_NUCLEUS = re.compile(f"[{_IPA_VOWELS}][{_IPA_VOWELS}ː]*")
 #: Readings pypinyin gets wrong in the catalog's wording (checked by ear against the seeds).
 _WORD_FIXES = {
     "诚恳地": ("cheng2", "ken3", "de5"),   # adverbial 地 is neutral de
@@ -136,12 +141,34 @@ def espeak_input(text: str, lang: str) -> str:
     return " ".join(text.split())
 
 
-def synthesize(text: str, lang: str, *, rate_hz: int = level.RATE_HZ) -> np.ndarray:
-    """Speak ``text`` with espeak-ng; raw (un-normalised) float samples at ``rate_hz``."""
-    lang = norm_lang(lang)
+def _espeak() -> str:
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise CatalogError("espeak-ng is not installed (apt-get install espeak-ng); cannot render")
+    return exe
+
+
+def syllables(text: str, lang: str) -> int:
+    """How many syllables the default voice says for ``text`` (to measure its pace).
+
+    Mandarin: the pinyin syllables given to espeak-ng (one per character or digit read).
+    English: the vowel nuclei of espeak-ng's own IPA transcription (a diphthong or a long
+    vowel is one), which is within a syllable or two of a dictionary count on a sentence.
+    """
+    if norm_lang(lang) == "zh":
+        return sum(1 for s in to_pinyin(text).replace(",", " ").replace(".", " ").split()
+                   if _SYLLABLE.match(s))
+    proc = subprocess.run([_espeak(), "-q", "--ipa", "-v", VOICES["en"], espeak_input(text, "en")],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise CatalogError(f"espeak-ng failed on {text!r}: {proc.stderr.strip()[-200:]}")
+    return len(_IPA_NUCLEUS.findall(proc.stdout))
+
+
+def synthesize(text: str, lang: str, *, rate_hz: int = level.RATE_HZ) -> np.ndarray:
+    """Speak ``text`` with espeak-ng; raw (un-normalised) float samples at ``rate_hz``."""
+    lang = norm_lang(lang)
+    exe = _espeak()
     said = espeak_input(text, lang)
     if not said.strip():
         raise CatalogError(f"nothing to say in {text!r}")

@@ -38,8 +38,11 @@ from deskline.phrases.catalog import EN_COUNT_UNITS, Catalog, Phrase, norm_lang
 
 #: Silence between two pieces of one phrase, seconds.
 GAP_S = 0.04
-#: Silence where the wording has a clause break (，。？！) at a piece boundary, seconds, per language.
-CLAUSE_GAP_S = MappingProxyType({"zh": 0.22, "en": 0.22})
+#: Silence where the wording has a clause break (，。？！) at a piece boundary, seconds, per
+#: language: the default voice's own pause at a comma inside a recording (Mandarin at 210 wpm:
+#: 0.11 s; ``bench/phrase_pace.py``) less the 30 ms of near-silence each trimmed recording
+#: keeps at either end, so that a join sounds like the commas around it.
+CLAUSE_GAP_S = MappingProxyType({"zh": 0.08, "en": 0.22})
 #: Silence between the digits of a number read digit by digit, seconds.
 DIGIT_GAP_S = 0.06
 

@@ -1,0 +1,189 @@
+"""How fast the default voice speaks: syllables per second over the catalog's recordings.
+
+For each language it reads the recording of every phrase's own words (``sounds/<zh-CN|en>/``;
+the shared digits, numbers and titles are single words and left out), counts the syllables the
+voice says (:func:`deskline.phrases.render.syllables`: pinyin syllables in Mandarin, vowel
+nuclei of espeak-ng's IPA in English) and the words (English), and divides by the speaking
+time: the file's length less the 30 ms of lead-in and tail that trimming keeps. Pauses inside
+a phrase count as speaking time, as they do for a listener.
+
+It also reports, per language and rate:
+
+- the P.56 active level range and the highest peak of those files (the level normalisation
+  must still land at -26 dBov with peaks under -3 dBov), and how many files start or end
+  less than 30 dB under their loudest 10 ms (a word cut off by the trim or by espeak-ng);
+- the voice's own pause at a comma: the one silence (10 ms frames 40 dB under the loudest)
+  inside each untemplated phrase whose wording has exactly one clause mark;
+- the greeting as assembled at play time for the example desk of ``deskline simulate``
+  (12385热线 / "the 12385 hotline", agent 1001): its length and the pauses inside it, to
+  compare the joins (clause gaps, digit gaps) with the voice's own comma pause.
+
+``--wpm zh=150`` (repeatable) also renders every recording of that language at that espeak-ng
+rate into a temporary directory and measures it the same way, to compare rates.
+
+    python3 bench/phrase_pace.py [--wpm zh=150 --wpm en=160 …] [--out bench/results/phrase_pace.md]
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import platform
+import re
+import sys
+import tempfile
+
+import numpy as np
+
+from deskline.audiofile import read_audio
+from deskline.phrases import level, render
+from deskline.phrases.book import PhraseBook
+from deskline.phrases.catalog import LANG_DIRS, default_sounds_dir, load_catalog
+from deskline.phrases.template import fixed_pieces
+from deskline.simulation import EXAMPLE_AGENT_NO, EXAMPLE_HOTLINE_NAME, EXAMPLE_HOTLINE_NAME_EN
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+KEEP_S = 0.06            # lead-in + tail kept by the trim (2 x 30 ms)
+FRAME = 160              # 10 ms at 16 kHz
+_CLAUSE = re.compile(r"[，,、；;：:。.？?！!]")
+
+
+def frames_db(x: np.ndarray) -> np.ndarray:
+    """Power of each 10 ms frame in dB relative to the loudest frame."""
+    n = x.size // FRAME
+    p = np.mean(x[: n * FRAME].reshape(n, FRAME) ** 2, axis=1)
+    return 10 * np.log10(np.maximum(p, 1e-20) / max(p.max(), 1e-20))
+
+
+def pauses_s(x: np.ndarray, below_db: float = 40.0, min_s: float = 0.05) -> list[float]:
+    """Silences inside ``x`` (not at its ends): runs of frames ``below_db`` under the loudest."""
+    quiet = frames_db(x) < -below_db
+    out, i = [], 0
+    while i < quiet.size:
+        if quiet[i]:
+            j = i
+            while j < quiet.size and quiet[j]:
+                j += 1
+            if i > 0 and j < quiet.size and (j - i) / 100 >= min_s:
+                out.append((j - i) / 100)
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def measure_dir(sounds: pathlib.Path, lang: str, cat) -> dict:
+    """Pace, levels, edges and comma pauses of ``lang``'s phrase recordings under ``sounds``."""
+    syl = words = secs = 0.0
+    per, levels, peaks, cut, commas = [], [], [], [], []
+    for phrase in cat:
+        for piece in fixed_pieces(phrase, lang):
+            rec = read_audio(sounds / LANG_DIRS[lang] / f"{piece.key}.flac")
+            x = rec.channel(0)
+            n = render.syllables(piece.text, lang)
+            dur = x.size / rec.rate_hz - KEEP_S
+            syl, secs = syl + n, secs + dur
+            words += len(re.findall(r"[A-Za-z0-9']+", piece.text))
+            if n >= 6:
+                per.append((n / dur, piece.key))
+            m = level.measure(x, rate_hz=rec.rate_hz)
+            levels.append(m.level_dbov)
+            peaks.append(m.peak_dbov)
+            db = frames_db(x)
+            if db[0] > -30 or db[-1] > -30:
+                cut.append(piece.key)
+            if not phrase.templated and len(_CLAUSE.findall(piece.text.rstrip("。.？?！!…\"” "))) == 1:
+                p = pauses_s(x)
+                if len(p) == 1:
+                    commas.append(p[0])
+    rates = np.array([r for r, _ in per])
+    per.sort()
+    return {"syllables": int(syl), "seconds": secs, "syl_s": syl / secs,
+            "wpm": 60 * words / secs if lang == "en" else None,
+            "median": float(np.median(rates)), "p10": float(np.percentile(rates, 10)),
+            "p90": float(np.percentile(rates, 90)), "slowest": per[0], "fastest": per[-1],
+            "files": len(levels), "level": (min(levels), max(levels)), "peak": max(peaks),
+            "cut": cut, "comma_s": float(np.median(commas)) if commas else float("nan"),
+            "commas": len(commas)}
+
+
+def greeting(sounds: pathlib.Path, lang: str, cat) -> tuple[float, int, list[float]]:
+    """The greeting for the example desk: length, syllables and the pauses inside it."""
+    book = PhraseBook(cat, sounds_dir=sounds, lang=lang, hotline_name=EXAMPLE_HOTLINE_NAME,
+                      hotline_name_en=EXAMPLE_HOTLINE_NAME_EN, agent_no=EXAMPLE_AGENT_NO)
+    x = book.audio("greeting")
+    n = sum(render.syllables(p.text, lang) for p in book.pieces("greeting"))
+    return x.size / 16000, n, pauses_s(x)
+
+
+def rendered_at(lang: str, wpm: int, cat, tmp: pathlib.Path) -> pathlib.Path:
+    """Every recording of ``lang`` rendered at ``wpm`` into a fresh directory."""
+    out = tmp / f"{lang}-{wpm}"
+    before = render.SPEEDS_WPM[lang]
+    render.SPEEDS_WPM[lang] = wpm
+    try:
+        render.render(cat, out, langs=(lang,))
+    finally:
+        render.SPEEDS_WPM[lang] = before
+    (out / "catalog.toml").write_bytes(pathlib.Path(cat.path).read_bytes())
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--wpm", action="append", default=[], metavar="LANG=WPM",
+                    help="also render LANG at this espeak-ng rate and measure it")
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "phrase_pace.md"))
+    args = ap.parse_args(argv)
+    cat = load_catalog()
+    shipped = default_sounds_dir()
+    runs = [(lang, render.SPEEDS_WPM[lang], shipped, "shipped") for lang in ("zh", "en")]
+    with tempfile.TemporaryDirectory() as tmpname:
+        for spec in args.wpm:
+            lang, _, wpm = spec.partition("=")
+            runs.append((lang, int(wpm), rendered_at(lang, int(wpm), cat, pathlib.Path(tmpname)),
+                         "rendered"))
+        rows, greet = [], []
+        for lang, wpm, sounds, what in sorted(runs, key=lambda r: (r[0] != "zh", r[1])):
+            before = render.SPEEDS_WPM[lang]
+            render.SPEEDS_WPM[lang] = wpm        # the synthesised hotline name at the same rate
+            try:
+                m = measure_dir(sounds, lang, cat)
+                g = greeting(sounds, lang, cat)
+            finally:
+                render.SPEEDS_WPM[lang] = before
+            rows.append((lang, wpm, what, m))
+            greet.append((lang, wpm, g, m["comma_s"]))
+            print(f"{lang} {wpm} wpm ({what}): {m['syl_s']:.2f} syl/s"
+                  + (f", {m['wpm']:.0f} words/min" if m["wpm"] else "")
+                  + f"; greeting {g[0]:.2f} s", flush=True)
+    lines = [
+        "# Pace of the default voice", "",
+        f"`python3 bench/phrase_pace.py {' '.join('--wpm ' + w for w in args.wpm)}`".replace(" `", "`"),
+        f"(espeak-ng, {platform.machine()}, Python {platform.python_version()}). "
+        "Speaking time is each recording's length less the 30 ms kept at either end; pauses "
+        "inside a phrase count. Per-phrase figures over the recordings of 6 syllables or more.", "",
+        "| lang | espeak-ng -s | recordings | syllables / s | words / min | per phrase median (p10-p90) "
+        "| slowest / fastest | P.56 level dBov | max peak dBov | edges not quiet |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for lang, wpm, what, m in rows:
+        lines.append(
+            f"| {lang} | {wpm} | {what}, {m['files']} files, {m['syllables']} syl, {m['seconds']:.0f} s "
+            f"| **{m['syl_s']:.2f}** | {'%.0f' % m['wpm'] if m['wpm'] else '-'} "
+            f"| {m['median']:.2f} ({m['p10']:.2f}-{m['p90']:.2f}) "
+            f"| {m['slowest'][0]:.2f} {m['slowest'][1]} / {m['fastest'][0]:.2f} {m['fastest'][1]} "
+            f"| {m['level'][0]:.2f} … {m['level'][1]:.2f} | {m['peak']:.2f} | {len(m['cut'])} |")
+    lines += ["", "The greeting as assembled for the example desk (12385热线 / \"the 12385 hotline\", "
+              "agent 1001), and the pauses in it beside the voice's own pause at a comma:", "",
+              "| lang | espeak-ng -s | greeting s | syllables | syllables / s | pauses inside (s) "
+              "| voice's comma pause s (median) |", "|---|---|---|---|---|---|---|"]
+    for lang, wpm, (dur, n, ps), comma in greet:
+        lines.append(f"| {lang} | {wpm} | **{dur:.2f}** | {n} | {n / dur:.2f} "
+                     f"| {', '.join(f'{p:.2f}' for p in ps)} | {comma:.2f} |")
+    pathlib.Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -40,9 +40,10 @@ from deskline.phrases.catalog import EN_COUNT_UNITS, Catalog, Phrase, norm_lang
 GAP_S = 0.04
 #: Silence where the wording has a clause break (，。？！) at a piece boundary, seconds, per
 #: language: the default voice's own pause at a comma inside a recording (Mandarin at 210 wpm:
-#: 0.11 s; ``bench/phrase_pace.py``) less the 30 ms of near-silence each trimmed recording
-#: keeps at either end, so that a join sounds like the commas around it.
-CLAUSE_GAP_S = MappingProxyType({"zh": 0.08, "en": 0.22})
+#: 0.11 s, English at 130 wpm: 0.24 s; ``bench/phrase_pace.py``) less the 30 ms of
+#: near-silence each trimmed recording keeps at either end, so that a join sounds like the
+#: commas around it.
+CLAUSE_GAP_S = MappingProxyType({"zh": 0.08, "en": 0.20})
 #: Silence between the digits of a number read digit by digit, seconds.
 DIGIT_GAP_S = 0.06
 

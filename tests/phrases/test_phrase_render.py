@@ -5,7 +5,7 @@ import pytest
 
 from deskline.phrases import level
 from deskline.phrases.catalog import load_catalog
-from deskline.phrases.render import render, render_units, speak, to_pinyin
+from deskline.phrases.render import espeak_input, render, render_units, speak, to_pinyin
 from deskline.phrases.check import measure_file
 
 
@@ -20,6 +20,15 @@ from deskline.phrases.check import measure_file
 ])
 def test_pinyin_with_tone_digits(text, pinyin):
     assert to_pinyin(text) == pinyin
+
+
+@pytest.mark.parametrize("text,said", [
+    ("the 12385 hotline", "the 1 2 3 8 5 hotline"),    # a hotline number: digit by digit
+    ("within 24 hours", "within 24 hours"),            # a quantity stays a number
+    ("  Hello,\n  world ", "Hello, world"),
+])
+def test_english_input_reads_long_numbers_digit_by_digit(text, said):
+    assert espeak_input(text, "en") == said
 
 
 def test_render_units_cover_every_fixed_piece_once():

@@ -45,6 +45,7 @@ _COUNT_UNITS = "日天号小时分钟秒个次遍年月周"
 _PAUSE_SHORT = set("，,、；;：:")
 _PAUSE_LONG = set("。.？?！!…")
 _SYLLABLE = re.compile(r"^[a-z]+[1-5]$")
+_EN_DIGIT_RUN = re.compile(r"\d{3,}")
 _IPA_VOWELS = "aeiouyæɑɒɔəɛɜɪʊʌɐᵻøœɚɝɨʉ"
 _IPA_NUCLEUS = re.compile(f"[{_IPA_VOWELS}][{_IPA_VOWELS}ː]*")
 #: Readings pypinyin gets wrong in the catalog's wording (checked by ear against the seeds).
@@ -136,10 +137,14 @@ def to_pinyin(text: str) -> str:
 
 
 def espeak_input(text: str, lang: str) -> str:
-    """What espeak-ng is given for ``text`` in ``lang``."""
+    """What espeak-ng is given for ``text`` in ``lang``.
+
+    English numbers of three digits or more (a hotline's number in its name: "the 12385
+    hotline") are read digit by digit, as Mandarin reads them, not as "twelve thousand …".
+    """
     if norm_lang(lang) == "zh":
         return to_pinyin(text)
-    return " ".join(text.split())
+    return " ".join(_EN_DIGIT_RUN.sub(lambda m: " ".join(m.group(0)), text).split())
 
 
 def _espeak() -> str:

@@ -152,6 +152,7 @@ class Service:
         self._spin_last: tuple | None = None
         self._spin_next_mono = 0.0
         self._spin_strikes = 0
+        self._settle_mono: float | None = None   # when the newest raw edge will have settled
 
     # --- clock ---------------------------------------------------------------------------------
 
@@ -254,7 +255,7 @@ class Service:
         audio = self.p.audio
         got_block = False
         if not self._card_lost:
-            got = audio.read(0.05)
+            got = audio.read(self._read_timeout_s())
             if got is not None:
                 got_block = True
                 self._opened_without_blocks = 0
@@ -270,6 +271,20 @@ class Service:
         self._watchdog(got_block)
         self._log_xruns()
         self._check_spin()
+
+    def _read_timeout_s(self) -> float:
+        """How long to wait for a card block: less when a switch edge settles before it comes.
+
+        A handset lifted settles after the hook debounce; waking then, rather than at the next
+        card block, starts the greeting up to a block sooner.
+        """
+        if self._settle_mono is None:
+            return 0.05
+        left = self._settle_mono - time.monotonic()
+        if left <= 0:
+            self._settle_mono = None
+            return 0.05
+        return min(0.05, left + 0.001)
 
     def _on_block(self, t0_s: float, block: np.ndarray) -> None:
         now = time.monotonic()
@@ -335,6 +350,7 @@ class Service:
         events = []
         while not q.empty():
             e = q.get_nowait()
+            self._note_settle(e.mono_s)
             # an edge can settle what came before it (a ring burst ended, a key held long
             # enough): those events come back from feed(), the rest from poll()
             events += self.p.edges.feed(e.source, e.active, self._edge_t_s(e.mono_s))
@@ -346,6 +362,14 @@ class Service:
             self._handle(ev)
             if isinstance(ev, Hook) and not ev.off_hook:
                 self._let_line_go()
+
+    def _note_settle(self, mono_s: float) -> None:
+        edges = self.p.edges
+        settle_s = max(getattr(getattr(edges, "hook", None), "debounce_s", 0.0),
+                       getattr(edges, "key_debounce_s", 0.0))
+        if settle_s > 0:
+            due = mono_s + settle_s
+            self._settle_mono = due if self._settle_mono is None else max(self._settle_mono, due)
 
     def _handle(self, event) -> None:
         if self.p.recorder is not None:

@@ -5,6 +5,7 @@ keeps what the service writes, so phrases, LED and relays can be checked without
 server. (The audio-stack tests run the same loop in the real process over PulseAudio.)
 """
 import queue
+import time
 
 import numpy as np
 import pytest
@@ -36,6 +37,8 @@ class ScriptedCard:
         self.t_s = 0.0
         self.out: queue.Queue = queue.Queue()
         self.played: list[np.ndarray] = []
+        self.stalled = False      # True: no block comes, each read waits out its timeout
+        self.timeouts: list[float] = []
 
     def open(self, *, retrying=False):
         if self.fail_open:
@@ -43,6 +46,10 @@ class ScriptedCard:
         self.is_open = self.alive = True
 
     def read(self, timeout_s):
+        self.timeouts.append(timeout_s)
+        if self.stalled:
+            time.sleep(timeout_s)
+            return None
         if not self.alive:
             return None
         t = self.t_s
@@ -128,6 +135,22 @@ def test_off_hook_plays_the_greeting_into_the_card(service):
     assert np.max(np.abs(played)) == pytest.approx(0.3, abs=0.01)
     loud = np.flatnonzero(np.abs(played) > 0.05)
     assert (loud[-1] - loud[0]) / RATE == pytest.approx(0.3, abs=0.02)  # the whole greeting
+
+
+def test_a_lifted_handset_is_answered_when_it_settles_not_at_the_next_block(service):
+    svc, desk, card, _ = service
+    svc.p.edges = EdgeInterpreter(hook_debounce_s=0.12, flash_min_s=0.2)
+    run_for(svc, 0.1)
+    card.stalled = True                        # the next card block is far off
+    desk.factory.pin(17).drive_low()           # handset lifted
+    steps = 0
+    while not svc.p.edges.off_hook and steps < 10:
+        svc.step()                             # the first sees the edge after 50 ms
+        steps += 1
+    assert svc.p.edges.off_hook                # answered without a block ...
+    assert card.timeouts[-1] < 0.04            # ... by a wake when the debounce was over,
+    assert steps == 3                          # not by the next 50 ms timeout
+    assert np.max(np.abs(np.concatenate(list(card.out.queue)))) > 0.1   # the greeting is out
 
 
 def test_hold_key_mutes_and_lights_then_resumes(service):

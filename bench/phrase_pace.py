@@ -184,7 +184,8 @@ def main(argv=None) -> int:
             f"| {m['level'][0]:.2f} … {m['level'][1]:.2f} | {m['peak']:.2f} | {m['cut_db']:.0f} "
             f"| {m['edge_dbov']:.0f} |")
     lines += ["", "The greeting as assembled for the example desk (12385热线 / \"the 12385 hotline\", "
-              "agent 1001), and the pauses in it beside the voice's own pause at a comma:", "",
+              "agent 1001), and the pauses in it beside the voice's own pause at a comma "
+              "(joined with today's gaps at every rate):", "",
               "| lang | espeak-ng -s | greeting s | syllables | syllables / s | pauses inside (s) "
               "| voice's comma pause s (median) |", "|---|---|---|---|---|---|---|"]
     for lang, wpm, (dur, n, ps), comma in greet:

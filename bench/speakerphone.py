@@ -1,18 +1,35 @@
-"""The hands-free room cue (offset decay rate, :mod:`deskline.dsp.reverb`) on real recordings.
+"""The hands-free verdict — the agent's voice returned with a room's echo — on real recordings.
 
-Every speech recording in /work/shared/data is heard three ways over a background noise from
-the same data 20-35 dB under the speech (seeded): as recorded (a handset or close microphone:
-the ordinary caller) and through synthetic rooms of RT60 0.3 s and 0.7 s (exponentially
-decaying noise after the direct sound, direct-to-reverberant ratio drawn from -4..+4 dB: a
-speakerphone across a room). For each call, the offsets that complete and a high percentile
-of their decay rates (dB/s) are tabulated. Results go to ``bench/results/speakerphone.md``.
+Part 1, real echo: the speakerphone echo recordings in /work/shared/data/telephone (a
+hands-free test set: the far-end signal a phone played through its loudspeaker, and its
+microphone picking it up in the room, alone or with a near-end talker). The far end stands in
+for the agent on the transmit tap, the microphone for the receive tap (the desk's sidetone
+added, -18 dB). As a check the other way, the near-end talker's recording alone is the receive
+tap (no echo of the agent in it). Through :class:`deskline.dsp.echo.EchoMeter`, with the
+controller's thresholds (profile ``standard``).
 
-Usage: ``python3 bench/speakerphone.py [--data /work/shared/data] [--draws 3] [--seed 1]``
+Part 2, conversations built from every speech and noise recording of the data (seeded) and
+replayed through the whole ``simulate`` path (meters, echo meter, controller):
+
+- hands-free: the caller's own voice through a room (RT60 0.3-0.8 s), the agent's voice
+  returned through a room at an echo gain of -10 … -35 dB after a network round trip of
+  0.02-0.3 s, the caller's background noise 20-35 dB under the caller;
+- handset: the caller as recorded, the desk's sidetone -24 … -8 dB, half the lines returning a
+  short hybrid echo (-25 … -6 dB after 0.01-0.3 s), noise 10-35 dB under the caller.
+
+The caller at -31 … -19 dBov, the agent at -26 … -20 dBov, turns of 2-6 s with pauses of
+0.3-1.8 s. Tabulated: calls asked to pick up the handset per echo gain and when, false
+prompts on handset calls, and how close handset calls came to the thresholds. Results go to
+``bench/results/speakerphone.md``.
+
+Usage: ``python3 bench/speakerphone.py [--data /work/shared/data] [--calls 8] [--seed 1]``
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,167 +38,229 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from false_prompts import Clips, pools  # noqa: E402
 
-
-def room(x, rng, rt60_s, drr_db, rate_hz=8000):
-    """``x`` through a synthetic room: direct sound plus an exponential noise tail."""
-    n = int(rt60_s * rate_hz)
-    t = np.arange(n) / rate_hz
-    h = rng.normal(0.0, 1.0, n) * 10 ** (-3 * t / rt60_s)
-    h[0] = 0.0
-    tail = np.sum(h ** 2)
-    h *= np.sqrt(10 ** (-drr_db / 10) / tail)
-    h[0] = 1.0
-    return np.convolve(x, h)[: x.size]
+CALL_S = 70.0
+ANSWER_S = 1.0
+TALK_FROM_S = 14.0
+GAINS_DB = (-10.0, -20.0, -25.0, -30.0, -35.0)
+AEC = (("aec_farend_simple_talk_16k", "aec_echo_simple_talk_16k", "echo, single talk"),
+       ("aec_farend_double_talk_16k", "aec_echo_double_talk_16k", "echo + near-end talker"),
+       ("aec_farend_simple_talk_16k", "aec_echo_delay_change_16k", "echo, path delay changes"),
+       ("aec_farend_simple_talk_16k", "aec_nearend_simple_talk_16k", "near-end talker alone"),
+       ("aec_farend_double_talk_16k", "aec_nearend_double_talk_16k", "near-end talker alone (2)"))
 
 
-def call_audio(x, rng, noise, snr_db, level_dbov=-25.0, pause_s=(0.4, 1.5), total_s=30.0):
-    """Turns of ``x`` (cycled, random pieces) with pauses, over noise ``snr_db`` below."""
+def cue_held_at(states, profile, hop_s=0.01):
+    """When the controller's hands-free cue first held for ``speakerphone_confirm_s`` (or None)."""
+    since = None
+    for i, st in enumerate(states):
+        t = (i + 1) * hop_s
+        ok = (st is not None and st.agent_s >= profile.speakerphone_agent_s - 1e-9
+              and st.z >= profile.speakerphone_z and st.echo_db >= profile.speakerphone_echo_db)
+        if not ok:
+            since = None
+            continue
+        since = t if since is None else since
+        if t - since >= profile.speakerphone_confirm_s - 1e-9:
+            return t
+    return None
+
+
+def part1(data: Path, profile):
+    """Rows (what, z, echo dB, delay s, agent s, verdict time or None, rtf) for the AEC set."""
+    from deskline.callmix import load_clip
+    from deskline.dsp.echo import EchoMeter
+    rows = []
+    for far, mic, what in AEC:
+        tx = load_clip(data / "telephone" / f"{far}.wav")
+        rx = load_clip(data / "telephone" / f"{mic}.wav")
+        n = min(tx.size, rx.size) // 80 * 80
+        tx, rx = tx[:n], rx[:n] + tx[:n] * 10 ** (-18 / 20)
+        t0 = time.process_time()
+        states = EchoMeter().process(rx, tx)
+        cpu = time.process_time() - t0
+        st = states[-1]
+        rows.append((f"{mic}.wav ({what})", st, cue_held_at(states, profile), n / 8000 / cpu))
+    return rows
+
+
+def _piece(rng, clips, speech, level, lo_s, hi_s):
     from deskline.callmix import at_active_level
-    out = []
-    have = 0
-    while have < total_s * 8000:
-        seg = int(rng.uniform(2.0, 6.0) * 8000)
+    while True:
+        x = clips(speech[rng.integers(len(speech))])
+        seg = int(rng.uniform(lo_s, hi_s) * 8000)
         a = int(rng.integers(0, max(1, x.size - seg)))
         piece = x[a:a + seg]
-        out += [piece, np.zeros(int(rng.uniform(*pause_s) * 8000))]
-        have += piece.size + out[-1].size
-    y = np.concatenate(out)
-    if np.sqrt(np.mean(y ** 2)) < 1e-6:
-        return None
-    y = at_active_level(y, level_dbov)
-    k = int(rng.integers(0, max(1, noise.size - y.size)))
-    nz = np.resize(noise[k:], y.size)
-    rms = np.sqrt(np.mean(nz ** 2)) + 1e-12
-    y = y + nz / rms * 10 ** ((level_dbov - snr_db) / 20)
-    return y[: y.size // 80 * 80]
+        if np.sqrt(np.mean(piece ** 2)) >= 1e-4:
+            return at_active_level(piece, level)
 
 
-def cue(y):
-    """Decay rates (dB/s) of the offsets that completed in ``y``."""
-    from deskline.dsp.reverb import DecayMeter
-    r = DecayMeter().process(y)
-    return r[np.isfinite(r)]
+def build(kind, gain_db, rng, speech, noise, clips):
+    """One conversation; returns (builder, first agent speech time, description)."""
+    from deskline.call.events import Hook, Ring
+    from deskline.callmix import CallBuilder, line_echo, room_echo
+    level = rng.uniform(-31, -19)
+    snr = rng.uniform(20, 35) if kind == "hands-free" else rng.uniform(10, 35)
+    bg = noise[rng.integers(len(noise))]
+    b = CallBuilder(CALL_S)
+    b.background(clips(bg), level - snr, rng=rng)
+    b.event(Ring(0.0))
+    b.event(Hook(ANSWER_S, True))
+    if kind == "hands-free":
+        rt60, delay = rng.uniform(0.3, 0.8), rng.uniform(0.02, 0.3)
+        echo = room_echo(rng, rt60_s=rt60, delay_s=delay, gain_db=gain_db)
+        own = room_echo(rng, rt60_s=rt60, delay_s=0.0, gain_db=0.0)
+        what = f"RT60 {rt60:.2f} s, round trip {delay:.2f} s, echo {gain_db:.0f} dB"
+    else:
+        own = None
+        side = rng.uniform(-24, -8)
+        if rng.random() < 0.5:
+            delay, g = rng.uniform(0.01, 0.3), rng.uniform(-25, -6)
+            echo = line_echo(rng, delay_s=delay, gain_db=g)
+            what = f"sidetone {side:.0f} dB, hybrid echo {g:.0f} dB after {delay:.2f} s"
+        else:
+            echo = None
+            what = f"sidetone {side:.0f} dB"
+    t = TALK_FROM_S
+    first_agent = None
+    while t < CALL_S - 8.0:
+        x = _piece(rng, clips, speech, level, 2.0, 6.0)
+        if own is not None:
+            x = np.convolve(x, own)[: x.size]
+        t = b.caller(x, t) + rng.uniform(0.3, 1.0)
+        y = _piece(rng, clips, speech, rng.uniform(-26, -20), 2.0, 6.0)
+        first_agent = t if first_agent is None else first_agent
+        t = b.agent(y, t, sidetone_db=-18.0 if kind == "hands-free" else side,
+                    echo_ir=echo) + rng.uniform(0.3, 1.8)
+    b.event(Hook(CALL_S - 0.5, False))
+    return b, first_agent, f"{bg.name}, caller {level:.0f} dBov, SNR {snr:.0f} dB, {what}"
 
 
-def lp_kurtosis(y, frame=256, order=10):
-    """Median kurtosis of the 10th-order LP residual over the loudest 30 % of 32 ms frames.
-
-    A second cue, computed here only: a close microphone keeps the residual peaky (glottal
-    pulses, kurtosis well over 3), a room's many reflections make it Gaussian-like (3).
-    """
-    from scipy.linalg import solve_toeplitz
-    from scipy.signal import lfilter
-    f = y[: y.size // frame * frame].reshape(-1, frame)
-    e = np.mean(f ** 2, axis=1)
+def part2(data: Path, calls: int, seed: int):
+    """Per call: (kind, gain, prompt time after the agent's first words or None, last echo)."""
+    from deskline.call.events import Play
+    from deskline.config import loads_config
+    from deskline.dsp.echo import EchoMeter
+    from deskline.simulation import simulate_samples
+    speech, noise = pools(data)
+    clips = Clips()
+    rng = np.random.default_rng(seed)
+    cfg = loads_config('[desk]\nhotline_name = "12345"\nagent_no = "7"\n', "<bench>")
     out = []
-    win = np.hanning(frame)
-    for fr in f[e >= np.percentile(e, 70)]:
-        w = fr * win
-        r = np.correlate(w, w, "full")[frame - 1:frame + order]
-        if r[0] <= 0:
-            continue
-        r[0] *= 1.0001
-        a = solve_toeplitz(r[:order], r[1:order + 1])
-        res = lfilter(np.r_[1.0, -a], 1.0, fr)[order:]
-        out.append(np.mean(res ** 4) / np.mean(res ** 2) ** 2)
-    return float(np.median(out)) if out else float("nan")
+    plan = [("hands-free", g) for g in GAINS_DB for _ in range(calls)]
+    plan += [("handset", None) for _ in range(calls * len(GAINS_DB))]
+    for kind, gain in plan:
+        b, first_agent, what = build(kind, gain, rng, speech, noise, clips)
+        x = b.samples()
+        result, _ = simulate_samples(x[:, 0], rate_hz=8000, tx=x[:, 1], events=b.events,
+                                     config=cfg)
+        plays = [a.t_s for a in result.actions
+                 if isinstance(a, Play) and a.phrase == "pick_up_handset"]
+        others = [a.phrase for a in result.actions if isinstance(a, Play)
+                  and a.phrase in ("speak_louder", "switch_phone_quiet", "too_noisy_goodbye")]
+        # the estimates the controller saw (the meters start at the off-hook)
+        a = int(ANSWER_S * 8000)
+        n = (x.shape[0] - a) // 80 * 80
+        echoes = [e for e in EchoMeter().process(x[a:a + n, 0], x[a:a + n, 1]) if e is not None]
+        best = max(echoes, key=lambda e: e.z) if echoes else None
+        played = [a.phrase for a in result.actions if isinstance(a, Play)]
+        out.append((kind, gain, (plays[0] - first_agent) if plays else None, len(plays),
+                    others, best, played, what))
+    return out
 
 
-KINDS = (("as recorded", None), ("room RT60 0.3 s", 0.3), ("room RT60 0.7 s", 0.7))
+def _fmt_db(v):
+    return "—" if v is None or math.isinf(v) else f"{v:.1f}"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="/work/shared/data")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--draws", type=int, default=3, help="calls per recording and room")
-    ap.add_argument("--quantile", type=float, default=90.0)
+    ap.add_argument("--calls", type=int, default=8, help="hands-free calls per echo gain "
+                    "(and as many handset calls in all as hands-free ones)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "speakerphone.md"))
     args = ap.parse_args(argv)
-    speech, noise = pools(Path(args.data))
-    clips = Clips()
-    rng = np.random.default_rng(args.seed)
-    figs = {k: [] for k, _ in KINDS}       # (recording, offsets, quantile of rates)
-    kurt = {k: [] for k, _ in KINDS}       # (recording, LP residual kurtosis)
-    for path in speech:
-        x = clips(path)
-        for _ in range(args.draws):
-            bg = clips(noise[rng.integers(len(noise))])
-            snr = rng.uniform(20, 35)
-            call_seed = int(rng.integers(1 << 30))
-            for kind, rt60 in KINDS:
-                src = x if rt60 is None else room(x, rng, rt60, rng.uniform(-4, 4))
-                y = call_audio(src, np.random.default_rng(call_seed), bg, snr)
-                if y is None:
-                    continue
-                r = cue(y)
-                q = float(np.percentile(r, args.quantile)) if r.size >= 6 else float("nan")
-                figs[kind].append((path.relative_to(args.data).as_posix(), r.size, q))
-                kurt[kind].append((path.relative_to(args.data).as_posix(), lp_kurtosis(y)))
-    q = args.quantile
+    from deskline.call.profile import Profile
+    data = Path(args.data)
+    p = Profile.standard()
+    t0 = time.time()
+    rows1 = part1(data, p)
+    rows2 = part2(data, args.calls, args.seed)
+    wall = time.time() - t0
     lines = [
-        "# Hands-free room cue on real recordings",
+        "# The hands-free verdict on real recordings",
         "",
-        f"Measured with `python3 bench/speakerphone.py --draws {args.draws} --seed {args.seed}`: "
-        f"{len(speech)} speech recordings from {args.data}, each in {args.draws} calls of 30 s "
-        "(random pieces, pauses 0.4-1.5 s, P.56 level -25 dBov, a noise recording of the same "
-        "data 20-35 dB under it), heard as recorded and through synthetic rooms (exponential "
-        "noise tail, direct-to-reverberant ratio -4..+4 dB). Cue: decay rate of each completed "
-        "offset in the 1-3.4 kHz band (`deskline.dsp.reverb.DecayMeter`, 20 dB under the peak "
-        f"of the last 0.6 s); per call the {q:.0f}th percentile of its offsets' rates (the "
-        "fastest offsets: a room bounds how fast any offset can fall, a handset does not). "
-        "Calls with fewer than 6 offsets are left out.",
+        f"Measured with `python3 bench/speakerphone.py --calls {args.calls} --seed {args.seed}` "
+        f"({wall:.0f} s). Thresholds of profile `standard`: dispersive echo ≥ "
+        f"{p.speakerphone_echo_db:g} dB relative to the agent's voice, z ≥ {p.speakerphone_z:g}, "
+        f"over ≥ {p.speakerphone_agent_s:g} s of the agent talking, holding "
+        f"{p.speakerphone_confirm_s:g} s; then the prompt waits for a pause of both sides.",
         "",
-        f"| calls | count | offsets per call (median) | p{q:.0f} rate dB/s: min | 5 % | median | 95 % | max |",
-        "|---|---|---|---|---|---|---|---|",
+        "## 1. Real echo: the speakerphone echo recordings",
+        "",
+        "Transmit tap: the far-end signal the phone played; receive tap: the recording named "
+        "plus the desk's sidetone (-18 dB). Figures of the last estimate; \"cue held\" is when "
+        "the controller's cue had held its confirm time (s into the recording).",
+        "",
+        "| receive tap | agent s | dispersive echo dB | z | delay s | cue held | echo meter × real time |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for kind, _ in KINDS:
-        v = np.array([f for _, _, f in figs[kind]])
-        n = np.array([c for _, c, _ in figs[kind]])
-        v = v[np.isfinite(v)]
-        lines.append(f"| {kind} | {v.size} | {np.median(n):.0f} | {v.min():.0f} | "
-                     f"{np.percentile(v, 5):.0f} | {np.median(v):.0f} | "
-                     f"{np.percentile(v, 95):.0f} | {v.max():.0f} |")
-    lines += ["", "Share of calls under a threshold (a verdict \"hands-free\" below it):", "",
-              "| threshold dB/s | as recorded | RT60 0.3 s | RT60 0.7 s |", "|---|---|---|---|"]
-    for thr in (80, 90, 100, 110, 120, 140):
-        cells = []
-        for kind, _ in KINDS:
-            v = np.array([f for _, _, f in figs[kind]])
-            v = v[np.isfinite(v)]
-            cells.append(f"{np.mean(v < thr) * 100:.0f} %")
-        lines.append(f"| {thr} | " + " | ".join(cells) + " |")
-    dry = sorted((f, p) for p, _, f in figs["as recorded"] if np.isfinite(f))[:10]
-    lines += ["", "Slowest calls as recorded (the ones a verdict would wrong first):", ""]
-    lines += [f"- {p}: {f:.0f} dB/s" for f, p in dry]
-    lines += ["", "## A second cue: LP residual kurtosis", "",
-              "Median kurtosis of the 10th-order LP residual over the loudest 30 % of 32 ms "
-              "frames of the same calls (computed in this bench only).", "",
-              "| calls | min | 5 % | median | 95 % | max |", "|---|---|---|---|---|---|"]
-    for kind, _ in KINDS:
-        v = np.array([k for _, k in kurt[kind]])
-        v = v[np.isfinite(v)]
-        lines.append(f"| {kind} | {v.min():.2f} | {np.percentile(v, 5):.2f} | {np.median(v):.2f} "
-                     f"| {np.percentile(v, 95):.2f} | {v.max():.2f} |")
-    low = sorted({p for p, k in kurt["as recorded"] if k < 3.5})
-    lines += ["", "Recordings with a call under 3.5 as recorded: " + ", ".join(low) + "."]
-    far = [f for p, _, f in figs["as recorded"] if "TEST_MEETING" in p]
-    worst = min(f for f, _ in dry)
-    rt7 = np.array([f for _, _, f in figs["room RT60 0.7 s"]])
-    rt7 = rt7[np.isfinite(rt7)]
+    for what, st, held, rtf in rows1:
+        lines.append(f"| {what} | {st.agent_s:.1f} | {_fmt_db(st.echo_db)} | {st.z:.1f} | "
+                     f"{st.delay_s:.3f} | {'—' if held is None else f'{held:.1f}'} | {rtf:.0f} |")
+    lines += [
+        "",
+        "## 2. Conversations through `simulate`",
+        "",
+        f"{len(rows2)} calls of {CALL_S:.0f} s. \"After\" is from the agent's first words to "
+        "`pick_up_handset`.",
+        "",
+        "| calls | count | asked to pick up the handset | after (median, max s) | other quality prompts |",
+        "|---|---|---|---|---|",
+    ]
+    for g in GAINS_DB:
+        sel = [r for r in rows2 if r[0] == "hands-free" and r[1] == g]
+        asked = [r[2] for r in sel if r[2] is not None]
+        other = sum(len(r[4]) for r in sel)
+        times = (f"{np.median(asked):.1f}, {max(asked):.1f}" if asked else "—")
+        lines.append(f"| hands-free, echo {g:.0f} dB | {len(sel)} | {len(asked)} | {times} | "
+                     f"{other} |")
+    hs = [r for r in rows2 if r[0] == "handset"]
+    hs_asked = [r for r in hs if r[3]]
+    lines.append(f"| handset (sidetone, half with hybrid echo) | {len(hs)} | {len(hs_asked)} | "
+                 f"— | {sum(len(r[4]) for r in hs)} |")
+    twice = sum(1 for r in rows2 if r[3] > 1)
+    lines += ["", f"Calls asked more than once: {twice}.", ""]
+    other = [r for r in rows2 if r[4]]
+    if other:
+        lines += ["Other quality prompts (the line's own verdicts, not the hands-free one):", ""]
+        lines += [f"- {', '.join(r[4])}: {r[0]}, {r[7]}" for r in other]
+        lines += [""]
+    zs = sorted(((r[5].z if r[5] else 0.0), _fmt_db(r[5].echo_db if r[5] else None), r[7])
+                for r in hs)[-5:][::-1]
+    lines += ["Handset calls closest to a verdict (the highest z any of their estimates reached, "
+              "and its dispersive echo):", ""]
+    lines += [f"- z {z:.1f}, echo {e} dB: {w}" for z, e, w in zs]
+    missed = [r for r in rows2 if r[0] == "hands-free" and r[2] is None]
+    if missed:
+        lines += ["", "Hands-free calls not asked (the highest z reached):", ""]
+        lines += [f"- z {(r[5].z if r[5] else 0.0):.1f}, echo "
+                  f"{_fmt_db(r[5].echo_db if r[5] else None)} dB: {r[7]}; played "
+                  f"{', '.join(r[6])}" for r in missed]
+    hf = [r for r in rows2 if r[0] == "hands-free" and r[1] >= -25.0]
+    top = max(((r[5].z if r[5] else 0.0) for r in hs), default=0.0)
     lines += [
         "", "## Conclusion", "",
-        f"The slowest ordinary call is at {worst:.0f} dB/s while the median RT60 0.7 s call is at "
-        f"{np.median(rt7):.0f} dB/s: the two overlap. A threshold with a 20 % margin under every "
-        f"ordinary call ({0.8 * worst:.0f} dB/s) would catch {np.mean(rt7 < 0.8 * worst) * 100:.0f} % "
-        "of the RT60 0.7 s callers. The real far-field meeting recording (WenetSpeech "
-        "TEST_MEETING, noted as reverberant) reads "
-        + ", ".join(f"{f:.0f}" for f in far) + " dB/s as recorded: this cue does not see it "
-        "at all. The LP residual kurtosis falls for reverberant calls but as recorded calls reach "
-        "its range too (the list above: the speakerphone echo recordings among them, and "
-        "others that are not hands-free as far as their sources say). Neither cue separates a hands-free "
-        "caller from ordinary calls with a margin, so the controller has no automatic speakerphone verdict; the agent plays "
-        "`pick_up_handset` from the phrase pad.",
+        f"Hands-free callers whose phone returns the agent's voice at -25 dB or more: "
+        f"{sum(1 for r in hf if r[2] is not None)} of {len(hf)} asked once, in a pause. "
+        f"Handset callers: {len(hs_asked)} of {len(hs)} asked; the highest z any of their "
+        f"estimates reached is {top:.1f} against the threshold {p.speakerphone_z:g}, and none "
+        f"held it for {p.speakerphone_confirm_s:g} s with its echo over "
+        f"{p.speakerphone_echo_db:g} dB. Echo at -30 dB and under (a phone whose echo "
+        "canceller works, or a quiet loudspeaker) is not found: the dispersive part of such an "
+        "echo, past its first arrival, is under the -30 dB threshold. A hands-free caller in "
+        "babble may never leave the pause the prompt waits for (the speech detector hears the "
+        "babble as talk): no prompt rather than one over someone's words.",
     ]
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

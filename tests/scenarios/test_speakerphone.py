@@ -61,16 +61,17 @@ def test_hands_free_caller_is_asked_once_to_pick_up_the_handset(rt60_s, delay_s,
     out = replay(call)
     assert out.phrases().count("pick_up_handset") == 1, out.plays()
     t = out.play_t("pick_up_handset")
-    # after enough of the agent's talk to judge by (5 s of it, then 2 s of the cue holding),
-    # well before the call ends, and in a pause: nobody's speech in the half second before it
-    # (someone starting to talk in the same 50 ms as the prompt is a race no device can see
-    # coming: the speech detector needs a few hops to call an onset)
-    assert TALK_FROM_S + 7.0 <= t <= TALK_FROM_S + 30.0, t
+    # after enough of the agent's talk to judge by (two independent estimates of 2 s of it
+    # each, then the cue holding 4 s), before the call ends, and in a pause: nobody's speech
+    # in the half second before it (someone starting to talk in the same 50 ms as the prompt
+    # is a race no device can see coming: the speech detector needs a few hops to call an
+    # onset)
+    assert TALK_FROM_S + 9.0 <= t <= TALK_FROM_S + 40.0, t
     k = int(round(t / 0.01))
     assert not talking[k - 55:k - 5].any(), f"pick_up_handset at {t:.2f} over speech"
     note = [n for n in out.notes("prompt") if n.data["phrase"] == "pick_up_handset"][0]
     assert note.data["reason"] == "speakerphone"
-    assert note.data["echo_db"] >= -30.0 and note.data["echo_z"] >= 8.0
+    assert note.data["echo_db"] >= -30.0 and note.data["echo_z"] >= 25.0
     assert abs(note.data["echo_delay_s"] - delay_s) <= 0.01
     assert [p for p in out.phrases() if p in QUALITY_PROMPTS] == ["pick_up_handset"]
 

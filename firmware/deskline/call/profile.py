@@ -95,11 +95,11 @@ class Profile:
     #: the dispersive echo must be at least this loud relative to the agent's voice …
     speakerphone_echo_db: float = -30.0
     #: … stand this far out of the estimate's noise (z-score) …
-    speakerphone_z: float = 8.0
+    speakerphone_z: float = 25.0
     #: … rest on at least this much of the agent talking …
     speakerphone_agent_s: float = 5.0
     #: … and hold this long before the prompt waits for its pause.
-    speakerphone_confirm_s: float = 2.0
+    speakerphone_confirm_s: float = 4.0
     #: hold: LED blinks slowly past this, fast (and the agent is told) past the limit.
     hold_warn_s: float = 20.0
     hold_limit_s: float = 120.0

@@ -32,6 +32,7 @@ import numpy as np
 
 from deskline.call.events import (Alert, Hook, Led, Line, Mute, Note, PhraseDone, Play,
                                   Release, State, StopPlayback)
+from deskline.dsp.echo import EchoMeter, feed_taps
 from deskline.exc import HardwareError
 from deskline.hw.debounce import EdgeInterpreter
 
@@ -137,6 +138,7 @@ class Service:
         self._dones: list = []             # (audio t_s when heard to the end, phrase)
         self.meter_rx = None
         self.meter_tx = None
+        self.echo: EchoMeter | None = None
         self.meter_rx_rate = 0
         self._meter_origin_s: float | None = None
         self._last_block_mono = 0.0
@@ -223,6 +225,8 @@ class Service:
             self.meter_rx = self.p.meter_factory(rate)
             self.meter_tx = self.p.meter_factory(rate) if self.p.audio.tx_channel is not None \
                 else None
+            # the agent's voice coming back from the caller's room (both taps wired)
+            self.echo = EchoMeter() if self.meter_tx is not None else None
             self.meter_rx_rate = rate
         if self.queue is None or self.queue.rate_hz != rate:
             self.queue = self.p.phrases(rate)
@@ -246,6 +250,8 @@ class Service:
         self.meter_rx.reset()
         if self.meter_tx is not None:
             self.meter_tx.reset()
+        if self.echo is not None:
+            self.echo.reset()
         self._meter_origin_s = None
 
     # --- one turn of the loop ------------------------------------------------------------------
@@ -313,13 +319,15 @@ class Service:
         tx_states = None
         if self.meter_tx is not None:
             tx_states = self.meter_tx.feed_all(block[:, audio.tx_channel].astype(np.float64))
+        echoes = feed_taps(self.echo, self.meter_rx, self.meter_tx, len(states))
         handle = self._handle
         for i, st in enumerate(states):
             t_s = self._meter_origin_s + st.t_s
             tx = tx_states[i] if tx_states is not None and i < len(tx_states) else None
             if tx is not None:
                 tx = dataclasses.replace(tx, t_s=t_s)
-            handle(Line(t_s, dataclasses.replace(st, t_s=t_s), tx))
+            handle(Line(t_s, dataclasses.replace(st, t_s=t_s), tx,
+                        echoes[i] if echoes is not None else None))
             self._apply(self.p.controller.tick(t_s))
 
     def _fill_output(self) -> None:

@@ -331,15 +331,18 @@ class Service:
             self._apply(self.p.controller.tick(t_s))
 
     def _fill_output(self) -> None:
-        """Keep OUTPUT_LEAD_BLOCKS blocks of phrase audio (or silence) ready for the card.
+        """Keep up to OUTPUT_LEAD_BLOCKS blocks of phrase audio ready for the card.
 
-        A phrase whose last sample went into a block is done when the card plays that block:
-        its PhraseDone waits in ``_dones`` until the audio clock gets there.
+        Only while a phrase plays or waits: with nothing prepared the card plays silence by
+        itself, so an idle desk makes and queues no blocks of zeros. A phrase whose last sample
+        went into a block is done when the card plays that block: its PhraseDone waits in
+        ``_dones`` until the audio clock gets there.
         """
         audio = self.p.audio
         block_s = audio.block_samples / audio.rate_hz
-        while audio.out_backlog < OUTPUT_LEAD_BLOCKS:
-            samples, done = self.queue.pull(audio.block_samples)
+        phrases = self.queue
+        while phrases.busy and audio.out_backlog < OUTPUT_LEAD_BLOCKS:
+            samples, done = phrases.pull(audio.block_samples)
             due_s = self.now_s() + (audio.out_backlog + 1) * block_s
             audio.write(samples)
             self._dones.extend((due_s, phrase) for phrase in done)

@@ -129,6 +129,7 @@ def test_off_hook_plays_the_greeting_into_the_card(service):
     svc, desk, card, _ = service
     run_for(svc, 0.2)
     assert not np.any(np.concatenate(card.played))
+    assert card.out.empty()                   # idle: no blocks of zeros made and queued
     desk.factory.pin(17).drive_low()          # handset lifted
     run_for(svc, 0.6)
     played = np.concatenate(card.played)

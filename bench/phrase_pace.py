@@ -23,11 +23,20 @@ It also reports, per language and rate:
 ``--wpm zh=150`` (repeatable) also renders every recording of that language at that espeak-ng
 rate into a temporary directory and measures it the same way, to compare rates.
 
-    python3 bench/phrase_pace.py [--wpm zh=150 --wpm en=160 …] [--out bench/results/phrase_pace.md]
+For a real voice beside it, the professional IVR prompts (Asterisk's, Allison Smith) in the
+data set's ``telephone/`` are measured the same way against their own transcripts, the
+``core-sounds-en.txt`` of Debian's ``asterisk-core-sounds-en`` (22 kB; ``apt-get download
+asterisk-core-sounds-en`` and ``dpkg -x`` it, or install it); prompts whose transcript notes a
+sound ("[monkeys]", "(tone plays)") are left out. Without the transcripts this part is skipped.
+
+    python3 bench/phrase_pace.py [--wpm zh=150 --wpm en=160 …] [--data DIR] [--transcripts FILE]
+                                 [--out bench/results/phrase_pace.md]
 """
 from __future__ import annotations
 
 import argparse
+import gzip
+import os
 import pathlib
 import platform
 import re
@@ -45,6 +54,7 @@ from deskline.phrases.template import fixed_pieces
 from deskline.simulation import EXAMPLE_AGENT_NO, EXAMPLE_HOTLINE_NAME, EXAMPLE_HOTLINE_NAME_EN
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+TRANSCRIPTS = pathlib.Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 KEEP_S = 0.06            # lead-in + tail kept by the trim (2 x 30 ms)
 FRAME = 160              # 10 ms at 16 kHz
 _CLAUSE = re.compile(r"[，,、；;：:。.？?！!]")
@@ -121,6 +131,35 @@ def greeting(sounds: pathlib.Path, lang: str, cat) -> tuple[float, int, list[flo
     return x.size / 16000, n, pauses_s(x)
 
 
+def ivr_reference(data: pathlib.Path, transcripts: pathlib.Path) -> dict | None:
+    """Pace of the Asterisk IVR prompts in ``data/telephone`` against their transcripts."""
+    if not transcripts.is_file():
+        return None
+    raw = transcripts.read_bytes()
+    text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8", "replace")
+    said = {}
+    for line in text.splitlines():
+        key, sep, words = line.partition(": ")
+        if sep and not line.startswith(";"):
+            said.setdefault(key.strip(), words.strip())
+    syl = words = secs = 0.0
+    per, files = [], 0
+    for wav in sorted((data / "telephone").glob("asterisk_allison_*.wav")):
+        t = said.get(wav.stem.removeprefix("asterisk_allison_"))
+        if not t or any(c in t for c in "[]()"):
+            continue
+        rec = read_audio(wav)
+        x = level.trim_silence(rec.channel(0), rate_hz=rec.rate_hz)
+        dur = x.size / rec.rate_hz - KEEP_S
+        t = t.replace("...", " ")
+        n, w = render.syllables(t, "en"), len(re.findall(r"[A-Za-z0-9']+", t))
+        syl, words, secs, files = syl + n, words + w, secs + dur, files + 1
+        per.append(60 * w / dur)
+    return {"files": files, "seconds": secs, "syl_s": syl / secs, "wpm": 60 * words / secs,
+            "median": float(np.median(per)), "p10": float(np.percentile(per, 10)),
+            "p90": float(np.percentile(per, 90))}
+
+
 def rendered_at(lang: str, wpm: int, cat, tmp: pathlib.Path) -> pathlib.Path:
     """Every recording of ``lang`` rendered at ``wpm`` into a fresh directory."""
     out = tmp / f"{lang}-{wpm}"
@@ -138,6 +177,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wpm", action="append", default=[], metavar="LANG=WPM",
                     help="also render LANG at this espeak-ng rate and measure it")
+    ap.add_argument("--data", default=os.environ.get("DESKLINE_DATA") or str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--transcripts", default=str(TRANSCRIPTS), help="core-sounds-en.txt(.gz)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "phrase_pace.md"))
     args = ap.parse_args(argv)
     cat = load_catalog()
@@ -164,7 +205,7 @@ def main(argv=None) -> int:
                   + f"; greeting {g[0]:.2f} s", flush=True)
     lines = [
         "# Pace of the default voice", "",
-        f"`python3 bench/phrase_pace.py {' '.join('--wpm ' + w for w in args.wpm)}`".replace(" `", "`"),
+        f"`python3 bench/phrase_pace.py {' '.join(sys.argv[1:] if argv is None else argv)}`".replace(" `", "`"),
         f"(espeak-ng, {platform.machine()}, Python {platform.python_version()}). "
         "Speaking time is each recording's length less the 30 ms kept at either end; pauses "
         "inside a phrase count. Per-phrase figures over the recordings of 6 syllables or more. "
@@ -191,6 +232,15 @@ def main(argv=None) -> int:
     for lang, wpm, (dur, n, ps), comma in greet:
         lines.append(f"| {lang} | {wpm} | **{dur:.2f}** | {n} | {n / dur:.2f} "
                      f"| {', '.join(f'{p:.2f}' for p in ps)} | {comma:.2f} |")
+    ivr = ivr_reference(pathlib.Path(args.data), pathlib.Path(args.transcripts))
+    if ivr is not None:
+        print(f"IVR reference: {ivr['wpm']:.0f} words/min, {ivr['syl_s']:.2f} syl/s", flush=True)
+        lines += ["", "A professional IVR voice for comparison: the Asterisk prompts (Allison Smith, "
+                  "8 kHz) in the data set's `telephone/`, against their own transcripts:", "",
+                  "| prompts | speaking time s | syllables / s | words / min | per prompt words / min median (p10-p90) |",
+                  "|---|---|---|---|---|",
+                  f"| {ivr['files']} | {ivr['seconds']:.0f} | **{ivr['syl_s']:.2f}** | **{ivr['wpm']:.0f}** "
+                  f"| {ivr['median']:.0f} ({ivr['p10']:.0f}-{ivr['p90']:.0f}) |"]
     pathlib.Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 0

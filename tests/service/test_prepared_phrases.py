@@ -65,3 +65,15 @@ def test_int16_store_keeps_int16_audio_as_it_is():
     assert done == ["x"] and np.array_equal(out, np.array([0, 1, -1, 1 / 32767], np.float32))
     with pytest.raises(ValueError, match="store"):
         PhraseQueue(1000, lambda *a: pcm, store="int8")
+
+
+def test_the_phrase_book_is_loaded_only_when_a_phrase_was_not_prepared():
+    from deskline.commands.run import LazyBook
+
+    cfg = Config.default()
+    lazy = LazyBook(cfg)
+    src = PreparedPhrases(lazy, {("hold_ask", (), "zh"): np.zeros(5, np.int16)}, {}, 8000)
+    src("hold_ask", {}, "zh", 8000)
+    assert lazy.book is None                       # a prepared phrase needs no book
+    x = src("hold_resume", {}, "zh", 8000)         # one from the phrase pad does
+    assert lazy.book is not None and x.size > 8000

@@ -91,6 +91,25 @@ def _assemble():
     return out, errors
 
 
+class LazyBook:
+    """The phrase book, loaded at its first use.
+
+    The service plays the phrases prepared in the helper process; the book (recordings read
+    with soundfile, about 4 MB resident with its imports) is needed only for a phrase that was
+    not prepared, such as one from the phrase pad.
+    """
+
+    def __init__(self, cfg):
+        self.cfg, self.book = cfg, None
+
+    def __call__(self, phrase_id, values, lang, rate_hz):
+        if self.book is None:
+            from deskline.phrases.book import PhraseBook
+
+            self.book = PhraseBook.from_config(self.cfg)
+        return self.book(phrase_id, values, lang, rate_hz)
+
+
 class PreparedPhrases:
     """The playback queue's audio source: phrases assembled beforehand, else the phrase book.
 
@@ -136,7 +155,6 @@ def build(cfg):
     from deskline.hw.debounce import EdgeInterpreter
     from deskline.hw.duplex import DuplexAudio
     from deskline.journal import CallRecorder, Journal
-    from deskline.phrases.book import PhraseBook
     from deskline.phrases.catalog import DESIGN_IDS
     from deskline.phrases.queue import PhraseQueue
     from deskline.sdnotify import Notifier, watchdog_interval_s
@@ -153,7 +171,7 @@ def build(cfg):
     on_close: list = []
     desk = open_desk(cfg, on_close)
     try:
-        source = PreparedPhrases(PhraseBook.from_config(cfg), prepared, errors, rate)
+        source = PreparedPhrases(LazyBook(cfg), prepared, errors, rate)
 
         def open_recorder():
             journal = Journal(cfg.journal.path)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from deskline.audiofile import read_audio
+from deskline.audiofile import AudioStream, read_audio
 from deskline.exc import AudioFileError
 
 
@@ -40,10 +40,24 @@ def test_reads_stereo_flac_channel_zero(tmp_path):
     (lambda p, good: p.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2]), "truncated"),
     (lambda p, good: sf.write(p, np.zeros(0), 8000, subtype="PCM_16"), "no audio frames"),
 ])
-def test_bad_files_name_file_and_reason(tmp_path, wav, make, reason):
+@pytest.mark.parametrize("reader", [read_audio, AudioStream])
+def test_bad_files_name_file_and_reason(tmp_path, wav, make, reason, reader):
     bad = tmp_path / "bad.wav"
     make(bad, wav)
     with pytest.raises(AudioFileError) as err:
-        read_audio(bad)
+        reader(bad)
     msg = str(err.value)
     assert str(bad) in msg and reason in msg and "\n" not in msg
+
+
+def test_a_stream_gives_the_same_samples_a_block_at_a_time(tmp_path):
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (12345, 2))
+    path = tmp_path / "st.flac"
+    sf.write(path, x, 8000, subtype="PCM_16")
+    whole = read_audio(path).samples
+    with AudioStream(path) as stream:
+        assert (stream.rate_hz, stream.channels, stream.frames) == (8000, 2, 12345)
+        assert stream.duration_s == pytest.approx(12345 / 8000)
+        parts = [stream.read(1000) for _ in range(13)]
+    assert [p.shape[0] for p in parts] == [1000] * 12 + [345]
+    assert np.array_equal(np.concatenate(parts), whole)

@@ -1,5 +1,6 @@
 """The simulate wiring: the phrase queue on the replay clock, the example desk."""
 import numpy as np
+import pytest
 
 from deskline.call.events import PhraseDone, Play
 from deskline.config import Config, loads_config
@@ -52,3 +53,26 @@ def test_queue_playback_passes_a_phrase_only_the_fields_it_takes():
     pb.pop_done(0.1)
     pb.play(Play(1.0, "greeting", desk))
     assert seen == [("greeting_late", {}), ("greeting", desk)]
+
+
+def test_a_long_recording_is_read_a_block_at_a_time(tmp_path):
+    # four minutes of stereo at 8 kHz decode to 31 MB of float64; simulate holds a block
+    import tracemalloc
+
+    import soundfile as sf
+
+    from deskline.simulation import simulate_file
+    path = tmp_path / "long.wav"
+    x = np.random.default_rng(0).normal(0.0, 0.003, (8000 * 240, 2))
+    sf.write(path, x, 8000, subtype="PCM_16")
+    decoded_bytes = x.size * 8
+    del x
+    tracemalloc.start()
+    try:
+        sim = simulate_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sim.result.duration_s == pytest.approx(240.0)
+    assert sim.result.hops >= 23990
+    assert peak < decoded_bytes / 2, f"peak {peak / 1e6:.1f} MB"

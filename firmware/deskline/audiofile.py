@@ -53,8 +53,8 @@ def _wav_declared_frames(path: str) -> tuple[int, int] | None:
             fh.seek(clen + (clen & 1), os.SEEK_CUR)
 
 
-def read_audio(path: str | os.PathLike) -> Recording:
-    """Decode ``path`` into a :class:`Recording`; raise AudioFileError naming the problem."""
+def _checked(path: str | os.PathLike) -> str:
+    """``path`` as a string once it names a file that can hold audio (else AudioFileError)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AudioFileError(f"{path}: no such file")
@@ -72,15 +72,66 @@ def read_audio(path: str | os.PathLike) -> Recording:
         if want not in (0, 0xFFFFFFFF) and have < want:
             raise AudioFileError(
                 f"{path}: truncated (header declares {want} bytes of audio, file holds {have})")
-    try:
-        data, rate = sf.read(path, dtype="float64", always_2d=True)
-    except sf.LibsndfileError as exc:
+    return path
+
+
+def _decode_error(path: str, exc: Exception) -> AudioFileError:
+    if isinstance(exc, sf.LibsndfileError):
         reason = str(exc).split(":", 1)[-1].strip() or "unreadable"
         if "Format not recognised" in reason or "chunk" in reason:
             reason = f"not a WAV/FLAC audio file ({reason})"
-        raise AudioFileError(f"{path}: {reason}") from exc
-    except (RuntimeError, ValueError) as exc:
-        raise AudioFileError(f"{path}: unreadable audio ({exc})") from exc
+        return AudioFileError(f"{path}: {reason}")
+    return AudioFileError(f"{path}: unreadable audio ({exc})")
+
+
+def read_audio(path: str | os.PathLike) -> Recording:
+    """Decode ``path`` into a :class:`Recording`; raise AudioFileError naming the problem."""
+    path = _checked(path)
+    try:
+        data, rate = sf.read(path, dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise _decode_error(path, exc) from exc
     if data.shape[0] == 0:
         raise AudioFileError(f"{path}: no audio frames")
     return Recording(path=path, samples=data, rate_hz=int(rate))
+
+
+class AudioStream:
+    """A recording read a block at a time (a long one never held whole): ``read(n)``.
+
+    Use as a context manager, or call :meth:`close`. Opening checks what :func:`read_audio`
+    checks; a decoding error later is an AudioFileError naming the file too.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = _checked(path)
+        try:
+            self._file = sf.SoundFile(self.path)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+            raise _decode_error(self.path, exc) from exc
+        self.rate_hz = int(self._file.samplerate)
+        self.channels = int(self._file.channels)
+        self.frames = int(self._file.frames)
+        if self.frames == 0:
+            self._file.close()
+            raise AudioFileError(f"{self.path}: no audio frames")
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.rate_hz
+
+    def read(self, n: int) -> np.ndarray:
+        """The next ``n`` frames (fewer at the end) as float64, shape (frames, channels)."""
+        try:
+            return self._file.read(n, dtype="float64", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+            raise _decode_error(self.path, exc) from exc
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "AudioStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -167,15 +167,19 @@ class Replay:
     def run(self, rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = None,
             events: Iterable | None = None) -> ReplayResult:
         """Replay one recording (``rx``, optional ``tx``, float samples at ``rate_hz``)."""
-        rx = np.asarray(rx, dtype=np.float64)
-        n = rx.shape[0]
+        return self.run_source(ArraySource(rx, tx), rate_hz=rate_hz, events=events)
+
+    def run_source(self, source: "Source", *, rate_hz: int,
+                   events: Iterable | None = None) -> ReplayResult:
+        """Replay a recording read from ``source`` a block at a time, in order."""
+        n = source.frames
         duration_s = n / rate_hz
         if events is None:
             events = [Hook(0.0, True), Hook(duration_s, False)]
         hw = [(e.t_s, i, e) for i, e in enumerate(events)]
         heapq.heapify(hw)
         meter_rx = self.meter_factory(rate_hz)
-        meter_tx = self.meter_factory(rate_hz) if tx is not None else None
+        meter_tx = self.meter_factory(rate_hz) if source.stereo else None
         echo = EchoMeter() if meter_tx is not None else None
         block = max(1, int(round(BLOCK_S * rate_hz)))
         # As the live service does, the meters start afresh at every off-hook (the caller's
@@ -188,10 +192,11 @@ class Replay:
         for cut in resets + [n]:
             while pos < cut:
                 end = min(pos + block, cut)
-                # channels may be strided views of an interleaved file: copy a block at a time
-                states = meter_rx.feed_all(np.ascontiguousarray(rx[pos:end]))
-                tx_states = (meter_tx.feed_all(np.ascontiguousarray(tx[pos:end]))
-                             if meter_tx else None)
+                rx, tx = source.read(end - pos)
+                if rx.shape[0] != end - pos:
+                    raise RuntimeError(f"the recording ended at frame {pos + rx.shape[0]} of {n}")
+                states = meter_rx.feed_all(rx)
+                tx_states = meter_tx.feed_all(tx) if meter_tx else None
                 echoes = feed_taps(echo, meter_rx, meter_tx, len(states))
                 hops += self._hops(hw, _shifted(states, origin_s), _shifted(tx_states, origin_s),
                                    echoes)
@@ -261,6 +266,33 @@ class Replay:
         done_t = self.playback.next_done_t_s()
         hw_t = hw[0][0] if hw else float("inf")
         return hw_t if done_t is None else min(done_t, hw_t)
+
+
+class Source(Protocol):
+    """Where a replay's audio comes from: ``frames`` in all, read in order."""
+
+    frames: int
+    stereo: bool
+
+    def read(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The next ``n`` frames: receive and (stereo) transmit, contiguous float64."""
+
+
+class ArraySource:
+    """Receive (and transmit) samples already in memory, handed out a block at a time."""
+
+    def __init__(self, rx: np.ndarray, tx: np.ndarray | None = None):
+        self._rx = np.asarray(rx, dtype=np.float64)
+        self._tx = None if tx is None else np.asarray(tx, dtype=np.float64)
+        self.frames = self._rx.shape[0]
+        self.stereo = self._tx is not None
+        self._pos = 0
+
+    def read(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        a, self._pos = self._pos, self._pos + n
+        # channels may be strided views of an interleaved file: copy a block at a time
+        rx = np.ascontiguousarray(self._rx[a:a + n])
+        return rx, (None if self._tx is None else np.ascontiguousarray(self._tx[a:a + n]))
 
 
 def _shifted(states: list | None, origin_s: float) -> list | None:

@@ -106,6 +106,13 @@ def simulate_samples(rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = No
     ``config`` is a :class:`deskline.config.Config` (None: built-in defaults); ``journal`` a
     :class:`deskline.journal.Journal` (None: an in-memory one, thrown away).
     """
+    from deskline.replay import ArraySource
+    return _simulate(ArraySource(rx, tx), rate_hz=rate_hz, events=events, config=config,
+                     journal=journal, source=source, keep_trace=keep_trace)
+
+
+def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
+              keep_trace: bool) -> tuple[ReplayResult, list]:
     from deskline.dsp.meter import meter_factory
     from deskline.journal import CallRecorder, Journal
 
@@ -118,7 +125,7 @@ def simulate_samples(rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = No
         plans = config.audio.tone_plans if config is not None else None
         engine = Replay(controller=controller, playback=playback, meter_factory=meter_factory(plans),
                         recorder=recorder, keep_trace=keep_trace)
-        result = engine.run(rx, rate_hz=rate_hz, tx=tx, events=events)
+        result = engine.run_source(audio, rate_hz=rate_hz, events=events)
         records = [journal.call(i) for i in result.call_ids]
     finally:
         if own_journal:
@@ -129,30 +136,28 @@ def simulate_samples(rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = No
 def simulate_file(wav_path, *, events_path=None, config_path=None, journal_path=None,
                   keep_trace: bool = False) -> Simulation:
     """``deskline simulate``: read the recording, events and config; replay; record the call."""
-    from deskline.audiofile import read_audio
+    from deskline.audiofile import AudioStream
     from deskline.eventsfile import load_events
     from deskline.exc import AudioFileError
     from deskline.journal import Journal
 
     config = _load_config(config_path)
-    recording = read_audio(wav_path)
-    if recording.channels > 2:
-        raise AudioFileError(f"{recording.path}: {recording.channels} channels; a call is mono "
-                             "(receive) or stereo (receive, transmit)")
-    events = load_events(events_path) if events_path else None
-    # views, not copies: a long recording is held once
-    rx = recording.samples[:, 0]
-    tx = recording.samples[:, 1] if recording.channels == 2 else None
-    journal = Journal(journal_path) if journal_path else None
-    try:
-        result, records = simulate_samples(rx, rate_hz=recording.rate_hz, tx=tx, events=events,
-                                           config=config, journal=journal,
-                                           source=os.path.abspath(recording.path),
-                                           keep_trace=keep_trace)
-    finally:
-        if journal is not None:
-            journal.close()
-    layout = "stereo (receive, transmit)" if tx is not None else "mono (receive)"
+    with AudioStream(wav_path) as recording:
+        if recording.channels > 2:
+            raise AudioFileError(f"{recording.path}: {recording.channels} channels; a call is "
+                                 "mono (receive) or stereo (receive, transmit)")
+        events = load_events(events_path) if events_path else None
+        journal = Journal(journal_path) if journal_path else None
+        try:
+            # read a block at a time: a recording of a whole shift is never held whole
+            result, records = _simulate(_StreamSource(recording), rate_hz=recording.rate_hz,
+                                        events=events, config=config, journal=journal,
+                                        source=os.path.abspath(recording.path),
+                                        keep_trace=keep_trace)
+        finally:
+            if journal is not None:
+                journal.close()
+    layout = "stereo (receive, transmit)" if recording.channels == 2 else "mono (receive)"
     desk = config.desk
     title = (f"{recording.path}: {recording.duration_s:.2f} s, {recording.rate_hz} Hz, {layout}; "
              f"profile {config.profile.name}; desk {desk.hotline_name} agent {desk.agent_no}"
@@ -162,6 +167,20 @@ def simulate_file(wav_path, *, events_path=None, config_path=None, journal_path=
     if not records:
         summary = {}
     return Simulation(result, summary, title, records)
+
+
+class _StreamSource:
+    """A recording's receive (and transmit) channels, decoded a block at a time."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.frames = stream.frames
+        self.stereo = stream.channels == 2
+
+    def read(self, n: int):
+        block = self.stream.read(n)
+        rx = np.ascontiguousarray(block[:, 0])
+        return rx, (np.ascontiguousarray(block[:, 1]) if self.stereo else None)
 
 
 #: The example desk a replay uses when the configuration names no hotline and no agent.

@@ -17,7 +17,7 @@ _WHY_FIGURES = {
     "closing": ("caller_silence_s",),
     "quiet": ("caller_level_dbov", "quiet_speech_s"),
     "noisy": ("snr_db", "noise_dbov", "noisy_speech_s"),
-    "speakerphone": ("echo_db", "echo_z", "echo_delay_s", "agent_s"),
+    "speakerphone": ("caller_level_dbov", "echo_db", "echo_z", "echo_delay_s", "agent_s"),
 }
 
 

@@ -464,7 +464,7 @@ def _hands_free_prompts(sim):
 
 def test_hands_free_cue_that_holds_asks_once_in_a_pause():
     # the caller talks 3-6 s and 6.3-12 s (the greeting 0-2 s); the cue appears at 5 s, holds
-    rx = lambda t: -26.0 if 3.0 <= t < 6.0 or 6.3 <= t < 12.0 else None
+    rx = lambda t: -31.0 if 3.0 <= t < 6.0 or 6.3 <= t < 12.0 else None
     sim = Sim().run(30.0, rx=rx, echo=_echo_from(5.0))
     # confirmed at 9 s, but the first pause of min_pause_s after it ends at 12.0 + 0.8
     assert_plays(sim, [(0.0, "greeting"), (12.8, "pick_up_handset")])
@@ -480,13 +480,13 @@ def test_hands_free_cue_that_holds_asks_once_in_a_pause():
     EchoState(agent_s=4.0, echo_db=-18.0, z=40.0, delay_s=0.15, noise_db=-45.0),   # too little
 ])
 def test_a_weak_or_early_cue_asks_nothing(state):
-    rx = lambda t: -26.0 if 3.0 <= t < 6.0 else None
+    rx = lambda t: -31.0 if 3.0 <= t < 6.0 else None
     sim = Sim().run(30.0, rx=rx, echo=_echo_from(5.0, state))
     assert [p for _, p in sim.plays()] == ["greeting"]
 
 
 def test_a_cue_that_does_not_hold_for_the_confirm_time_asks_nothing():
-    rx = lambda t: -26.0 if 3.0 <= t < 6.0 else None
+    rx = lambda t: -31.0 if 3.0 <= t < 6.0 else None
     weak = EchoState(agent_s=9.0, echo_db=-18.0, z=6.0, delay_s=0.15, noise_db=-45.0)
     flicker = lambda t: HANDS_FREE if t % 3.0 < 1.5 else weak
     sim = Sim().run(30.0, rx=rx, echo=flicker)
@@ -494,10 +494,10 @@ def test_a_cue_that_does_not_hold_for_the_confirm_time_asks_nothing():
 
 
 def test_the_hands_free_prompt_waits_for_the_end_of_a_hold_and_comes_once_a_call():
-    rx = lambda t: -26.0 if 3.0 <= t < 6.0 else None
+    rx = lambda t: -31.0 if 3.0 <= t < 6.0 else None
     events = [key(6.5, "hold"), key(20.0, "hold"), Hook(40.0, False), Hook(42.0, True)]
     sim = Sim(phrase_s={"hold_ask": 1.0, "hold_resume": 1.0}).run(
-        70.0, rx=lambda t: rx(t) if t < 40 else (-26.0 if 45.0 <= t < 48.0 else None),
+        70.0, rx=lambda t: rx(t) if t < 40 else (-31.0 if 45.0 <= t < 48.0 else None),
         events=events, echo=_echo_from(5.0))
     plays = [(t, p) for t, p in sim.plays() if p == "pick_up_handset"]
     # first call: after the hold ends and hold_resume has played (21 s), a pause later;
@@ -506,8 +506,18 @@ def test_the_hands_free_prompt_waits_for_the_end_of_a_hold_and_comes_once_a_call
     assert near(plays[0][0], 21.8) and near(plays[1][0], 48.8), plays
 
 
+def test_a_hands_free_caller_who_comes_through_loud_is_not_asked():
+    # the phrase says "your voice is a little low": not said to a caller at -22 dBov
+    rx = lambda t: -22.0 if 3.0 <= t < 6.0 or 6.3 <= t < 12.0 else None
+    sim = Sim().run(30.0, rx=rx, echo=_echo_from(5.0))
+    assert [p for _, p in sim.plays()] == ["greeting"]
+    loud = Profile.standard().with_values(speakerphone_level_dbov=0.0)
+    sim = Sim(profile=loud).run(30.0, rx=rx, echo=_echo_from(5.0))
+    assert [p for _, p in sim.plays()] == ["greeting", "pick_up_handset"]
+
+
 def test_the_hands_free_prompt_can_be_turned_off():
-    rx = lambda t: -26.0 if 3.0 <= t < 6.0 else None
+    rx = lambda t: -31.0 if 3.0 <= t < 6.0 else None
     sim = Sim(profile=Profile.standard().with_values(speakerphone_prompt=False)).run(
         30.0, rx=rx, echo=_echo_from(5.0))
     assert [p for _, p in sim.plays()] == ["greeting"]

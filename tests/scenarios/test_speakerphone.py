@@ -119,3 +119,13 @@ def test_the_prompt_can_be_turned_off_in_the_profile():
     result, _ = simulate_samples(x[:, 0], rate_hz=call.rate_hz, tx=x[:, 1], events=call.events,
                                  config=cfg)
     assert "pick_up_handset" not in [a.phrase for a in result.actions if hasattr(a, "phrase")]
+
+
+def test_hands_free_caller_who_comes_through_loud_is_not_asked():
+    # the phrase says "your voice is a little low": a hands-free caller heard at -20 dBov is not
+    # told so (the seed asks only when hands-free makes the caller hard to hear)
+    rng = np.random.default_rng(7)
+    call, _ = _call(rng, hands_free=True, caller_dbov=-20.0,
+                    echo_ir=room_echo(rng, rt60_s=0.5, delay_s=0.15, gain_db=-12.0))
+    out = replay(call)
+    assert "pick_up_handset" not in out.phrases()

@@ -54,7 +54,7 @@ def _call(echo_ir, seconds=60.0):
     """Caller and agent taking turns from 2 s on; the agent's voice returns through echo_ir."""
     rng = np.random.default_rng(3)
     b = CallBuilder(seconds)
-    caller = at_active_level(load_clip(FIX / "aishell1_BAC009S0724W0121.wav"), -26.0)
+    caller = at_active_level(load_clip(FIX / "aishell1_BAC009S0724W0121.wav"), -30.0)
     agent = at_active_level(load_clip(FIX / "silero_test.wav"), -24.0)
     t, k = 2.0, 0
     while t < seconds - 6.0:

@@ -46,15 +46,17 @@ Rules that guard the caller:
 - A caller on a hands-free phone (the transmit tap wired): when the agent's voice comes back
   on the receive tap with a room's echo (:mod:`deskline.dsp.echo`: dispersive echo at least
   ``speakerphone_echo_db``, z-score ``speakerphone_z``, over ``speakerphone_agent_s`` of the
-  agent talking, holding for ``speakerphone_confirm_s``), ``pick_up_handset`` plays once a
-  call, while talking, with no ladder running, in a pause of ``min_pause_s`` of both sides
-  and of our own phrases. A cue that stops holding before the pause asks nothing.
+  agent talking, holding for ``speakerphone_confirm_s``) and the caller's talk so far under
+  ``speakerphone_level_dbov`` (the phrase says the caller's voice is low), ``pick_up_handset``
+  plays once a call, while talking, with no ladder running, in a pause of ``min_pause_s`` of
+  both sides and of our own phrases. A cue that stops holding before the pause asks nothing.
 - Each device prompt is preceded by a ``Note("prompt", …)`` with the reason and the figures.
 
 Notes for the call record (``Note.kind``: data): ``answered`` (rings, answer_delay_s),
 ``prompt`` (phrase, reason silent|quiet|noisy|closing|speakerphone, step, and the figures:
 silence_s, or caller_level_dbov, snr_db, noise_dbov, judged/quiet/noisy_speech_s and the
-thresholds, or caller_silence_s, or agent_s, echo_db, echo_z, echo_delay_s, echo_noise_db), ``caller_spoke`` (the silent ladder stopped), ``ladder_cancelled`` (ladder,
+thresholds, or caller_silence_s, or agent_s, echo_db, echo_z, echo_delay_s, echo_noise_db and
+caller_level_dbov), ``caller_spoke`` (the silent ladder stopped), ``ladder_cancelled`` (ladder,
 step, by agent|key), ``prompt_dropped`` (the verdict stopped holding before the pause),
 ``hold_start``, ``hold_long`` / ``hold_over_limit`` (hold_s), ``hold_end`` (hold_s),
 ``hold_cancelled``, ``far_end_hangup`` (plan, tone, tone_t_s), ``release`` (ladder, relay),
@@ -451,13 +453,15 @@ class Controller:
 
     def _hands_free_prompt(self, t: float) -> list[Action]:
         """``pick_up_handset`` in a pause of the conversation, once a call."""
+        p = self.profile
+        level = self._caller_level()
         if (self._hands_free_figures is None or self._state != "talking" or self._step is not None
                 or self._quality_ladder is not None or self._speaker.playing is not None
-                or not self._paused(t)
-                or t - self._phrase_end_t < self.profile.min_pause_s - 1e-9):
+                or not self._paused(t) or t - self._phrase_end_t < p.min_pause_s - 1e-9
+                or level <= FLOOR_DBOV or level >= p.speakerphone_level_dbov):
             return []
         data = {"phrase": "pick_up_handset", "reason": "speakerphone", "step": 1,
-                **self._hands_free_figures}
+                **self._hands_free_figures, "caller_level_dbov": round(level, 1)}
         self._hands_free_figures = None
         self._hands_free_asked = True
         return [Note(t, "prompt", data)] + self._play(

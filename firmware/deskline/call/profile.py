@@ -98,8 +98,12 @@ class Profile:
     speakerphone_z: float = 25.0
     #: … rest on at least this much of the agent talking …
     speakerphone_agent_s: float = 5.0
-    #: … and hold this long before the prompt waits for its pause.
+    #: … and hold this long before the prompt waits for its pause …
     speakerphone_confirm_s: float = 4.0
+    #: … if the caller's talk so far is under this level: the phrase says "your voice is a
+    #: little low" (seed 000 item 3: hands-free *and* hard to hear); a hands-free caller who
+    #: comes through loud is not asked (0 asks every hands-free caller).
+    speakerphone_level_dbov: float = -26.0
     #: hold: LED blinks slowly past this, fast (and the agent is told) past the limit.
     hold_warn_s: float = 20.0
     hold_limit_s: float = 120.0

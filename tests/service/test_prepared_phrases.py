@@ -77,3 +77,39 @@ def test_the_phrase_book_is_loaded_only_when_a_phrase_was_not_prepared():
     assert lazy.book is None                       # a prepared phrase needs no book
     x = src("hold_resume", {}, "zh", 8000)         # one from the phrase pad does
     assert lazy.book is not None and x.size > 8000
+
+
+@pytest.mark.parametrize("card_rate", [48000, 44100])
+def test_phrases_kept_at_16k_play_as_if_resampled_beforehand(card_rate):
+    import soxr
+
+    from deskline.phrases.queue import INT16_STEP, PhraseQueue
+
+    rng = np.random.default_rng(2)
+    t = np.arange(12345) / 16000
+    kept = {"a": 0.3 * np.sin(2 * np.pi * 440 * t) * rng.uniform(0.5, 1, t.size),
+            "b": 0.2 * np.sin(2 * np.pi * 1000 * t[:4000])}
+
+    def at_16k(phrase, values, lang, rate):
+        assert rate == 16000
+        return kept[phrase]
+
+    def beforehand(phrase, values, lang, rate):
+        return soxr.resample(kept[phrase], 16000, rate, quality="HQ")
+
+    heard = {}
+    for name, q in (("beforehand", PhraseQueue(card_rate, beforehand, store="int16")),
+                    ("as it plays", PhraseQueue(card_rate, at_16k, store="int16",
+                                                kept_rate_hz=16000))):
+        assert q.duration_s("a") == pytest.approx(beforehand("a", 0, 0, card_rate).size / card_rate)
+        q.play("a"), q.play("b")
+        outs, ends, pulled = [], [], 0
+        for block in (960, 7, 1000, 4096) * 20:
+            out, done = q.pull(block)
+            pulled += block
+            outs.append(out)
+            ends += [(d, pulled) for d in done]
+        heard[name] = (np.concatenate(outs), ends)
+    (ref, ref_ends), (got, got_ends) = heard["beforehand"], heard["as it plays"]
+    assert got_ends == ref_ends and [d for d, _ in got_ends] == ["a", "b"]
+    assert np.max(np.abs(got - ref)) < 4 * INT16_STEP

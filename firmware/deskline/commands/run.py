@@ -155,7 +155,7 @@ def build(cfg):
     from deskline.hw.debounce import EdgeInterpreter
     from deskline.hw.duplex import DuplexAudio
     from deskline.journal import CallRecorder, Journal
-    from deskline.phrases.catalog import DESIGN_IDS
+    from deskline.phrases.catalog import DESIGN_IDS, RATE_HZ
     from deskline.phrases.queue import PhraseQueue
     from deskline.sdnotify import Notifier, watchdog_interval_s
     from deskline.service import RecorderThread, ServiceParts
@@ -165,7 +165,9 @@ def build(cfg):
     prepare = [(pid, values if pid in ("greeting", "greeting_late") else {})
                for pid in DESIGN_IDS]
     lang = cfg.desk_section.language
-    rate = cfg.audio.rate_hz
+    card_rate = cfg.audio.rate_hz
+    # phrases are kept at the recordings' own rate and brought to the card's as they play
+    rate = min(card_rate, RATE_HZ) if card_rate else None
     # before any thread of ours exists: the helper process is a plain fork
     prepared, errors = prepared_phrases(cfg, prepare, rate) if rate else ({}, {})
     on_close: list = []
@@ -187,7 +189,8 @@ def build(cfg):
         return ServiceParts(
             desk=desk, audio=audio, controller=Controller(cfg.profile, cfg.desk),
             meter_factory=meter_factory(a.tone_plans),
-            phrases=lambda rate: PhraseQueue(rate, source, lang=lang, store="int16"),
+            phrases=lambda rate: PhraseQueue(rate, source, lang=lang, store="int16",
+                                             kept_rate_hz=min(rate, RATE_HZ)),
             recorder=recorder, notifier=notifier, edges=EdgeInterpreter.from_config(cfg.hw),
             watchdog_s=watchdog_interval_s(), analysis_s=a.block_s, prepare=prepare,
             on_close=on_close)

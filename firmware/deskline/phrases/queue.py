@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import numpy as np
+import soxr
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +37,64 @@ AudioSource = Callable[[str, Mapping[str, object] | None, str | None, int], np.n
 
 @dataclass(frozen=True)
 class QueuedPhrase:
-    """A phrase in the queue: its id, values, language, and how far it has played (samples)."""
+    """A phrase in the queue: its id, values, language, and how far it has played (samples).
+
+    ``audio`` is as the queue keeps it; ``length_samples`` is the phrase's length at the
+    queue's rate (``audio.size`` unless it is kept at a lower rate and made as it is pulled,
+    by ``reader``).
+    """
 
     phrase_id: str
     values: Mapping[str, object]
     lang: str | None
     audio: np.ndarray
     position_samples: int = 0
+    length_samples: int = -1
+    reader: "_Resampled | None" = None
 
     @property
     def remaining_samples(self) -> int:
-        return self.audio.size - self.position_samples
+        n = self.audio.size if self.length_samples < 0 else self.length_samples
+        return n - self.position_samples
+
+
+class _Resampled:
+    """One phrase kept at a lower rate, brought to the queue's rate as it is pulled.
+
+    soxr's streaming resampler gives what a one-shot resample of the whole phrase gives
+    (``round(n * rate_hz / kept_rate_hz)`` samples); the output is cut or padded to exactly
+    ``length_samples`` so the timeline never depends on the resampler.
+    """
+
+    #: input read ahead per call, seconds: fewer, larger calls into soxr
+    CHUNK_S = 0.1
+
+    def __init__(self, audio: np.ndarray, kept_rate_hz: int, rate_hz: int, length_samples: int):
+        self.audio = audio
+        self.length_samples = length_samples
+        self.scale = INT16_STEP if audio.dtype == np.int16 else 1.0
+        self.ratio = rate_hz / kept_rate_hz
+        self.chunk = max(1, int(kept_rate_hz * self.CHUNK_S))
+        self._stream = soxr.ResampleStream(kept_rate_hz, rate_hz, 1, dtype="float32",
+                                           quality="HQ")
+        self._in_pos = 0
+        self._buf = np.zeros(0, dtype=np.float32)
+        self._ended = False
+
+    def read(self, n: int) -> np.ndarray:
+        """The next ``n`` samples at the queue's rate (float32)."""
+        while self._buf.size < n and not self._ended:
+            want = max(self.chunk, int((n - self._buf.size) / self.ratio) + 1)
+            x = self.audio[self._in_pos:self._in_pos + want]
+            self._in_pos += x.size
+            self._ended = self._in_pos >= self.audio.size
+            y = self._stream.resample_chunk(np.multiply(x, self.scale, dtype=np.float32),
+                                            last=self._ended)
+            self._buf = np.concatenate((self._buf, y)) if self._buf.size else y
+        out, self._buf = self._buf[:n], self._buf[n:]
+        if out.size < n:  # the resampler gave a sample short at the end
+            out = np.concatenate((out, np.zeros(n - out.size, dtype=np.float32)))
+        return out
 
 
 #: The value of one int16 step: full scale (1.0) is 32767, so int16 and back is exact for
@@ -75,15 +123,21 @@ class PhraseQueue:
     source gives them), or ``"int16"`` (16-bit, half the memory: the live desk keeps the
     controller's phrases resident at the card's rate, about 9 MB instead of 17 at 48 kHz; the
     recordings are 16-bit to begin with). :meth:`pull` hands out float32 either way.
+    ``kept_rate_hz`` (default ``rate_hz``): the rate the source is asked for and the audio
+    kept at; a lower one (the recordings' own 16 kHz for a 48 kHz card: a third of the
+    memory) is brought to ``rate_hz`` with soxr as the phrase is pulled.
     """
 
     def __init__(self, rate_hz: int, source: AudioSource, *, lang: str | None = None,
-                 store: str = "float32"):
+                 store: str = "float32", kept_rate_hz: int | None = None):
         if int(rate_hz) <= 0:
             raise ValueError(f"rate_hz must be positive, got {rate_hz!r}")
         if store not in ("float32", "int16"):
             raise ValueError(f"store must be 'float32' or 'int16', got {store!r}")
+        if kept_rate_hz is not None and int(kept_rate_hz) <= 0:
+            raise ValueError(f"kept_rate_hz must be positive, got {kept_rate_hz!r}")
         self.rate_hz = int(rate_hz)
+        self.kept_rate_hz = int(kept_rate_hz or rate_hz)
         self.lang = lang
         self.store = store
         self._source = source
@@ -93,7 +147,7 @@ class PhraseQueue:
     def _audio(self, phrase_id: str, values, lang) -> np.ndarray:
         key = _cache_key(phrase_id, values, lang)
         if key not in self._audio_cache:
-            x = np.asarray(self._source(phrase_id, dict(values or {}), lang, self.rate_hz))
+            x = np.asarray(self._source(phrase_id, dict(values or {}), lang, self.kept_rate_hz))
             if x.ndim != 1:
                 raise ValueError(f"{phrase_id}: the audio source gave shape {x.shape}, want 1-D")
             x = to_int16(x) if self.store == "int16" else np.asarray(x, dtype=np.float32)
@@ -101,10 +155,16 @@ class PhraseQueue:
             self._audio_cache[key] = x
         return self._audio_cache[key]
 
+    def _length(self, audio: np.ndarray) -> int:
+        """Samples at ``rate_hz`` of audio kept at ``kept_rate_hz``."""
+        if self.kept_rate_hz == self.rate_hz:
+            return audio.size
+        return int(round(audio.size * self.rate_hz / self.kept_rate_hz))
+
     def duration_s(self, phrase_id: str, values: Mapping[str, object] | None = None,
                    lang: str | None = None) -> float:
         """How long ``phrase_id`` with ``values`` plays, seconds (does not queue it)."""
-        return self._audio(phrase_id, values, lang or self.lang).size / self.rate_hz
+        return self._length(self._audio(phrase_id, values, lang or self.lang)) / self.rate_hz
 
     def play(self, phrase_id: str, values: Mapping[str, object] | None = None,
              lang: str | None = None) -> float:
@@ -115,8 +175,12 @@ class PhraseQueue:
         """
         lang = lang or self.lang
         audio = self._audio(phrase_id, values, lang)
-        self._items.append(QueuedPhrase(phrase_id, dict(values or {}), lang, audio))
-        return audio.size / self.rate_hz
+        n = self._length(audio)
+        reader = None if self.kept_rate_hz == self.rate_hz else _Resampled(
+            audio, self.kept_rate_hz, self.rate_hz, n)
+        self._items.append(QueuedPhrase(phrase_id, dict(values or {}), lang, audio,
+                                        length_samples=n, reader=reader))
+        return n / self.rate_hz
 
     def stop(self) -> list[str]:
         """Silence from the next sample on; returns the ids dropped (playing first, then queued).
@@ -142,18 +206,23 @@ class PhraseQueue:
         while self._items and (filled < n or self._items[0].remaining_samples == 0):
             item = self._items[0]
             take = min(n - filled, item.remaining_samples)
-            part = item.audio[item.position_samples:item.position_samples + take]
-            if part.dtype == np.int16:
-                np.multiply(part, INT16_STEP, out=out[filled:filled + take], casting="unsafe")
+            if item.reader is not None:
+                out[filled:filled + take] = item.reader.read(take)
             else:
-                out[filled:filled + take] = part
+                part = item.audio[item.position_samples:item.position_samples + take]
+                if part.dtype == np.int16:
+                    np.multiply(part, INT16_STEP, out=out[filled:filled + take],
+                                casting="unsafe")
+                else:
+                    out[filled:filled + take] = part
             filled += take
             if take == item.remaining_samples:
                 self._items.popleft()
                 done.append(item.phrase_id)
             else:
                 self._items[0] = QueuedPhrase(item.phrase_id, item.values, item.lang, item.audio,
-                                              item.position_samples + take)
+                                              item.position_samples + take,
+                                              item.length_samples, item.reader)
         return out, done
 
     @property

@@ -68,6 +68,7 @@ class RecorderThread:
         self._error: BaseException | None = None
         self.recorder = None
         self._close = None
+        self._lines: list = []     # line blocks not yet handed over (see on_event)
         self._thread = threading.Thread(target=self._run, args=(open_recorder,), name="journal",
                                         daemon=True)
         self._thread.start()
@@ -89,21 +90,37 @@ class RecorderThread:
                 if item is None:
                     return
                 name, args = item
-                try:
-                    getattr(self.recorder, name)(*args)
-                except Exception:  # a failed write must not stop the record of what follows
-                    log.exception("call record write failed")
+                calls = [("on_event", (e,)) for e in args[0]] if name == "on_lines" else [item]
+                for name, args in calls:
+                    try:
+                        getattr(self.recorder, name)(*args)
+                    except Exception:  # a failed write must not stop the record of what follows
+                        log.exception("call record write failed")
         finally:
             self._close()
 
     def on_event(self, event) -> None:
+        # a call brings 100 line blocks a second: they go over together, one queue item per
+        # turn of the loop (flush) or before whatever follows them, so the order is kept
+        if type(event).__name__ == "Line":
+            self._lines.append(event)
+            return
+        self.flush()
         self._q.put(("on_event", (event,)))
 
     def on_actions(self, actions) -> None:
+        self.flush()
         self._q.put(("on_actions", (list(actions),)))
+
+    def flush(self) -> None:
+        """Hand the line blocks gathered so far to the thread."""
+        if self._lines:
+            lines, self._lines = self._lines, []
+            self._q.put(("on_lines", (lines,)))
 
     def finish(self, t_s: float, reason: str = "service_stopped") -> None:
         """Close the open call, wait until every queued write is done, close the journal."""
+        self.flush()
         self._q.put(("finish", (t_s, reason)))
         self._q.put(None)
         self._thread.join(timeout=30)
@@ -277,6 +294,9 @@ class Service:
         self._watchdog(got_block)
         self._log_xruns()
         self._check_spin()
+        flush = getattr(self.p.recorder, "flush", None)
+        if flush is not None:
+            flush()
 
     def _read_timeout_s(self) -> float:
         """How long to wait for a card block: less when a switch edge settles before it comes.

@@ -29,6 +29,13 @@ OUTPUTS = ("MUTE_LED", "MUTE_RELAY", "LINE_RELEASE")
 KEY_PRESS_S = 0.15
 PHRASE_END_S = 10.0         # a phrase chosen within the timeout may take this long to play
 CHOP_GAP_S = 0.002          # as the rig firmware's CHOP: released 2 ms at each zero crossing
+#: a caller's sentences: clean read speech (the line's own noise 25 dB or more under the
+#: speech, so that scaled to a quiet level it is a quiet caller, not also a noisy line)
+CALLER_CLIPS = ("aishell1_BAC009S0724W0121.wav", "cmu_arctic_us_axb_a0004.wav",
+                "ljspeech_LJ002-0020.wav")
+#: the agent's voice for the hands-free call: CMU Arctic and LJSpeech read sentences
+AGENT_CLIPS = ("cmu_arctic_us_aew_a0001.wav", "ljspeech_LJ002-0020.wav",
+               "cmu_arctic_us_axb_a0004.wav")
 
 
 def bcm_pins() -> dict[str, int]:
@@ -92,6 +99,89 @@ class PhraseWatch:
             raise AssertionError(f"the device played {played} (expected nothing)")
 
 
+def alerts_in(dut) -> int:
+    """Supervisor alerts an in-process DUT's controller raised so far."""
+    from deskline.call.events import Alert
+
+    return sum(isinstance(d.action, Alert) for d in dut.controller.decisions())
+
+
+def caller_turns_8k(level_dbov: float, speech_s: float, gap_s: float) -> np.ndarray:
+    """A caller talking in turns at ``level_dbov`` (P.56) for at least ``speech_s`` of clips.
+
+    ``CALLER_CLIPS`` one after another with ``gap_s`` of silence after each: the pauses in
+    which the device may speak.
+    """
+    from deskline.callmix import at_active_level, load_clip
+
+    clips = [at_active_level(load_clip(FIXTURES / name), level_dbov) for name in CALLER_CLIPS]
+    out, total_s = [], 0.0
+    while total_s < speech_s:
+        clip = clips[len(out) // 2 % len(clips)]
+        out += [clip, np.zeros(int(gap_s * 8000))]
+        total_s += clip.size / 8000
+    return np.concatenate(out)
+
+
+def with_noise_8k(rx_8k: np.ndarray, speech_dbov: float, under_db: float, *,
+                  noise: str = "freesound_cafe.wav") -> np.ndarray:
+    """``rx_8k`` (speech at ``speech_dbov``) with a real noise looped under it all along, its
+    RMS level ``under_db`` below the speech's active level."""
+    from deskline.callmix import at_rms_level, load_clip, looped
+
+    bed = looped(load_clip(FIXTURES / noise), rx_8k.size, rng=np.random.default_rng(5))
+    return rx_8k + at_rms_level(bed, speech_dbov - under_db)
+
+
+def busy_tone_8k(seconds: float, *, level_dbov: float = -20.0) -> np.ndarray:
+    """The far end hung up: China's busy tone (E.180 plan ``cn``: 450 Hz, 0.35 s on, 0.35 s off)."""
+    from deskline.dsp.tone_plans import PLANS
+
+    spec = next(t for t in PLANS["cn"] if t.kind == "busy")
+    (freq_hz,), (on_s, off_s) = spec.freqs_hz, spec.cadence_s
+    t = np.arange(int(seconds * 8000)) / 8000
+    lit = (t % (on_s + off_s)) < on_s
+    amp = 10.0 ** ((level_dbov + 3.01) / 20.0)     # a sine's RMS is 3.01 dB under its peak
+    return amp * np.sin(2 * np.pi * freq_hz * t) * lit
+
+
+def hands_free_call_8k(agent_s: float, *, caller_dbov: float = -32.0,
+                       seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """A caller on a hands-free phone, then the agent answering: (receive tap, transmit tap).
+
+    The caller says a sentence picked up across their room (RT60 0.5 s), heard low
+    (``caller_dbov``: under the profile's ``speakerphone_level_dbov``, over the quiet
+    threshold). Then the agent reads at -24 dBov for at least ``agent_s`` (sentences 0.3 s
+    apart: no pause the device could take for a turn's end); the receive tap carries the desk's
+    sidetone (-18 dB) and the agent's voice returned by the caller's room (0.15 s round trip,
+    -15 dB), as ``tests/service/test_service_echo.py`` builds it. 8 kHz.
+    """
+    from deskline.callmix import CallBuilder, at_active_level, load_clip, room_echo
+
+    rng = np.random.default_rng(seed)
+    room = room_echo(rng, rt60_s=0.5, delay_s=0.0, gain_db=0.0)
+    caller = at_active_level(np.convolve(caller_speech_8k(), room), caller_dbov)
+    clips = [at_active_level(load_clip(FIXTURES / name), -24.0) for name in AGENT_CLIPS]
+    order, total_s = [], 0.0
+    while total_s < agent_s:
+        order.append(clips[len(order) % len(clips)])
+        total_s += order[-1].size / 8000 + 0.3
+    b = CallBuilder(caller.size / 8000 + total_s + 1.0)
+    echo = room_echo(rng, rt60_s=0.5, delay_s=0.15, gain_db=-15.0)
+    t = b.caller(caller, 0.0) + 0.3
+    for clip in order:
+        t = b.agent(clip, t, sidetone_db=-18.0, echo_ir=echo) + 0.3
+    return b.rx, b.tx
+
+
+def spans(edges: list[tuple[float, bool]]) -> tuple[list[float], list[float]]:
+    """The whole asserted and released spans (seconds) between edges ``(t_s, asserted)``."""
+    on, off = [], []
+    for (t0, level), (t1, _) in zip(edges, edges[1:]):
+        (on if level else off).append(t1 - t0)
+    return on, off
+
+
 def caller_speech_8k() -> np.ndarray:
     """A caller at a normal level: a CMU Arctic sentence (about -21 dBov) at 8 kHz."""
     import soundfile
@@ -106,12 +196,17 @@ class FakeBench:
     """Drives the DUT's mock pins directly, as the hook switch and keys would."""
 
     name = "fake"
+    plays_tx = True         # the card double has both taps
+    sees_alerts = True      # the controller's log is at hand
 
     def __init__(self, dut):
         self.dut = dut
         self.pins = bcm_pins()
+        self.pins.update({"KEY_" + k.upper(): pin for k, pin in dut.pins.keys.items()})
+        self.keys = tuple(dut.pins.keys)
         self.phrases = PhraseWatch(dut)
         self._ring_thread: threading.Thread | None = None
+        self._line_end_mono = 0.0
 
     def _set_input(self, signal: str, asserted: bool) -> None:
         pin = self.dut.pin(self.pins[signal])
@@ -182,8 +277,35 @@ class FakeBench:
     def expect_no_phrase(self, seconds: float) -> None:
         self.phrases.expect_none(seconds)
 
-    def caller_says(self, samples_8k: np.ndarray) -> None:
-        self.dut.card.say(samples_8k)
+    def edges(self, signal: str, seconds: float) -> list[tuple[float, bool]]:
+        """Each change of ``signal`` over the next ``seconds``: ``(t_s, asserted)``."""
+        t0 = time.monotonic()
+        last, out = self.outputs()[signal], []
+        while (now := time.monotonic()) < t0 + seconds:
+            level = self.outputs()[signal]
+            if level != last:
+                out.append((now - t0, level))
+                last = level
+            time.sleep(0.002)
+        return out
+
+    def alerts(self) -> int:
+        """Supervisor alerts the device raised so far."""
+        return alerts_in(self.dut)
+
+    def caller_says(self, samples_8k: np.ndarray) -> float:
+        return self.line_says(samples_8k)
+
+    def line_says(self, rx_8k: np.ndarray, tx_8k: np.ndarray | None = None) -> float:
+        """From now on the receive tap carries ``rx_8k`` and the transmit tap ``tx_8k`` (8 kHz);
+        returns how long that lasts (s), at once."""
+        self.dut.card.say(rx_8k, tx_8k)
+        n = max(len(rx_8k), 0 if tx_8k is None else len(tx_8k))
+        self._line_end_mono = time.monotonic() + n / 8000
+        return n / 8000
+
+    def wait_line_done(self) -> None:
+        time.sleep(max(0.0, self._line_end_mono - time.monotonic()))
 
     def close(self) -> None:
         self.wait_ring_done(10)
@@ -231,7 +353,12 @@ class RigBench:
         self.name = "rig"
         self.phrases = PhraseWatch(dut) if dut is not None else None
         self.ear = ear
-        self._ring_end_mono = 0.0
+        self.keys = driver.version.keys
+        # an in-process DUT has both taps and its controller's log; a real DUT's alert is a line
+        # in its own log, and its transmit tap needs the bench card's second output
+        self.plays_tx = dut is not None or ear.out_channels >= 2
+        self.sees_alerts = dut is not None
+        self._ring_end_mono = self._line_end_mono = 0.0
         self.rig.reset()
         self.rig.watch(True)
 
@@ -297,11 +424,40 @@ class RigBench:
             raise AssertionError(f"the device spoke {t - self.ear.started_mono:.2f} s into the "
                                  "run (expected nothing)")
 
-    def caller_says(self, samples_8k: np.ndarray) -> None:
+    def edges(self, signal: str, seconds: float) -> list[tuple[float, bool]]:
+        """Each change of ``signal`` over the next ``seconds`` as the rig stamped it:
+        ``(t_s, asserted)``, from the rig's clock at the start."""
+        self.rig.edges()
+        t0_us = self.rig.time_us()
+        time.sleep(seconds)
+        return [((e.t_us - t0_us) / 1e6, e.asserted) for e in self.rig.edges()
+                if e.signal == signal and e.t_us >= t0_us]
+
+    def alerts(self) -> int:
+        """Supervisor alerts the in-process DUT raised so far."""
+        return alerts_in(self.phrases.dut)
+
+    def caller_says(self, samples_8k: np.ndarray) -> float:
+        return self.line_says(samples_8k)
+
+    def line_says(self, rx_8k: np.ndarray, tx_8k: np.ndarray | None = None) -> float:
+        """From now on the receive tap carries ``rx_8k`` and the transmit tap ``tx_8k`` (8 kHz);
+        returns how long that lasts (s), at once. On a real bench: the bench card's OUT L and
+        OUT R (see hw/bench-rig/README.md §2)."""
+        n = max(len(rx_8k), 0 if tx_8k is None else len(tx_8k))
         if self.phrases is not None:
-            self.phrases.dut.card.say(samples_8k)
+            self.phrases.dut.card.say(rx_8k, tx_8k)
         else:
-            self.ear.say(samples_8k, 8000)
+            self.ear.say(rx_8k, 8000, tx_8k)
+        self._line_end_mono = time.monotonic() + n / 8000
+        return n / 8000
+
+    def wait_line_done(self) -> None:
+        """Until what ``line_says`` plays has ended. A real bench card also hears the agent's
+        voice (OUT R reaches the line through the DUT's handset side): that is not a phrase."""
+        time.sleep(max(0.0, self._line_end_mono - time.monotonic()) + 0.1)
+        if self.ear is not None:
+            self.ear.skip_to_now()
 
     def close(self) -> None:
         try:
@@ -370,18 +526,47 @@ class CardEar:
             time.sleep(0.05)
         raise AssertionError(f"the device did not fall quiet within {timeout_s} s")
 
-    def say(self, samples: np.ndarray, rate_hz: int) -> None:
-        """Play the caller's voice on the card's output (returns at once)."""
+    @property
+    def out_channels(self) -> int:
+        """Output channels of the bench card: OUT L the caller, OUT R (if any) the agent."""
+        if self._card is None:
+            return 1
+        import sounddevice as sd
+
+        from deskline.hw.soundcard import find_device
+
+        return int(sd.query_devices(find_device(self._card, "output"))["max_output_channels"])
+
+    def skip_to_now(self) -> None:
+        """Forget what the card heard until now."""
+        self._cursor = max(self._cursor, time.monotonic())
+
+    def say(self, samples: np.ndarray, rate_hz: int, tx: np.ndarray | None = None) -> None:
+        """Play the caller's voice on OUT L and ``tx`` (the agent's, or silence) on OUT R
+        (returns at once)."""
         import sounddevice as sd
         import soxr
 
         from deskline.hw.soundcard import find_device
 
-        out = soxr.resample(np.asarray(samples, np.float64), rate_hz, self.rate_hz)
+        channels = min(2, self.out_channels)
+        if tx is not None and channels < 2:
+            raise AssertionError(f"bench card {self._card!r} has one output: no OUT R for the "
+                                 "transmit tap")
+        n = max(len(samples), 0 if tx is None else len(tx))
+        both = np.zeros((n, channels))
+        both[:len(samples), 0] = samples
+        if tx is not None:
+            both[:len(tx), 1] = tx
+        out = soxr.resample(both, rate_hz, self.rate_hz)
         sd.play(out.astype(np.float32), samplerate=self.rate_hz,
                 device=find_device(self._card, "output"))
 
     def close(self) -> None:
+        if self._card is not None:
+            import sounddevice as sd
+
+            sd.stop()           # a caller still talking must not run into the next scenario
         if self._stream is not None:
             self._stream.stop()
             self._stream.close()

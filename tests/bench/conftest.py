@@ -1,4 +1,5 @@
 """Fixtures for the bench tests: the rig firmware under CPython behind a socat pty pair."""
+import os
 import pathlib
 import shutil
 import sys
@@ -69,13 +70,17 @@ def bench(request, tmp_path):
     kind = request.param
     if kind == "serial":
         from deskline.call.profile import Profile
+        from deskline.config import load_config
         from deskline.hw.bench import BenchRig
 
         card = request.config.getoption("--bench-audio")
         driver = BenchRig(request.config.getoption("--bench"))
         driver.open()
         b = RigBench(driver, ear=CardEar(card))
-        b.profile, b.slack_s = Profile.standard(), 15.0
+        # the DUT runs the standard profile, or the one its config file (given here) names
+        dut_config = os.environ.get("DESKLINE_BENCH_CONFIG")
+        b.profile = load_config(dut_config).profile if dut_config else Profile.standard()
+        b.slack_s = 15.0
         try:
             yield b
         finally:

@@ -27,10 +27,17 @@ RATE_HZ = 8000
 BLOCK_S = 0.01
 PHRASE_S = 0.2
 
-#: Timings short enough for a scenario to take seconds (the standard profile's shape).
+#: Timings short enough for a scenario to take seconds (the standard profile's shape). The
+#: caller is judged over 1 s of speech and prompted after 1 s of quiet or noisy speech (standard:
+#: 2 s and 3 or 4 s); the thresholds, the echo cue and everything else are the standard ones.
 BENCH_PROFILE = Profile.standard().with_values(
     name="bench", silence_timeout_s=1.0, release_after_s=0.4, closing_silence_s=0.4,
-    hold_warn_s=0.4, hold_limit_s=30.0, late_after_rings=1, min_pause_s=0.2)
+    hold_warn_s=0.4, hold_limit_s=30.0, late_after_rings=1, min_pause_s=0.2,
+    judge_window_s=1.0, quiet_min_speech_s=1.0, noisy_min_speech_s=1.0)
+
+#: The desk keys of the in-process DUT: the default five and a LOUDER key ([hw] louder_key_pin,
+#: unset by default) on BCM 16, a pin the default map leaves free.
+SIM_KEYS = {**DeskPins().keys, "louder": 16}
 
 
 def phrase_tone(phrase_id, values, lang, rate_hz):
@@ -40,10 +47,14 @@ def phrase_tone(phrase_id, values, lang, rate_hz):
 
 
 class PacedCard:
-    """A sound card double in real time: one 10 ms block per 10 ms, caller audio in, output kept."""
+    """A sound card double in real time: one 10 ms block per 10 ms, line audio in, output kept.
+
+    Captures two channels, as a desk with both taps wired: 0 the receive tap (the caller), 1 the
+    transmit tap (the agent's microphone).
+    """
 
     def __init__(self):
-        self.card, self.rx_channel, self.tx_channel = "bench-double", 0, None
+        self.card, self.rx_channel, self.tx_channel = "bench-double", 0, 1
         self.rate_hz = RATE_HZ
         self.block_samples = int(RATE_HZ * BLOCK_S)
         self.xruns = self.dropped = 0
@@ -53,7 +64,7 @@ class PacedCard:
         self._n = 0
         self._t0_mono = 0.0
         self.played: list[tuple[float, float]] = []   # (t_s, peak) per played block
-        self._caller = np.zeros(0, np.float32)          # what the caller says next (8 kHz)
+        self._line = np.zeros((0, 2), np.float32)       # what the taps carry next (8 kHz)
 
     def open(self, *, retrying=False):
         self.is_open = self.alive = True
@@ -75,16 +86,22 @@ class PacedCard:
         with self._lock:
             block = self._out.pop(0) if self._out else np.zeros(self.block_samples, np.float32)
             self.played.append((t_s, float(np.max(np.abs(block))) if block.size else 0.0))
-            rx = np.zeros(self.block_samples, np.float32)
-            part = self._caller[:self.block_samples]
-            rx[:part.size] = part
-            self._caller = self._caller[part.size:]
-        return t_s, rx.reshape(-1, 1)
+            taps = np.zeros((self.block_samples, 2), np.float32)
+            part = self._line[:self.block_samples]
+            taps[:len(part)] = part
+            self._line = self._line[len(part):]
+        return t_s, taps
 
-    def say(self, samples_8k) -> None:
-        """The caller says ``samples_8k`` (8 kHz floats) from the next block on."""
+    def say(self, rx_8k, tx_8k=None) -> None:
+        """From the next block on the receive tap carries ``rx_8k`` and the transmit tap
+        ``tx_8k`` (8 kHz floats; a missing or shorter channel is silence)."""
+        rx = np.asarray(rx_8k, np.float32)
+        tx = np.zeros(0, np.float32) if tx_8k is None else np.asarray(tx_8k, np.float32)
+        both = np.zeros((max(rx.size, tx.size), 2), np.float32)
+        both[:rx.size, 0] = rx
+        both[:tx.size, 1] = tx
         with self._lock:
-            self._caller = np.concatenate([self._caller, np.asarray(samples_8k, np.float32)])
+            self._line = np.concatenate([self._line, both])
 
     def write(self, mono):
         with self._lock:
@@ -161,7 +178,7 @@ class SimDut:
     """The service running in a thread on the fake desk; ``pin(bcm)`` is the MockPin on the DUT."""
 
     def __init__(self, workdir, profile: Profile = BENCH_PROFILE):
-        self.pins = DeskPins()
+        self.pins = DeskPins(keys=dict(SIM_KEYS))
         self.desk = fake.open_desk(self.pins)
         self.card = PacedCard()
         self.controller = LoggedController(

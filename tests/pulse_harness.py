@@ -91,8 +91,12 @@ class Recorder:
 class PulseHarness:
     """Starts and stops the daemon, the sinks and their keepalives; plays and records."""
 
-    def __init__(self, rate_hz: int = RATE_HZ):
+    def __init__(self, rate_hz: int = RATE_HZ, *, line_channels: int = 1):
+        """``line_channels=2`` makes the line (``desk_rx``) stereo: left the receive tap, right
+        the transmit tap, for a service run with ``tx_channel = 1`` (``play_into_line`` plays
+        mono, which PulseAudio copies to both channels)."""
         self.rate_hz = rate_hz
+        self.line_channels = line_channels
         self.dir = tempfile.mkdtemp(prefix="dlpa-")
         self.socket = os.path.join(self.dir, "native")
         home, run, cfg = (os.path.join(self.dir, d) for d in ("home", "run", "cfg"))
@@ -138,7 +142,7 @@ class PulseHarness:
         for sink in SINKS:
             self.modules[sink] = self._pactl(
                 "load-module", "module-null-sink", f"sink_name={sink}", f"rate={self.rate_hz}",
-                "channels=1")
+                f"channels={self.line_channels if sink == 'desk_rx' else 1}")
         self._pactl("set-default-sink", "desk_tx")
         self._pactl("set-default-source", "desk_rx.monitor")
         for sink in SINKS:

@@ -127,7 +127,11 @@ install -m 0644 "$SRC/systemd/deskline.service" "$ROOT$UNIT"
 if live_systemd; then
   systemctl daemon-reload
   systemctl enable deskline.service
-  systemctl restart deskline.service
+  if ! systemctl restart deskline.service; then
+    pid=$(systemctl show -p ExecMainPID --value deskline.service)
+    why=$(journalctl -q -o cat -n 1 _PID="$pid" 2>/dev/null || true)
+    die "installed and enabled, but deskline did not start: ${why:-see journalctl -u deskline} (settings: $CONF_DIR/deskline.toml; then: systemctl restart deskline)"
+  fi
   say "deskline is running: journalctl -u deskline -f   (check the desk with: sudo -u $USER_NAME $VENV/bin/deskline doctor)"
 else
   if ! systemctl "${rootopt[@]}" enable deskline.service >/dev/null 2>&1; then

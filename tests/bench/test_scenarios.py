@@ -3,6 +3,9 @@
 Runs on the fake desk and through the bench rig (CI: the rig firmware under CPython behind a
 socat pty; on the bench: ``--bench=serial:///dev/ttyACM0 --bench-audio=CARD``). The device's
 timings come from ``bench.profile``; ``bench.slack_s`` covers phrase lengths and latency.
+Callers are real recordings from ``tests/fixtures`` at P.56 levels; ``bench.line_says(rx, tx)``
+plays the receive tap and, for the hands-free caller, the transmit tap (the agent's microphone).
+Each DESIGN §4 row has a scenario except the phrase pad: the service has no phrase-pad input.
 """
 import numpy as np
 import pytest
@@ -147,7 +150,7 @@ def test_a_busy_tone_after_the_caller_hangs_up_asks_the_agent_to_hang_up(bench):
     answer(bench)
     speech = caller_speech_8k()
     gap = np.zeros(int(0.5 * 8000))
-    bench.caller_says(np.concatenate([speech, gap, busy_tone_8k(4.5)]))
+    bench.caller_says(np.concatenate([speech, gap, busy_tone_8k(3.5)]))
     bench.wait_output("MUTE_LED", True, len(speech) / 8000 + bench.slack_s)
     lit, dark = spans(bench.edges("MUTE_LED", 3.0))
     assert lit and dark, f"MUTE_LED lit {lit} s, dark {dark} s: not blinking"

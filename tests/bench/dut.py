@@ -29,11 +29,13 @@ PHRASE_S = 0.2
 
 #: Timings short enough for a scenario to take seconds (the standard profile's shape). The
 #: caller is judged over 1 s of speech and prompted after 1 s of quiet or noisy speech (standard:
-#: 2 s and 3 or 4 s); the thresholds, the echo cue and everything else are the standard ones.
+#: 2 s and 3 or 4 s), a hands-free cue holds 1 s (standard 4 s) before its prompt; the
+#: thresholds and everything else are the standard ones.
 BENCH_PROFILE = Profile.standard().with_values(
     name="bench", silence_timeout_s=1.0, release_after_s=0.4, closing_silence_s=0.4,
     hold_warn_s=0.4, hold_limit_s=30.0, late_after_rings=1, min_pause_s=0.2,
-    judge_window_s=1.0, quiet_min_speech_s=1.0, noisy_min_speech_s=1.0)
+    judge_window_s=1.0, quiet_min_speech_s=1.0, noisy_min_speech_s=1.0,
+    speakerphone_confirm_s=1.0)
 
 #: The desk keys of the in-process DUT: the default five and a LOUDER key ([hw] louder_key_pin,
 #: unset by default) on BCM 16, a pin the default map leaves free.

@@ -26,7 +26,7 @@ CONF_DIR=/etc/deskline
 STATE_DIR=/var/lib/deskline
 UNIT=/etc/systemd/system/deskline.service
 USER_NAME=deskline
-APT_PKGS=(python3-venv python3-dev libportaudio2 libsndfile1 alsa-utils)
+APT_PKGS=(python3-venv python3-dev libportaudio2 libsndfile1 alsa-utils espeak-ng)
 
 say() { echo "install.sh: $*"; }
 die() { echo "install.sh: $*" >&2; exit 1; }

@@ -4,8 +4,8 @@ A child ``pytest --bench=serial://PTY --bench-audio=bench_card`` runs the scenar
 as an engineer does on the bench. Behind the pty is the rig firmware under CPython; its pins
 drive a real ``deskline run`` process (fake GPIO through its control socket, as the rig's
 optocouplers and sense lines would); the bench card and the device's card are PulseAudio null
-sinks joined crosswise (the caller's voice into the device's capture, the device's phrases into
-the bench card's capture).
+sinks joined crosswise (the caller's voice, and on the right channel the agent's, into the
+device's capture; the device's phrases into the bench card's capture).
 """
 import os
 import pathlib
@@ -34,19 +34,21 @@ pcm.bench_card {
 }
 """
 # The DUT runs the live tests' "quick" profile with 3 s (not 1.5 s) of silence after the
-# greeting. Left out: the 20 s long-hold blink, the quiet caller and the noisy line (the
-# standard judge needs 5-6 s of speech per verdict), the chopped ring (a known fault), the LOUDER
-# key (no rig line), and the scenarios whose caller must start talking within the silence after
-# the greeting (normal level, supervisor): on a loaded CI machine this DUT's card loop crosses
-# the service's busy-polling threshold (50 % of a core over two 3 s windows) and reopens its
-# card, a gap that can swallow the caller's first words. The hands-free caller works here in
-# principle (PulseHarness(line_channels=2) and tx_channel = 1 make the bench card's OUT R the
-# transmit tap), but a DUT reading both taps took 60-75 % of a core: it reopened its card every
-# few seconds, each reopen restarts the call's meters, and the echo cue never held long enough.
-# Both are faults to fix in the service, not here.
+# greeting and a 1 s hands-free confirmation (standard 4 s), and reads both taps: the line is
+# stereo, the bench card's OUT R the transmit tap. Left out: the 20 s long-hold blink, the quiet
+# caller and the noisy line (the standard judge needs 5-6 s of speech per verdict), the chopped
+# ring (a known fault), the LOUDER key (no rig line), and the scenarios whose caller must start
+# talking within the silence after the greeting (normal level, supervisor). On a loaded machine
+# (load average 9-10) this DUT's PortAudio loop fell into busy polling after xruns; the service
+# then reopens its card, which restarts the call's meters (and the echo estimate) and leaves a
+# gap that can swallow a caller's first words: with both taps it did so every few seconds and
+# the hands-free cue never held. On a quiet machine the DUT takes 6-7 % of a core with one tap
+# or both and these scenarios pass. The reopen's reset is for the service to fix.
 SCENARIOS = ("greets or late_greeting or hold_key_mutes or silent_caller or hanging_up_on_hold "
-             "or closing_keys or busy_tone or stays_after_goodbye")
-QUICK_SILENCE = ("silence_timeout_s = 1.5", "silence_timeout_s = 3.0")
+             "or closing_keys or busy_tone or stays_after_goodbye or hands_free")
+DUT_CHANGES = (("silence_timeout_s = 1.5", "silence_timeout_s = 3.0"),
+               ('tx_channel = "none"', "tx_channel = 1"),
+               ("echo_tail_s = 0.1", "echo_tail_s = 0.1\nspeakerphone_confirm_s = 1.0"))
 DRIVES = {"HOOK": ("hook off", "hook on"), "RING": ("ring on", "ring off")}
 SENSES = {"MUTE_LED": "led_lit", "MUTE_RELAY": "mute", "LINE_RELEASE": "release"}
 
@@ -111,7 +113,7 @@ def pulse():
     reason = pulse_harness.available()
     if reason:
         pytest.skip(f"audio-stack test needs PulseAudio: {reason}")
-    harness = pulse_harness.PulseHarness().start()
+    harness = pulse_harness.PulseHarness(line_channels=2).start()
     with open(os.path.join(harness.env["HOME"], ".asoundrc"), "a", encoding="utf-8") as f:
         f.write(BENCH_PCM)
     yield harness
@@ -124,8 +126,10 @@ def test_bench_command_passes_against_an_emulated_bench(pulse, tmp_path):
     phrases = write_short_phrases(tmp_path / "phrases")
     cfg = tmp_path / "deskline.toml"
     config = CONFIG.format(journal=tmp_path / "calls.db", phrases=phrases)
-    assert QUICK_SILENCE[0] in config
-    cfg.write_text(config.replace(*QUICK_SILENCE), encoding="utf-8")
+    for old, new in DUT_CHANGES:
+        assert old in config
+        config = config.replace(old, new)
+    cfg.write_text(config, encoding="utf-8")
     closers = []
     try:
         dut = LiveService(str(tmp_path), pulse.env, str(cfg))

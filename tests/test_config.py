@@ -103,6 +103,22 @@ BAD = [
     ('[profiles.x]\nbase = "y"\n[profiles.y]\nbase = "x"\n', 2, "profiles.x.base", "circular"),
     ('[profiles.x]\nhold_warn_s = 200\n', 2, "profiles.x.hold_warn_s", "longer than"),
     ('[profiles.x]\njudge_window_s = 0\n', 2, "profiles.x.judge_window_s", "more than 0"),
+    ('[hw.phrase_keys]\nwrong_number = 17\n', 2, "hw.phrase_keys.wrong_number",
+     "pin 17 is already used by hook_pin (its default)"),
+    ('[hw]\nhook_pin = 20\n[hw.phrase_keys]\nwrong_number = 20\n', 4,
+     "hw.phrase_keys.wrong_number", "pin 20 is already used by hook_pin"),
+    ('[hw.phrase_keys]\nwrong_number = 20\njob_number_only = 20\n', 3,
+     "hw.phrase_keys.job_number_only", "already used by phrase_keys.wrong_number"),
+    ('[hw]\nlouder_key_pin = 21\n[hw.phrase_keys]\nwrong_number = 21\n', 4,
+     "hw.phrase_keys.wrong_number", "already used by louder_key_pin"),
+    ('[hw.phrase_keys]\nWrong-Number = 20\n', 2, "hw.phrase_keys.Wrong-Number",
+     "not a phrase id"),
+    ('[hw.phrase_keys]\n"phrase:wrong_number" = 20\n', 2,
+     "hw.phrase_keys.phrase:wrong_number", "not a phrase id"),
+    ('[hw.phrase_keys]\nwrong_number = 28\n', 2, "hw.phrase_keys.wrong_number", "0-27"),
+    ('[hw.phrase_keys]\nwrong_number = "none"\n', 2, "hw.phrase_keys.wrong_number",
+     "not a string"),
+    ('[hw]\nphrase_keys = 20\n', 2, "hw.phrase_keys", "must be a table [hw.phrase_keys]"),
     ('[alarm]\nx = 1\n', 1, "alarm", "unknown section"),
     ('desk = 3\n', 1, "desk", "must be a table"),
 ]
@@ -167,6 +183,23 @@ def test_config_show_prints_a_file_that_loads_back_the_same(tmp_path, capsys, mo
     assert main(["config", "show", str(src), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["profiles"]["mine"]["min_pause_s"] == 1.5 and data["hw"]["line_release_pin"] == "none"
+
+
+def test_phrase_keys_map_catalog_ids_to_pins_and_show_prints_them(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DESKLINE_CONFIG", raising=False)
+    assert dict(Config.default().hw.phrase_keys) == {}
+    src = write(tmp_path, '[hw]\nhold_key_pin = "none"\n\n[hw.phrase_keys]\n'
+                          'wrong_number = 20\njob_number_only = 5\n', "src.toml")
+    cfg = load_config(src)
+    assert dict(cfg.hw.phrase_keys) == {"wrong_number": 20, "job_number_only": 5}
+    assert cfg.hw.pins()["phrase_keys.job_number_only"] == 5   # the freed HOLD pin is usable
+    assert main(["config", "show", str(src)]) == 0
+    out = capsys.readouterr().out
+    assert "[hw.phrase_keys]\nwrong_number = 20\njob_number_only = 5\n" in out
+    assert load_config(write(tmp_path, out, "shown.toml")).to_dict() == cfg.to_dict()
+    assert main(["config", "show", str(src), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["hw"]["phrase_keys"] == {"wrong_number": 20, "job_number_only": 5}
 
 
 def test_tone_plans_are_checked_and_reach_the_meter(tmp_path):

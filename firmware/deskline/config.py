@@ -55,6 +55,8 @@ class HwConfig:
     goodbye_key_pin: int | None = 19
     supervisor_key_pin: int | None = 26
     louder_key_pin: int | None = None
+    #: the phrase pad: catalog phrase id -> BCM pin of its key (``[hw.phrase_keys]``)
+    phrase_keys: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     hook_debounce_s: float = 0.05
     key_debounce_s: float = 0.03
     flash_min_s: float = 0.1
@@ -63,9 +65,11 @@ class HwConfig:
     ring_off_s: float = 0.5
 
     def pins(self) -> dict[str, int]:
-        """Every configured pin by key name."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
+        """Every configured pin by key name (phrase keys as ``phrase_keys.<id>``)."""
+        pins = {f.name: getattr(self, f.name) for f in fields(self)
                 if f.name.endswith("_pin") and getattr(self, f.name) is not None}
+        pins.update({f"phrase_keys.{pid}": pin for pid, pin in self.phrase_keys.items()})
+        return pins
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +145,13 @@ class Config:
 
     def to_dict(self) -> dict:
         """Plain data, as the TOML file would hold it (``None`` pins as ``"none"``)."""
+        def value(v):
+            if v is None:
+                return NONE
+            return dict(v) if isinstance(v, Mapping) else v
+
         def section(obj) -> dict:
-            return {f.name: (NONE if getattr(obj, f.name) is None else getattr(obj, f.name))
-                    for f in fields(obj)}
+            return {f.name: value(getattr(obj, f.name)) for f in fields(obj)}
         profiles = {}
         for name, prof in self.profiles.items():
             profiles[name] = {k: getattr(prof, k) for k in PROFILE_KEYS}
@@ -156,7 +164,12 @@ class Config:
         data = self.to_dict()
         lines = [f"# effective deskline configuration ({self.path or 'built-in defaults'})"]
         for sec in ("desk", "hw", "audio", "phrases", "journal"):
-            lines += ["", f"[{sec}]"] + [f"{k} = {_toml_value(v)}" for k, v in data[sec].items()]
+            lines += ["", f"[{sec}]"] + [f"{k} = {_toml_value(v)}" for k, v in data[sec].items()
+                                         if not isinstance(v, dict)]
+            if sec == "hw":
+                lines += ["", "[hw.phrase_keys]"]
+                lines += [f"{_toml_key(k)} = {_toml_value(v)}"
+                          for k, v in data["hw"]["phrase_keys"].items()]
         for name, values in data["profiles"].items():
             lines += ["", f"[profiles.{_toml_key(name)}]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
@@ -297,6 +310,7 @@ _SECTIONS: dict[str, dict[str, Any]] = {
         "hook_debounce_s": _time, "key_debounce_s": _time,
         "flash_min_s": _time, "flash_max_s": _time,
         "ring_min_s": _time, "ring_off_s": lambda v: _time(v, positive=True),
+        "phrase_keys": lambda v: _not_a_table(v),   # the table itself: _Loader.phrase_keys
     },
     "audio": {
         "card": _want_str, "output_card": _want_str, "rate_hz": _rate,
@@ -306,6 +320,15 @@ _SECTIONS: dict[str, dict[str, Any]] = {
     "phrases": {"dir": _want_str},
     "journal": {"path": lambda v: _nonempty(v)},
 }
+
+
+#: a phrase id as the catalog allows it (deskline.phrases.catalog checks the same form)
+PHRASE_ID = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _not_a_table(v):
+    raise _Bad("must be a table [hw.phrase_keys] of phrase id = BCM pin, "
+               f"not {_typename(v)}")
 
 
 def _tone_plans(v):
@@ -435,6 +458,9 @@ class _Loader:
         for key, v in self.table(data, (name,)).items():
             if key not in checks:
                 raise self.error((name,), key, f"unknown key (known: {', '.join(checks)})")
+            if isinstance(v, dict) and (name, key) == ("hw", "phrase_keys"):
+                values[key] = self.phrase_keys(v)
+                continue
             if isinstance(v, dict):
                 raise self.error((name,), key, "must be a value, not a table")
             try:
@@ -442,6 +468,22 @@ class _Loader:
             except _Bad as exc:
                 raise self.error((name,), key, str(exc)) from None
         return cls(**values)
+
+    def phrase_keys(self, table: dict) -> Mapping[str, int]:
+        """``[hw.phrase_keys]``: well-formed phrase ids, each to one BCM pin."""
+        where = ("hw", "phrase_keys")
+        keys = {}
+        for pid, v in table.items():
+            if not PHRASE_ID.fullmatch(pid):
+                raise self.error(where, pid, "not a phrase id (lower-case letters, digits and _, "
+                                 "starting with a letter, as in sounds/catalog.toml)")
+            if isinstance(v, dict):
+                raise self.error(where, pid, "must be a BCM pin number, not a table")
+            try:
+                keys[pid] = _pin(v, optional=False)
+            except _Bad as exc:
+                raise self.error(where, pid, str(exc)) from None
+        return MappingProxyType(keys)
 
     def profiles(self, data: dict) -> dict[str, Profile]:
         raw = self.table(data, ("profiles",))
@@ -516,15 +558,20 @@ class _Loader:
                       path=None if self.path == "<defaults>" else self.path)
 
     def _check_hw(self, hw: HwConfig, written: dict) -> None:
+        def is_written(key: str) -> bool:
+            # phrase keys exist only when the file sets them
+            return key in written or key.startswith("phrase_keys.")
+
         seen: dict[int, str] = {}
         for key, pin in hw.pins().items():
             if pin in seen:
                 first = seen[pin]
                 # blame the key the file sets, not a default it collides with
-                if first in written and key not in written:
+                if is_written(first) and not is_written(key):
                     key, first = first, key
-                raise self.error(("hw",), key, f"pin {pin} is already used by {first}"
-                                 + ("" if first in written else " (its default)"))
+                table = ("hw",) + tuple(key.split(".")[:-1])
+                raise self.error(table, key.split(".")[-1], f"pin {pin} is already used by "
+                                 f"{first}" + ("" if is_written(first) else " (its default)"))
             seen[pin] = key
         if hw.flash_max_s and hw.flash_min_s >= hw.flash_max_s:
             raise self.error(("hw",), "flash_min_s", f"{hw.flash_min_s:g} s must be shorter "

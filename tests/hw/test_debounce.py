@@ -38,3 +38,9 @@ def test_from_config_uses_the_hw_section():
 
     ei = EdgeInterpreter.from_config(HwConfig(key_debounce_s=0.2))
     assert ei.key_debounce_s == 0.2 and ei.hook.flash_max_s == HwConfig().flash_max_s
+
+
+def test_a_phrase_pad_key_keeps_its_whole_name():
+    edges = [("key:phrase:wrong_number", True, 1.0), ("key:phrase:wrong_number", False, 1.001),
+             ("key:phrase:wrong_number", True, 1.002), ("key:phrase:wrong_number", False, 1.3)]
+    assert run(edges, 2.0) == [Key(1.002, "phrase:wrong_number")]

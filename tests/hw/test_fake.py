@@ -59,3 +59,22 @@ def test_bad_commands_get_one_line_errors(served):
     with pytest.raises(RuntimeError, match="unknown command"):
         client.send("dance")
     assert client.send("ping") == "pong"
+
+
+def test_a_phrase_pad_key_is_pressed_by_its_name(tmp_path):
+    desk = fake.open_desk(DeskPins(keys={"hold": 5, "phrase:wrong_number": 20}))
+    server = fake.FakeDeskServer(desk, str(tmp_path / "hw.sock"))
+    client = fake.FakeDeskClient(server.path)
+    try:
+        client.send("press phrase:wrong_number")
+        got = []
+        while not desk.edges.empty():
+            e = desk.edges.get_nowait()
+            got.append((e.source, e.active))
+        assert got == [("key:phrase:wrong_number", True), ("key:phrase:wrong_number", False)]
+        with pytest.raises(RuntimeError, match="no key 'phrase:nope'"):
+            client.send("press phrase:nope")
+    finally:
+        client.close()
+        server.close()
+        desk.close()

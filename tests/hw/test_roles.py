@@ -92,3 +92,24 @@ def test_pins_from_config_leave_out_unfitted_keys():
 
 def test_mock_factory_by_name():
     assert type(make_factory("mock")).__name__ == "MockFactory"
+
+
+def test_phrase_pad_keys_are_desk_keys_named_by_their_phrase():
+    from deskline.config import loads_config
+
+    cfg = loads_config("[hw.phrase_keys]\nwrong_number = 20\njob_number_only = 21\n")
+    pins = DeskPins.from_config(cfg.hw)
+    assert pins.keys["phrase:wrong_number"] == 20 and pins.keys["phrase:job_number_only"] == 21
+    assert pins.keys["hold"] == 5                      # the named keys stay
+    d = fake.open_desk(pins)
+    try:
+        d.factory.pin(20).drive_low()
+        assert [(e.source, e.active) for e in drain(d)] == [("key:phrase:wrong_number", True)]
+        assert d.snapshot()["keys_down"] == ["phrase:wrong_number"]
+    finally:
+        d.close()
+
+
+def test_a_phrase_key_on_a_used_pin_is_refused_by_the_desk_too():
+    with pytest.raises(HardwareError, match="GPIO5 is given to both key:hold and key:phrase:x"):
+        Desk(DeskPins(keys={"hold": 5, "phrase:x": 5}), MockFactory(), "fake")

@@ -12,7 +12,7 @@ Wiring (BCM numbering, all inputs pulled up, active low)::
 
     HOOK  ──┐ switch to GND      low  = handset off-hook
     RING  ──┤ optocoupler        low  = ringer sounding
-    KEYS  ──┘ push buttons       low  = pressed
+    KEYS  ──┘ push buttons       low  = pressed (named keys and the phrase pad's keys)
     MUTE_LED, MUTE_RELAY, LINE_RELEASE: active high outputs, low at start and at exit
 """
 from __future__ import annotations
@@ -34,6 +34,8 @@ LED_BLINK_S = {
     "error": (0.1, 0.9),        # a short flash each second: "the desk needs a look"
 }
 LED_STEADY = {"off": False, "on": True}
+#: a phrase-pad key's name is this prefix and the phrase id (the controller's convention)
+PHRASE_KEY_PREFIX = "phrase:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +61,17 @@ class DeskPins:
 
     @classmethod
     def from_config(cls, hw) -> "DeskPins":
-        """From the ``[hw]`` section (:class:`deskline.config.HwConfig`); unfitted keys left out."""
+        """From the ``[hw]`` section (:class:`deskline.config.HwConfig`); unfitted keys left out.
+
+        The phrase pad's keys (``[hw.phrase_keys]``) are keys named ``phrase:<id>``: their
+        inputs are ``key:phrase:<id>`` and a press reaches the controller as
+        ``Key("phrase:<id>")``, which plays that phrase.
+        """
         keys = {name: getattr(hw, f"{name}_key_pin")
                 for name in ("hold", "greet", "anything_else", "goodbye", "supervisor", "louder")
                 if getattr(hw, f"{name}_key_pin", None) is not None}
+        keys.update({f"{PHRASE_KEY_PREFIX}{pid}": pin
+                     for pid, pin in getattr(hw, "phrase_keys", {}).items()})
         return cls(hook=hw.hook_pin, ring=hw.ring_pin, mute_led=hw.mute_led_pin,
                    mute_relay=hw.mute_relay_pin, line_release=hw.line_release_pin, keys=keys)
 

@@ -96,3 +96,46 @@ def test_a_phrase_key_does_nothing_while_the_handset_is_down(pad):
     client.send("press phrase:job_number_only")
     run_for(svc, 0.5)
     assert not np.any(np.concatenate(card.played))
+
+
+# --- deskline doctor ------------------------------------------------------------------------------
+
+def _doctor_config(tmp_path, pad):
+    path = tmp_path / "deskline.toml"
+    path.write_text(f'[hw]\nbackend = "fake"\n[audio]\ncard = "no_such_card"\n'
+                    f'[journal]\npath = "{tmp_path / "calls.db"}"\n[hw.phrase_keys]\n{pad}',
+                    encoding="utf-8")
+    return str(path)
+
+
+def _pad_lines(out):
+    return [line for line in out.splitlines() if "phrase pad:" in line]
+
+
+def test_doctor_lists_the_phrase_keys(tmp_path, capsys, monkeypatch):
+    from deskline.cli import main
+
+    monkeypatch.delenv("DESKLINE_HW", raising=False)
+    main(["doctor", "--config", _doctor_config(tmp_path, "wrong_number = 20\njob_number_only = 21\n"),
+          "--listen-s", "0"])
+    assert _pad_lines(capsys.readouterr().out) == [
+        "ok    phrase pad: wrong_number GPIO20, job_number_only GPIO21 "
+        "(every phrase known and recorded)"]
+
+
+def test_doctor_explains_an_unknown_phrase_and_a_missing_recording(tmp_path, capsys, monkeypatch):
+    from deskline.cli import main
+    from deskline.phrases.book import PhraseBook
+
+    monkeypatch.delenv("DESKLINE_HW", raising=False)
+    shipped = PhraseBook.default_path
+    monkeypatch.setattr(PhraseBook, "default_path", lambda self, key, lang: (
+        None if key.startswith("job_number_only") else shipped(self, key, lang)))
+    rc = main(["doctor", "--config", _doctor_config(
+        tmp_path, "wrong_numbr = 20\njob_number_only = 21\nwrong_number = 16\n"), "--listen-s", "0"])
+    lines = _pad_lines(capsys.readouterr().out)
+    assert rc == 1 and len(lines) == 2 and all(line.startswith("FAIL") for line in lines)
+    assert "GPIO20 is set to 'wrong_numbr', which is not a phrase deskline knows" in lines[0]
+    assert "[hw.phrase_keys]" in lines[0]
+    assert "GPIO21 (job_number_only) has no recording to play" in lines[1]
+    assert "deskline phrases record job_number_only" in lines[1]

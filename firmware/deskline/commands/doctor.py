@@ -2,7 +2,8 @@
 
 Checks, in order: the settings file, the GPIO pins (hook, ring, keys read as expected), the
 sound card (found by its name, both directions), the level on the receive tap (a short
-recording), every phrase recording, and the call record. Each check prints one line starting
+recording), every phrase recording, the phrase pad's keys (each one's phrase is in the catalog
+and has its recordings), and the call record. Each check prints one line starting
 with ``ok``, ``warn`` or ``FAIL``; the exit status is 1 when anything failed.
 
 Run it with the service stopped (``sudo systemctl stop deskline``): the service holds the pins
@@ -172,6 +173,31 @@ def _check_phrases(r: _Report, cfg) -> None:
     if not rep.missing and not bad:
         r.ok(f"phrases: {len(rep.files)} recordings for language {cfg.desk_section.language!r}, "
              f"all present and at telephone level")
+    _check_pad(r, cfg, book, rep)
+
+
+def _check_pad(r: _Report, cfg, book, rep) -> None:
+    """The phrase pad: every key's phrase is one the catalog knows and has its recordings."""
+    keys = dict(cfg.hw.phrase_keys)
+    if not keys:
+        return
+    listed = ", ".join(f"{pid} GPIO{pin}" for pid, pin in keys.items())
+    missing = {owner for owner, _, _ in rep.missing}
+    problems = []
+    for pid, pin in keys.items():
+        if pid not in book.catalog:
+            problems.append(f"the key on GPIO{pin} is set to {pid!r}, which is not a phrase "
+                            f"deskline knows, so pressing it says nothing — correct the name in "
+                            f"[hw.phrase_keys] (`deskline phrases list` shows them all)")
+        elif pid in missing:
+            problems.append(f"the key on GPIO{pin} ({pid}) has no recording to play, so pressing "
+                            f"it says nothing — copy the recording into [phrases] dir, record it "
+                            f"(`deskline phrases record {pid}`) or reinstall deskline")
+    if problems:
+        for problem in problems:
+            r.fail(f"phrase pad: {problem}")
+    else:
+        r.ok(f"phrase pad: {listed} (every phrase known and recorded)")
 
 
 def _check_journal(r: _Report, cfg) -> None:

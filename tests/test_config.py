@@ -219,3 +219,19 @@ def test_tone_plans_are_checked_and_reach_the_meter(tmp_path):
         with pytest.raises(ConfigError) as err:
             load_config(path)
         assert f"{path}:3:" in str(err.value) and "tone_plans" in str(err.value) and why in str(err.value)
+
+
+def test_the_examples_phrase_pad_loads_when_uncommented_and_names_catalog_phrases(tmp_path):
+    from deskline.phrases.catalog import default_sounds_dir, load_catalog
+
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = lines.index("# [hw.phrase_keys]")
+    pad = [lines[start][2:]]
+    for line in lines[start + 1:]:
+        if not line.startswith("# ") or "=" not in line:
+            break
+        pad.append(line[2:])
+    cfg = load_config(write(tmp_path, "\n".join(pad) + "\n"))
+    assert len(cfg.hw.phrase_keys) >= 2
+    catalog = load_catalog(default_sounds_dir() / "catalog.toml")
+    assert all(pid in catalog for pid in cfg.hw.phrase_keys)

@@ -23,6 +23,11 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     if args.config_command == "check":
         cfg = load_config(args.file)
+        if cfg.hw.phrase_keys:  # the catalog loads in ~20 ms: worth it to catch a mistyped id
+            from deskline.config import check_phrase_keys
+            from deskline.phrases.catalog import default_sounds_dir, load_catalog
+
+            check_phrase_keys(cfg, load_catalog(default_sounds_dir() / "catalog.toml"))
         extra = sorted(set(cfg.profiles) - {"standard", "gov"})
         release = (f"relay on BCM {cfg.hw.line_release_pin}" if cfg.desk.line_release
                    else "asked of the agent (LED)")

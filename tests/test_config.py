@@ -235,3 +235,15 @@ def test_the_examples_phrase_pad_loads_when_uncommented_and_names_catalog_phrase
     assert len(cfg.hw.phrase_keys) >= 2
     catalog = load_catalog(default_sounds_dir() / "catalog.toml")
     assert all(pid in catalog for pid in cfg.hw.phrase_keys)
+
+
+def test_config_check_refuses_a_phrase_key_not_in_the_catalog(tmp_path, capsys):
+    good = write(tmp_path, '[hw.phrase_keys]\nwrong_number = 20\n', "good.toml")
+    assert main(["config", "check", str(good)]) == 0
+    bad = write(tmp_path, '[hw.phrase_keys]\nwrong_number = 20\n\nwrong_numbr = 21\n', "bad.toml")
+    assert load_config(bad).hw.phrase_keys["wrong_numbr"] == 21   # loading does not need it
+    capsys.readouterr()
+    assert main(["config", "check", str(bad)]) == 78
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert f"{bad}:4: hw.phrase_keys.wrong_numbr: no phrase 'wrong_numbr' in the catalog" in err

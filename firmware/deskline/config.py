@@ -616,6 +616,20 @@ def load_config(path: str | os.PathLike) -> Config:
     return loads_config(text, path)
 
 
+def check_phrase_keys(cfg: Config, known) -> None:
+    """Raise ConfigError (``FILE:LINE: hw.phrase_keys.<id>: ...``) for a pad key whose phrase id
+    is not in ``known`` (the catalog's ids; kept out of loading so the service starts without it)."""
+    for pid in cfg.hw.phrase_keys:
+        if pid not in known:
+            text = ""
+            if cfg.path:
+                with open(cfg.path, encoding="utf-8") as f:
+                    text = f.read()
+            raise _Loader(cfg.path or "<config>", text).error(
+                ("hw", "phrase_keys"), pid, f"no phrase {pid!r} in the catalog "
+                "(`deskline phrases list` shows the ids)")
+
+
 def config_path(path: str | os.PathLike | None = None) -> str | None:
     """The file to read: ``path``, else ``$DESKLINE_CONFIG``, else the system file if present."""
     if path:

@@ -225,7 +225,7 @@ PID=$(prop MainPID); n0=$(prop NRestarts); c=$(cursor)
 kill -STOP "$PID"; t0=$(now)
 el=$(wait_running "$PID" 60)
 sleep 1
-{ echo "\$ kill -STOP $PID   (NRestarts was $n0; WatchdogSec=$(prop WatchdogUSec))";
+{ echo "\$ kill -STOP $PID   at $(date -d @"$t0" +%T.%N) (NRestarts was $n0; WatchdogSec=$(prop WatchdogUSec))";
   echo "running again with a new MainPID after $el s"; props; echo; jsince "$c"; } | code
 n1=$(prop NRestarts)
 if [ "$el" != timeout ] && [ "$n1" -gt "$n0" ] && jsince "$c" | grep -qi watchdog; then

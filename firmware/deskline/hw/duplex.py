@@ -47,7 +47,8 @@ def _release_alsa_plugins() -> None:
     PortAudio lists devices by opening every PCM the ALSA configuration defines, and ALSA keeps
     each plugin library it loaded for that (a52 alone brings in libavcodec and its codecs:
     about 11-17 MB resident for nothing). Freeing ALSA's global configuration unloads the
-    plugins no open PCM holds; ALSA reads the configuration again at the next open.
+    plugins no open PCM holds; ALSA reads the configuration again at the next open (PortAudio
+    keeps its own copy of the device list).
     """
     import ctypes
 
@@ -162,6 +163,9 @@ class DuplexAudio:
                                                  ["default_samplerate"])
             blocksize = int(round(rate * self.block_s))
             base = self.now_s()
+            # before the stream opens (its PCM then loads only its own plugin), never while
+            # one runs: freed under a running stream, PortAudio's loop was seen to busy-poll
+            _release_alsa_plugins()
             last_exc = None
             for out_ch in (1, 2):  # some USB cards only open in stereo
                 try:
@@ -188,7 +192,6 @@ class DuplexAudio:
                 self.close()
                 raise HardwareError(f"cannot start sound card {self.card!r}: "
                                     f"{str(exc).splitlines()[0]}") from exc
-            _release_alsa_plugins()
         log.info("sound card %r open: %d Hz, %d-sample blocks, %d in / %d out, latency %s",
                  self.card, rate, blocksize, self.in_channels, out_ch, stream.latency)
 

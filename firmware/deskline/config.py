@@ -2,7 +2,8 @@
 
 Sections: ``[desk]`` (names for the greeting, language, profile), ``[profiles.<name>]``
 (controller timings and thresholds, see :class:`deskline.call.profile.Profile`), ``[hw]`` (GPIO
-backend, BCM pins, debounce and flash windows), ``[audio]`` (sound card, rates, channels),
+backend, BCM pins, debounce and flash windows; ``[hw.phrase_keys]``: the phrase pad, one
+``<phrase id> = <BCM pin>`` a key), ``[audio]`` (sound card, rates, channels),
 ``[phrases]`` (a centre's own recordings), ``[journal]`` (the call record). Every key is
 optional; what is missing takes the built-in default, which is also what
 ``deskline config show`` prints. The commented example is ``deskline/data/deskline.example.toml``.

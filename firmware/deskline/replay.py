@@ -299,11 +299,4 @@ def _shifted(states: list | None, origin_s: float) -> list | None:
     """Meter states with their times moved from the meter's clock (since its reset) to the call's."""
     if not states or origin_s == 0.0:
         return states
-    from dataclasses import replace
-    out = []
-    for st in states:
-        tone = st.tone
-        if tone is not None:
-            tone = replace(tone, t_s=tone.t_s + origin_s)
-        out.append(replace(st, t_s=st.t_s + origin_s, tone=tone))
-    return out
+    return [st.at(st.t_s + origin_s) for st in states]

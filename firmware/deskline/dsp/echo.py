@@ -47,6 +47,7 @@ split into blocks. Memory and work per second are constant (two FFTs of a 2 s fr
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -184,7 +185,8 @@ class EchoMeter:
         self._sxy *= self._fade
         self._sxx *= self._fade
         self._agent_s *= self._fade
-        if tx_power >= self._agent_power:
+        talking = tx_power >= self._agent_power
+        if talking:
             rx_power = float(np.einsum("i,i->", self._rx, self._rx)) / self._frame
             weight = tx_power / max(rx_power, 1e-12)
             x = np.fft.rfft(self._window * self._tx)
@@ -194,6 +196,10 @@ class EchoMeter:
             self._agent_s[half] += p.hop_s
             self._frames += 1
         if self._agent_s.min() < p.min_half_s:
+            return
+        if not talking and self.last is not None:
+            # the memory fades both spectra alike: the response is what it was
+            self.last = dataclasses.replace(self.last, agent_s=float(self._agent_s.sum()))
             return
         reg = p.regularisation * self._sxx.mean(axis=1, keepdims=True)
         h = np.fft.irfft(self._sxy / (self._sxx + reg) * self._band, self._frame, axis=1)

@@ -54,6 +54,14 @@ class LineState:
     clipped: bool
     tone: ToneEvent | None = None
 
+    def at(self, t_s: float) -> "LineState":
+        """The same state stamped ``t_s`` (a call's clock rather than the meter's): tone too."""
+        tone = self.tone
+        if tone is not None:
+            tone = ToneEvent(tone.plan, tone.kind, tone.t_s + (t_s - self.t_s))
+        return LineState(t_s, self.speech, self.level_dbov, self.active_level_dbov,
+                         self.noise_dbov, self.snr_db, self.peak_dbov, self.clipped, tone)
+
     def to_dict(self) -> dict:
         return {
             "t_s": round(self.t_s, 3),

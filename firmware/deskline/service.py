@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 #: phrase or a stop flushes it) and rides out stalls of the loop (an fsync of the journal).
 OUTPUT_LEAD_BLOCKS = 30
 
-#: CPU share of one core (whole process) above which the card loop counts as busy-polling,
-#: measured over windows of SPIN_WINDOW_S.
+#: CPU share of one core (the process's threads other than the main loop) above which the
+#: card loop counts as busy-polling, measured over windows of SPIN_WINDOW_S.
 SPIN_CPU_SHARE = 0.5
 SPIN_WINDOW_S = 3.0
 
@@ -244,11 +244,16 @@ class Service:
                 else None
             # the agent's voice coming back from the caller's room (both taps wired)
             self.echo = EchoMeter() if self.meter_tx is not None else None
+            self.meter_rx_rate = 0   # new meters: reset below
+            self._reset_meters()
             self.meter_rx_rate = rate
         if self.queue is None or self.queue.rate_hz != rate:
             self.queue = self.p.phrases(rate)
             self._prepare_phrases()
-        self._reset_meters()
+        if self.meter_rx_rate != rate or not self.p.edges.off_hook or self._meter_origin_s is None:
+            self._reset_meters()
+        # else a card reopened mid-call: the call's meters go on (its level, its noise floor,
+        # the echo estimate are the call's); _on_block moves their clock over the gap
 
     def _prepare_phrases(self) -> None:
         """Assemble the controller's phrases now, so the first greeting starts at once."""
@@ -270,6 +275,7 @@ class Service:
         if self.echo is not None:
             self.echo.reset()
         self._meter_origin_s = None
+        self._fed_until_t_s: float | None = None   # card time the meters have heard up to
 
     # --- one turn of the loop ------------------------------------------------------------------
 
@@ -323,6 +329,15 @@ class Service:
             # no call, nothing to judge: the meters restart at the next off-hook anyway
             self._fill_output()
             return
+        block_s = block.shape[0] / self.p.audio.rate_hz
+        fed = self._fed_until_t_s
+        if fed is not None and t0_s - fed > 0.5 * block_s:
+            # a gap in the capture (the card reopened, blocks dropped): what came before it is
+            # analysed, and the meters' clock moves on by the gap they did not hear
+            if self._pending:
+                self._analyse()
+            self._meter_origin_s += t0_s - fed
+        self._fed_until_t_s = t0_s + block_s
         self._pending.append(block)
         self._pending_samples += block.shape[0]
         if self._pending_samples >= self._analysis_samples:
@@ -345,9 +360,8 @@ class Service:
             t_s = self._meter_origin_s + st.t_s
             tx = tx_states[i] if tx_states is not None and i < len(tx_states) else None
             if tx is not None:
-                tx = dataclasses.replace(tx, t_s=t_s)
-            handle(Line(t_s, dataclasses.replace(st, t_s=t_s), tx,
-                        echoes[i] if echoes is not None else None))
+                tx = tx.at(t_s)
+            handle(Line(t_s, st.at(t_s), tx, echoes[i] if echoes is not None else None))
             self._apply(self.p.controller.tick(t_s))
 
     def _fill_output(self) -> None:
@@ -524,17 +538,21 @@ class Service:
             self._xruns_logged = audio.xruns
 
     def _check_spin(self) -> None:
-        """Reopen the card if the process burns a core while the card is open.
+        """Reopen the card if its thread burns a core while the card is open.
 
         After an xrun, PortAudio's ALSA loop over some plugins (seen with PulseAudio's) can keep
-        polling without rest: the audio still flows, but a core is gone for good. The desk
-        needs a few % of a core, so more than SPIN_CPU_SHARE over two windows in a row means
-        that state; a reopen (a 20-50 ms gap in the audio) ends it.
+        polling without rest: the audio still flows, but a core is gone for good. The threads
+        other than this loop need a few % of a core, so more than SPIN_CPU_SHARE over two
+        windows in a row means that state; a reopen (a 20-50 ms gap in the audio, the call's
+        meters going on) ends it. This loop's own work is left out: on a slow CPU the line
+        analysis of a call may take half a core, and that is no reason to reopen anything.
         """
         now = time.monotonic()
         if now < self._spin_next_mono:
             return
-        cpu = time.process_time()
+        # the other threads' CPU (PortAudio's card thread above all), not this loop's own: a
+        # slow CPU that needs much of a core for the line analysis is not a spinning card
+        cpu = time.process_time() - time.thread_time()
         flowing = not self._card_lost and now - self._last_block_mono < self.p.stall_s
         if self._spin_last is not None and flowing:
             share = (cpu - self._spin_last[0]) / max(1e-6, now - self._spin_last[1])
@@ -549,7 +567,7 @@ class Service:
                     self._last_block_mono = time.monotonic()
                 except HardwareError:
                     self._lose_card()
-                cpu = time.process_time()
+                cpu = time.process_time() - time.thread_time()
         self._spin_last = (cpu, time.monotonic())
         self._spin_next_mono = time.monotonic() + SPIN_WINDOW_S
 

@@ -96,3 +96,45 @@ def test_a_hands_free_caller_is_asked_to_pick_up_the_handset_by_the_live_loop(tm
         assert asked[0]["reason"] == "speakerphone" and asked[0]["asked_by"] == "device"
     else:
         assert asked == [], call["prompts"]
+
+
+def test_a_card_reopened_mid_call_keeps_the_calls_meters_and_clock(tmp_path):
+    # a reopen (busy-polling card, card back) loses a little audio; the call's level, noise
+    # floor and echo estimate go on, and the line's clock steps over the gap
+    from deskline.call.events import Line
+
+    rng = np.random.default_rng(4)
+    samples = _call(room_echo(rng, rt60_s=0.5, delay_s=0.12, gain_db=-15.0), seconds=40.0)
+    desk = fake.open_desk(DeskPins())
+    journal = Journal(tmp_path / "calls.db")
+    card = StereoCard(samples)
+    controller = Controller(Profile.standard(), Desk(agent_no="7"))
+    times = []
+    handle = controller.handle
+    controller.handle = lambda ev: (times.append(ev.t_s) if isinstance(ev, Line) else None,
+                                    handle(ev))[1]
+    svc = Service(ServiceParts(
+        desk=desk, audio=card, controller=controller, meter_factory=meter_factory(),
+        phrases=lambda rate: PhraseQueue(rate, tone, lang="zh"), recorder=CallRecorder(journal),
+        edges=EdgeInterpreter(hook_debounce_s=0.02), analysis_s=0.05, stall_s=0.5, retry_s=0.0,
+        on_close=[journal.close, desk.close]))
+    svc.start()
+    desk.factory.pin(17).drive_low()
+    while card.pos < 30 * RATE:
+        svc.step()
+    meter, echo = svc.meter_rx, svc.echo
+    hops, estimate = meter._hops, echo.last
+    assert estimate is not None
+    card.close()                                  # what the busy-polling guard does ...
+    card.pos += int(0.3 * RATE)                   # ... losing 0.3 s of audio ...
+    svc._open_audio(retrying=True)                # ... and opening the card again
+    n = len(times)
+    while card.pos < samples.shape[0]:
+        svc.step()
+    svc.shutdown()
+    assert svc.meter_rx is meter and meter._hops > hops      # the same meters, going on
+    assert echo.last is not None and echo.last.agent_s >= estimate.agent_s * 0.8
+    gaps = np.diff(times)
+    assert gaps.min() > 0.0                       # the clock never goes back
+    assert gaps[n - 1:n + 10].max() == pytest.approx(0.31, abs=0.02)   # it steps over the gap
+    assert np.sum(gaps > 0.02) == 1

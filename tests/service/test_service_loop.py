@@ -264,3 +264,31 @@ def test_a_busy_polling_card_is_reopened(service, monkeypatch, caplog):
         svc.step()
     assert opens and card.is_open
     assert sum("busy-polling" in r.message for r in caplog.records) >= 1
+
+
+def test_a_loop_busy_with_its_own_work_is_not_taken_for_a_spinning_card(service, monkeypatch):
+    # a slow CPU may need much of a core for a call's line analysis: that is this loop's own
+    # time (thread_time), not the card thread's, and no reason to reopen the card
+    import time as _time
+
+    import deskline.service as service_mod
+
+    svc, desk, card, _ = service
+    monkeypatch.setattr(service_mod, "SPIN_WINDOW_S", 0.01)
+    cpu = {"main": 0.0, "others": 0.0}
+    monkeypatch.setattr(service_mod.time, "process_time", lambda: cpu["main"] + cpu["others"])
+    monkeypatch.setattr(service_mod.time, "thread_time", lambda: cpu["main"])
+    opens = []
+    real_open = card.open
+    card.open = lambda **kw: (opens.append(kw), real_open(**kw))[1]
+    for _ in range(8):                       # the loop itself burns 90 % of a core
+        _time.sleep(0.012)
+        cpu["main"] += 0.011
+        cpu["others"] += 0.0002
+        svc.step()
+    assert not opens
+    for _ in range(8):                       # now the card thread spins
+        _time.sleep(0.012)
+        cpu["others"] += 0.012
+        svc.step()
+    assert opens

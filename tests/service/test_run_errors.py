@@ -14,6 +14,8 @@ def _run(tmp_path, capsys, text, monkeypatch, hw=None):
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     monkeypatch.setenv("DESKLINE_FAKE_SOCKET", str(tmp_path / "hw.sock"))
     cfg = tmp_path / "deskline.toml"
+    if "[desk]" not in text:
+        text = '[desk]\nhotline_name = "12345"\nagent_no = "7"\n' + text
     cfg.write_text(text + f'\n[journal]\npath = "{tmp_path / "calls.db"}"\n', encoding="utf-8")
     rc = main(["run", "--config", str(cfg)])
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("deskline")]
@@ -23,7 +25,17 @@ def _run(tmp_path, capsys, text, monkeypatch, hw=None):
 def test_config_error_exits_78_naming_the_key(tmp_path, capsys, monkeypatch):
     rc, err = _run(tmp_path, capsys, '[audio]\nrate_hz = "fast"\n', monkeypatch, hw="fake")
     assert rc == 78 and len(err) == 1
-    assert "deskline.toml:2" in err[0] and "audio.rate_hz" in err[0]
+    assert "deskline.toml:5" in err[0] and "audio.rate_hz" in err[0]
+
+
+@pytest.mark.parametrize("desk, key", [('agent_no = "7"', "hotline_name"),
+                                       ('hotline_name = "12345"', "agent_no")])
+def test_a_desk_without_its_greeting_exits_78_naming_the_key(tmp_path, capsys, monkeypatch,
+                                                              desk, key):
+    rc, err = _run(tmp_path, capsys, f"[desk]\n{desk}\n", monkeypatch, hw="fake")
+    assert rc == 78 and len(err) == 1
+    assert f"desk.{key}: not set" in err[0] and "deskline.toml" in err[0]
+    assert not (tmp_path / "hw.sock").exists()       # refused before any hardware is opened
 
 
 def test_missing_sound_card_is_named(tmp_path, capsys, monkeypatch):

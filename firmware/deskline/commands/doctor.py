@@ -53,8 +53,8 @@ def _check_config(r: _Report, path):
     where = config_path(path) or "built-in defaults (no settings file)"
     d = cfg.desk_section
     if not d.hotline_name or not d.agent_no:
-        r.warn(f"settings: {where}: [desk] hotline_name and agent_no are not both set, "
-               f"so the greeting leaves them out")
+        r.fail(f"settings: {where}: [desk] hotline_name and agent_no must both be set: the "
+               f"greeting says them, and the service will not start without them")
     else:
         r.ok(f"settings: {where} (hotline {d.hotline_name!r}, agent {d.agent_no}, "
              f"profile {cfg.profile.name})")

@@ -148,6 +148,23 @@ def prepared_phrases(cfg, prepare, rate_hz):
         _FOR_CHILD = ()
 
 
+def check_desk(cfg) -> None:
+    """Refuse a desk whose greeting cannot be said: it needs the hotline name and agent number.
+
+    The standard's first sentence names both (seed 000 item 1); a desk installed from the
+    commented example has neither until the installer sets them.
+    """
+    from deskline.exc import ConfigError
+
+    d = cfg.desk_section
+    name = d.hotline_name_en if d.language == "en" and d.hotline_name_en else d.hotline_name
+    where = cfg.path or "built-in defaults (no settings file)"
+    for key, value in (("hotline_name", name), ("agent_no", d.agent_no)):
+        if not value:
+            raise ConfigError(f"{where}: desk.{key}: not set; the greeting says it (set it "
+                              f"under [desk])")
+
+
 def build(cfg):
     """Every part of the service from the configuration (hardware opened except the card)."""
     from deskline.call.controller import Controller
@@ -164,6 +181,9 @@ def build(cfg):
     # the phrases the controller asks for on its own, with the values it gives them
     prepare = [(pid, values if pid in ("greeting", "greeting_late") else {})
                for pid in DESIGN_IDS]
+    # and the phrase pad's, with the desk's values as the controller gives them: the first
+    # press then plays at once rather than assembling (and synthesising) in the loop
+    prepare += [(pid, values) for pid in cfg.hw.phrase_keys if pid not in DESIGN_IDS]
     lang = cfg.desk_section.language
     card_rate = cfg.audio.rate_hz
     # phrases are kept at the recordings' own rate and brought to the card's as they play
@@ -209,5 +229,6 @@ def run(args) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout,
                         force=True)
     cfg = load_effective(args.config)        # ConfigError -> exit 78 with one line
+    check_desk(cfg)                          # likewise
     parts = build(cfg)                       # HardwareError (GPIO) -> exit 2 with one line
     return Service(parts).run()              # HardwareError (card) -> exit 2 with one line

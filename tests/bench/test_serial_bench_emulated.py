@@ -35,15 +35,13 @@ pcm.bench_card {
 """
 # The DUT runs the live tests' "quick" profile with 3 s (not 1.5 s) of silence after the
 # greeting and a 1 s hands-free confirmation (standard 4 s), and reads both taps: the line is
-# stereo, the bench card's OUT R the transmit tap. Left out: the 20 s long-hold blink, the quiet
-# caller and the noisy line (the standard judge needs 5-6 s of speech per verdict), the chopped
-# ring (a known fault), the LOUDER key (no rig line), and the scenarios whose caller must start
-# talking within the silence after the greeting (normal level, supervisor). On a loaded machine
-# (load average 9-10) this DUT's PortAudio loop fell into busy polling after xruns; the service
-# then reopens its card, which restarts the call's meters (and the echo estimate) and leaves a
-# gap that can swallow a caller's first words: with both taps it did so every few seconds and
-# the hands-free cue never held. On a quiet machine the DUT takes 6-7 % of a core with one tap
-# or both and these scenarios pass. The reopen's reset is for the service to fix.
+# stereo, the bench card's OUT R the transmit tap. Left out, for time: the 20 s long-hold blink,
+# the quiet caller and the noisy line (the standard judge needs 5-6 s of speech per verdict) and
+# the chopped ring (the fake desk and the pty rig run it); the LOUDER key (no rig line); and the
+# scenarios whose caller must start talking within the silence after the greeting (normal
+# level, supervisor): on a loaded machine this DUT's PortAudio loop over PulseAudio can fall
+# into busy polling after xruns, and the reopen that ends it leaves a gap of audio that can
+# swallow a caller's first words (the call's meters go on across it).
 SCENARIOS = ("greets or late_greeting or hold_key_mutes or silent_caller or hanging_up_on_hold "
              "or closing_keys or busy_tone or stays_after_goodbye or hands_free")
 DUT_CHANGES = (("silence_timeout_s = 1.5", "silence_timeout_s = 3.0"),

@@ -107,8 +107,12 @@ def _sound_spans(rec, threshold=1e-3):
     return (loud[0], loud[-1]) if loud else (None, None)
 
 
-def _config(work: pathlib.Path, *, short: bool, analysis_s: float | None = None) -> pathlib.Path:
+def _config(work: pathlib.Path, *, short: bool, analysis_s: float | None = None,
+            both_taps: bool = False) -> pathlib.Path:
     text = CONFIG.format(journal=work / "calls.db", phrases=work / "phrases")
+    if both_taps:       # as shipped: the transmit tap on the card's right input
+        assert 'tx_channel = "none"\n' in text
+        text = text.replace('tx_channel = "none"\n', "tx_channel = 1\n")
     # the shipped [hw] timings (debounce 50 ms, flash window 0.9 s): part of what is measured
     text = text.replace("hook_debounce_s = 0.02\nflash_min_s = 0.05\nflash_max_s = 0.2\n", "")
     # the line analysis block: the shipped one unless asked (the test harness's is 50 ms)
@@ -186,9 +190,9 @@ def in_call_usage(pa, svc, tries: int = 3):
     return usage, tries
 
 
-def call_usage_with(pa, work, analysis_s):
-    """In-call usage of a service with another ``[audio] block_s`` (a second process)."""
-    cfg = _config(work, short=False, analysis_s=analysis_s)
+def call_usage_with(pa, work, analysis_s=None, both_taps=False):
+    """In-call usage of a service with another ``[audio] block_s`` or both taps (a new process)."""
+    cfg = _config(work, short=False, analysis_s=analysis_s, both_taps=both_taps)
     svc = LiveService(str(work), pa.env, str(cfg)).start()
     try:
         time.sleep(1.0)
@@ -277,6 +281,14 @@ def main(argv=None) -> int:
             excess = silence_to_prompt(pa, w2, args.trials)
     finally:
         pa.stop()
+    # both taps, as shipped: a stereo line (the caller's talk, mono, reaches both inputs, so the
+    # transmit meter and the echo estimate work all the time: the heavy case)
+    pa = PulseHarness(line_channels=2).start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="dlbench-") as d:
+            call_both = call_usage_with(pa, pathlib.Path(d), both_taps=True)
+    finally:
+        pa.stop()
     load_after = os.getloadavg()[0]
     h_med, h_max, h_miss = _stats(lat)
     s_med, s_max, s_miss = _stats(excess)
@@ -309,6 +321,10 @@ def main(argv=None) -> int:
         f"in a call | {idle[0] - idle[1]:.2f} % / {call[0] - call[1]:.2f} % | | |",
         f"| CPU in a call with `[audio] block_s = 0.05` (the test harness's), of which "
         f"libpulse | {call_50ms[0]:.2f} %, {call_50ms[1]:.2f} % | | |",
+        f"| in a call reading both taps (the shipped `tx_channel = 1`; the caller's talk on "
+        f"both, so the transmit meter and the echo estimate work throughout): CPU, of which "
+        f"libpulse; resident memory | {call_both[0]:.2f} %, {call_both[1]:.2f} %; "
+        f"{call_both[2]:.1f} MB | | < 3 %; < 60 MB |",
         "",
         f"During the first service's run (hook trials, idle and in-call windows): {events[0]} "
         f"xruns counted, card reopened {events[1]} times for busy polling; {events[2]} "

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from results_file import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 QUALITY = ("speak_louder", "switch_phone_quiet", "too_noisy_goodbye", "pick_up_handset")
@@ -163,10 +164,7 @@ def main(argv=None) -> int:
     lines += ["", "Calls not as expected:" if flagged else "Every call went as expected.", ""]
     for kind, n, profile, desc, q in flagged:
         lines.append(f"- {kind} call {n} ({profile}; {desc}): prompts {q or 'none'}")
-    text = "\n".join(lines) + "\n"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text, encoding="utf-8")
-    sys.stdout.write(text)
+    write_results(args.out, lines)
     return 0
 
 

@@ -23,6 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from false_prompts import Clips, pools  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 
 def room(x, rng, rt60_s, drr_db, rate_hz=8000):
@@ -187,10 +188,7 @@ def main(argv=None) -> int:
         "controller's hands-free verdict uses the agent's voice coming back instead "
         "(bench/speakerphone.py).",
     ]
-    text = "\n".join(lines) + "\n"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text, encoding="utf-8")
-    sys.stdout.write(text)
+    write_results(args.out, lines)
     return 0
 
 

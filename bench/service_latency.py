@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from live_harness import CONFIG, LiveService, write_short_phrases  # noqa: E402
 from pulse_harness import PulseHarness  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures"
 SILENCE_S = 1.0
@@ -356,10 +357,7 @@ def main(argv=None) -> int:
     ]
     if args.notes:
         lines += [pathlib.Path(args.notes).read_text(encoding="utf-8").rstrip()]
-    text = "\n".join(lines) + "\n"
-    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(args.out).write_text(text, encoding="utf-8")
-    print(text)
+    write_results(args.out, lines)
     return 0
 
 

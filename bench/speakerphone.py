@@ -39,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from false_prompts import Clips, pools  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 CALL_S = 70.0
 ANSWER_S = 1.0
@@ -276,10 +277,7 @@ def main(argv=None) -> int:
         "babble may never leave the pause the prompt waits for (the speech detector hears the "
         "babble as talk): no prompt rather than one over someone's words.",
     ]
-    text = "\n".join(lines) + "\n"
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text, encoding="utf-8")
-    sys.stdout.write(text)
+    write_results(args.out, lines)
     return 0
 
 

@@ -47,6 +47,7 @@ import soxr  # noqa: E402
 
 from deskline.dsp.tone_plans import PLANS  # noqa: E402
 from deskline.dsp.tones import HOP_S, ToneDetector, ToneParams  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FS = 8000
@@ -411,10 +412,7 @@ def main(argv=None) -> int:
     L.append("")
     for f, ev in hits:
         L.append(f"- {f}: {ev.plan} {ev.kind} at {ev.t_s:.2f} s")
-    text = "\n".join(L) + "\n"
-    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(args.out).write_text(text, encoding="utf-8")
-    print(text)
+    write_results(args.out, L)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""``deskline demo``: the five built-in calls do what the standard says, and --plot / --save work."""
+"""``deskline demo``: the six built-in calls do what the standard says, and --plot / --save work."""
 import json
 from importlib import resources
 
@@ -41,9 +41,9 @@ def test_demo_material_ships_with_credits():
         assert name in credits, f"{name} has no credit line"
 
 
-def test_all_five_calls_behave(demo_json):
+def test_all_six_calls_behave(demo_json):
     assert list(demo_json) == list(democalls.NAMES)
-    normal, silent, quiet, noisy, hold = (demo_json[n] for n in democalls.NAMES)
+    normal, silent, quiet, noisy, hold, hands_free = (demo_json[n] for n in democalls.NAMES)
     assert _plays(normal) == ["greeting", "anything_else", "goodbye"]
     assert normal["summary"]["end_reason"] == "agent_hangup"
     assert _plays(silent) == ["greeting", "greeting_repeat", "no_sound_goodbye"]
@@ -55,6 +55,9 @@ def test_all_five_calls_behave(demo_json):
     leds = [a["pattern"] for a in hold["actions"] if a["action"] == "led"]
     assert leds == ["on", "blink_slow", "blink_fast", "off"]
     assert hold["summary"]["holds"][0]["length_s"] > 120.0
+    assert _plays(hands_free) == ["greeting", "pick_up_handset"]
+    asked = [p for p in hands_free["summary"]["prompts"] if p["phrase"] == "pick_up_handset"]
+    assert asked[0]["reason"] == "speakerphone"
 
 
 def test_text_timeline_plot_and_save(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The built-in demo calls: five typical calls made from real recordings shipped in the package.
+"""The built-in demo calls: six typical calls made from real recordings shipped in the package.
 
 Each call is built on the fly from the clips in ``deskline/data/demo/`` (see the CREDITS file
 there) with a fixed random seed, so ``deskline demo`` gives the same result every time:
@@ -8,7 +8,10 @@ there) with a fixed random seed, so ``deskline demo`` gives the same result ever
 - ``silent``: the line is open but nobody speaks (a fridge hum far away);
 - ``quiet``: the caller speaks, but about 22 dB below an ordinary level;
 - ``noisy``: a caller at an ordinary level beside heavy traffic (speech-to-noise about 3 dB);
-- ``hold``: the agent puts the caller on hold for 2 min 10 s, then resumes.
+- ``hold``: the agent puts the caller on hold for 2 min 10 s, then resumes;
+- ``hands_free``: a caller on a hands-free phone across a room, a little low: the agent's
+  voice comes back from the room (-15 dB, RT60 0.5 s), and the device asks, once, in a pause,
+  to pick up the handset.
 """
 from __future__ import annotations
 
@@ -17,10 +20,10 @@ from importlib import resources
 import numpy as np
 
 from deskline.call.events import Hook, Key, Ring
-from deskline.callmix import RATE_HZ, CallBuilder, at_active_level, load_clip
+from deskline.callmix import RATE_HZ, CallBuilder, at_active_level, load_clip, room_echo
 
 #: Demo call names, in the order ``deskline demo`` plays them.
-NAMES = ("normal", "silent", "quiet", "noisy", "hold")
+NAMES = ("normal", "silent", "quiet", "noisy", "hold", "hands_free")
 
 DESCRIPTIONS = {
     "normal": "a normal call: caller at -24 dBov over cafe noise, agent on the transmit tap",
@@ -28,6 +31,8 @@ DESCRIPTIONS = {
     "quiet": "a quiet caller: speech at -47 dBov",
     "noisy": "a noisy line: speech at -26 dBov beside traffic at about 3 dB SNR",
     "hold": "a hold: the caller waits 2 min 10 s",
+    "hands_free": "a caller on a hands-free phone, a little low (-30 dBov), the agent's voice "
+                  "returned from the room",
 }
 
 
@@ -125,7 +130,30 @@ def hold() -> CallBuilder:
     return b
 
 
-BUILDERS = {"normal": normal, "silent": silent, "quiet": quiet, "noisy": noisy, "hold": hold}
+def hands_free() -> CallBuilder:
+    rng = np.random.default_rng(6)
+    room = room_echo(rng, rt60_s=0.5, delay_s=0.0, gain_db=0.0)      # the caller's own voice
+    back = room_echo(rng, rt60_s=0.5, delay_s=0.12, gain_db=-15.0)   # the agent's, returned
+    callers = [np.convolve(at_active_level(clip(n), -30.0), room)
+               for n in ("aishell1_BAC009S0724W0121.flac", "aishell1_BAC009S0764W0121.flac")]
+    en = at_active_level(clip("silero_test_0-12s.flac"), -22.0)
+    agents = [at_active_level(clip("cmu_arctic_us_aew_a0001.flac"), -22.0),
+              at_active_level(clip("cmu_arctic_us_axb_a0004.flac"), -22.0),
+              en[: 6 * RATE_HZ], en[6 * RATE_HZ:]]
+    b = CallBuilder(75.0)
+    b.background(clip("freesound_fridge_0-6s.flac"), -66.0, rng=rng)
+    b.event(Ring(0.0))
+    b.event(Hook(2.0, True))
+    t = 12.0
+    for i in range(6):
+        t = b.caller(callers[i % 2], t) + 0.6
+        t = b.agent(agents[i % 4], t, sidetone_db=-18.0, echo_ir=back) + 1.5
+    b.event(Hook(74.0, False))
+    return b
+
+
+BUILDERS = {"normal": normal, "silent": silent, "quiet": quiet, "noisy": noisy, "hold": hold,
+            "hands_free": hands_free}
 
 
 def build(name: str) -> CallBuilder:

@@ -15,7 +15,7 @@ from deskline.exc import DesklineError
 from deskline.timeline import format_record, format_timeline
 
 NAME = "demo"
-HELP = "replay built-in example calls (normal, silent, quiet, noisy, hold) and print their timelines"
+HELP = "replay built-in example calls (normal, silent, quiet, noisy, hold, hands-free) and print their timelines"
 
 #: The call drawn by ``--plot`` unless ``--call`` names one.
 PLOT_DEFAULT = "quiet"

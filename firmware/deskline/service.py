@@ -238,19 +238,18 @@ class Service:
     def _open_audio(self, *, retrying: bool = False) -> None:
         self.p.audio.open(retrying=retrying)
         rate = self.p.audio.rate_hz
-        if self.meter_rx is None or self.meter_rx_rate != rate:
+        new_meters = self.meter_rx is None or self.meter_rx_rate != rate
+        if new_meters:
             self.meter_rx = self.p.meter_factory(rate)
             self.meter_tx = self.p.meter_factory(rate) if self.p.audio.tx_channel is not None \
                 else None
             # the agent's voice coming back from the caller's room (both taps wired)
             self.echo = EchoMeter() if self.meter_tx is not None else None
-            self.meter_rx_rate = 0   # new meters: reset below
-            self._reset_meters()
             self.meter_rx_rate = rate
         if self.queue is None or self.queue.rate_hz != rate:
             self.queue = self.p.phrases(rate)
             self._prepare_phrases()
-        if self.meter_rx_rate != rate or not self.p.edges.off_hook or self._meter_origin_s is None:
+        if new_meters or not self.p.edges.off_hook or self._meter_origin_s is None:
             self._reset_meters()
         # else a card reopened mid-call: the call's meters go on (its level, its noise floor,
         # the echo estimate are the call's); _on_block moves their clock over the gap

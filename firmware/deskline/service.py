@@ -1,6 +1,7 @@
 """The live desk: hardware events and line measurements into the controller, its actions out.
 
-One loop on the main thread, paced by the sound card::
+One loop on the main thread, paced by the sound card (woken once per line analysis block, or
+at once by a switch edge)::
 
     card block (t_s) ──▶ LineMeter ──▶ Line events ─┐
     GPIO edges ──▶ EdgeInterpreter ──▶ Ring/Hook/Key ├─▶ Controller ──▶ actions ──▶ LED, relays,
@@ -46,6 +47,10 @@ OUTPUT_LEAD_BLOCKS = 30
 #: card loop counts as busy-polling, measured over windows of SPIN_WINDOW_S.
 SPIN_CPU_SHARE = 0.5
 SPIN_WINDOW_S = 3.0
+
+#: Longest wait for card audio when nothing else is due (audio normally comes every analysis
+#: block; switch edges wake the loop at once).
+READ_TIMEOUT_S = 0.25
 
 
 class _Stop(Exception):
@@ -186,6 +191,9 @@ class Service:
 
     def start(self) -> None:
         """Open the sound card (GPIO is already open) and tell systemd the desk is ready."""
+        wake = getattr(self.p.audio, "wake", None)
+        if wake is not None and hasattr(self.p.desk, "wake"):
+            self.p.desk.wake = wake   # an edge ends the loop's wait for the next audio run
         rate = getattr(self.p.audio, "requested_rate_hz", None)
         if rate:  # assemble phrases before the card runs, so no audio piles up meanwhile
             self.queue = self.p.phrases(rate)
@@ -304,18 +312,22 @@ class Service:
             flush()
 
     def _read_timeout_s(self) -> float:
-        """How long to wait for a card block: less when a switch edge settles before it comes.
+        """How long to wait for card audio: less when something falls due before it comes.
 
-        A handset lifted settles after the hook debounce; waking then, rather than at the next
-        card block, starts the greeting up to a block sooner.
+        A handset lifted settles after the hook debounce; waking then, rather than with the
+        next audio run, starts the greeting up to a run sooner. A phrase heard to its end is
+        reported when the card has played it, not at the next run.
         """
-        if self._settle_mono is None:
-            return 0.05
-        left = self._settle_mono - time.monotonic()
-        if left <= 0:
-            self._settle_mono = None
-            return 0.05
-        return min(0.05, left + 0.001)
+        wait = READ_TIMEOUT_S
+        if self._settle_mono is not None:
+            left = self._settle_mono - time.monotonic()
+            if left <= 0:
+                self._settle_mono = None
+            else:
+                wait = min(wait, left + 0.001)
+        if self._dones:
+            wait = min(wait, max(0.0, self._dones[0][0] - self.now_s()) + 0.001)
+        return wait
 
     def _on_block(self, t0_s: float, block: np.ndarray) -> None:
         now = time.monotonic()

@@ -50,6 +50,38 @@ def test_capture_and_playback_through_the_card(pulse_env):
     assert np.max(np.abs(heard)) == pytest.approx(0.5, abs=0.01)
 
 
+def test_blocks_reach_the_loop_in_runs_and_a_wake_ends_the_wait(pulse_env):
+    import threading
+
+    pulse = pulse_env
+    audio = DuplexAudio("deskline_card", rate_hz=48000, block_s=0.02, deliver_s=0.1)
+    audio.open()
+    try:
+        _collect(audio, 0.3)
+        player = pulse.play_into_line(_tone(48000, 48000, freq=440.0, amp=0.25))
+        runs = _collect(audio, 1.0)
+        player.wait(5)
+        # five 20 ms card blocks at a time, back to back on the card's clock
+        assert len(runs) >= 7 and all(b.shape == (4800, 1) for _, b in runs)
+        assert np.allclose(np.diff([t for t, _ in runs]), 0.1)
+        assert np.max(np.abs(np.concatenate([b[:, 0] for _, b in runs]))) == \
+            pytest.approx(0.25, abs=0.01)
+        # between runs the reader sleeps; another thread's wake() ends that sleep at once
+        while audio.read(0.0) is not None:        # nothing waiting: the next run is 0.1 s off
+            pass
+        audio.read(1.0)
+        timer = threading.Timer(0.02, audio.wake)
+        t0 = time.monotonic()
+        timer.start()
+        got = audio.read(1.0)
+        waited = time.monotonic() - t0
+        assert got is None and waited < 0.07
+        nxt = audio.read(1.0)                     # the run still comes, whole
+        assert nxt is not None and nxt[1].shape == (4800, 1)
+    finally:
+        audio.close()
+
+
 def test_missing_card_is_named_in_one_line(pulse_env):
     audio = DuplexAudio("no_such_card", rate_hz=48000, block_s=0.01)
     with pytest.raises(HardwareError) as info:

@@ -203,7 +203,7 @@ def build(cfg):
         a = cfg.audio
         audio = DuplexAudio(a.card or None, output_card=a.output_card or None,
                             rate_hz=a.rate_hz, block_s=CARD_BLOCK_S, rx_channel=a.rx_channel,
-                            tx_channel=a.tx_channel)
+                            tx_channel=a.tx_channel, deliver_s=a.block_s)
         notifier = Notifier()
         on_close.append(notifier.close)
         return ServiceParts(

@@ -2,9 +2,14 @@
 
 The card is chosen by its ALSA name (card numbers change between boots and Pi models). The
 PortAudio callback runs on PortAudio's thread and must never block, allocate much or log: it
-copies the input block with its sample time onto a queue, takes the next prepared output block
-from another queue (silence if none is ready) and counts xruns. Everything else — logging the
-xruns, metering, mixing phrases — happens on the service's main loop.
+copies the input block, hands the copies with their sample time to the main loop once
+``deliver_s`` of them have gathered, takes the next prepared output block from another queue
+(silence if none is ready) and counts xruns. Everything else — logging the xruns, metering,
+mixing phrases — happens on the service's main loop.
+
+Card blocks are short (they set how soon a phrase starts); the loop is woken only once per
+``deliver_s`` (the line analysis block), or at once by :meth:`DuplexAudio.wake` (a switch edge):
+a wake-up of the loop costs more than the work it finds in one 20 ms block.
 
 Sample time is the card's clock: input frames counted since the stream first opened, in
 seconds. When the card is reopened the count continues from where the wall clock says it
@@ -70,19 +75,24 @@ class DuplexAudio:
     """A duplex stream: the receive (and transmit) tap in from ``card``, phrases out to ``output_card``.
 
     ``rx_channel`` and ``tx_channel`` index the capture channels (the card is opened with as
-    many as the higher needs); ``output_card`` defaults to ``card``.
+    many as the higher needs); ``output_card`` defaults to ``card``. Captured blocks reach
+    :meth:`read` gathered into runs of ``deliver_s`` (None: each block on its own).
     """
 
     def __init__(self, card: str | None, *, rate_hz: int | None, block_s: float,
                  tx_channel: int | None = None, rx_channel: int = 0,
                  output_card: str | None = None, latency: str | float | None = None,
-                 queue_blocks: int = 200):
+                 queue_blocks: int = 200, deliver_s: float | None = None):
         self.card = card
         self.output_card = output_card or card
         self.rx_channel = rx_channel
         self.requested_rate_hz = rate_hz
         self.rate_hz = rate_hz or 0
         self.block_s = block_s
+        self.deliver_s = deliver_s
+        self._deliver_blocks = 1 if not deliver_s else max(1, int(round(deliver_s / block_s)))
+        self._batch: list = []
+        self._batch_t_s = 0.0
         self.tx_channel = tx_channel
         self.in_channels = max(rx_channel, -1 if tx_channel is None else tx_channel) + 1
         self.out_channels = 1
@@ -103,20 +113,26 @@ class DuplexAudio:
     # --- PortAudio thread ---------------------------------------------------------------------
 
     def _callback(self, indata, outdata, frames, time_info, status):
-        """Queue ``(t_s, copy of indata)``; fill outdata from the prepared queue; count xruns.
+        """Gather a copy of indata; fill outdata from the prepared queue; count xruns.
 
-        Runs on PortAudio's thread: no blocking, no logging, no I/O. The queues are
+        Runs on PortAudio's thread: no blocking, no logging, no I/O. Every ``deliver_s`` the
+        gathered copies go to the loop as one ``(t_s, [blocks])`` item. The queues are
         ``SimpleQueue``s (C, one lock) rather than ``Queue``s (Python, a lock and conditions):
         this runs 50 times a second for as long as the desk is up.
         """
         if status:
             self.xruns += 1
-        blocks = self.blocks
-        if blocks.qsize() < self._queue_blocks:
-            blocks.put((self._base_s + self._frames / self.rate_hz, indata.copy()))
-        else:  # the main loop is far behind: drop rather than block
-            self.dropped += 1
+        batch = self._batch
+        if not batch:
+            self._batch_t_s = self._base_s + self._frames / self.rate_hz
+        batch.append(indata.copy())
         self._frames += frames
+        if len(batch) >= self._deliver_blocks:
+            self._batch = []
+            if self.blocks.qsize() * self._deliver_blocks < self._queue_blocks:
+                self.blocks.put((self._batch_t_s, batch))
+            else:  # the main loop is far behind: drop rather than block
+                self.dropped += len(batch)
         out = self._out
         if out.empty():  # nothing prepared: the phrase queue is idle
             outdata.fill(0)
@@ -185,6 +201,7 @@ class DuplexAudio:
             self.out_channels = out_ch
             self._base_s = base
             self._frames = 0
+            self._batch = []
             self._stream = stream
             try:
                 stream.start()
@@ -196,11 +213,20 @@ class DuplexAudio:
                  self.card, rate, blocksize, self.in_channels, out_ch, stream.latency)
 
     def read(self, timeout_s: float) -> tuple[float, np.ndarray] | None:
-        """The next captured block ``(t_s, float32 array frames×channels)``, or None on timeout."""
+        """The next captured run ``(t_s, float32 array frames×channels)``; None on timeout or
+        when :meth:`wake` was called."""
         try:
-            return self.blocks.get(timeout=timeout_s)
+            item = self.blocks.get(timeout=timeout_s)
         except queue.Empty:
             return None
+        if item is None:
+            return None
+        t_s, blocks = item
+        return t_s, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+    def wake(self) -> None:
+        """Make a waiting :meth:`read` return (None) now; safe from any thread."""
+        self.blocks.put(None)
 
     def write(self, mono: np.ndarray) -> None:
         """Queue one block of mono output (``block_samples`` long) for the callback."""

@@ -21,6 +21,7 @@ import logging
 import queue
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from deskline.exc import HardwareError
 
@@ -94,20 +95,20 @@ class DeskPins:
 
 
 class InputRole:
-    """A pulled-up, active-low input whose every edge goes onto the desk's edge queue."""
+    """A pulled-up, active-low input whose every edge goes to ``on_edge`` (the desk's queue)."""
 
-    def __init__(self, name: str, pin: int, factory, edges: queue.Queue):
+    def __init__(self, name: str, pin: int, factory, on_edge: Callable[[Edge], None]):
         from gpiozero import DigitalInputDevice
 
         self.name = name
         self.pin = pin
         self._dev = DigitalInputDevice(pin, pull_up=True, pin_factory=factory)
-        self._edges = edges
+        self._on_edge = on_edge
         self._dev.when_activated = lambda: self._edge(True)
         self._dev.when_deactivated = lambda: self._edge(False)
 
     def _edge(self, active: bool) -> None:
-        self._edges.put(Edge(self.name, active, time.monotonic()))
+        self._on_edge(Edge(self.name, active, time.monotonic()))
 
     @property
     def active(self) -> bool:
@@ -184,11 +185,14 @@ class Desk:
         self.factory = factory
         self.backend = backend
         self.edges: queue.Queue[Edge] = queue.Queue()
+        #: called (from gpiozero's thread) after each edge is queued: the service's loop
+        #: sleeps until the next audio run and is woken by this instead
+        self.wake: Callable[[], None] | None = None
         self._parts: list = []
         try:
-            self.hook = self._add(InputRole("hook", pins.hook, factory, self.edges))
-            self.ring = self._add(InputRole("ring", pins.ring, factory, self.edges))
-            self.keys = {k: self._add(InputRole(f"key:{k}", p, factory, self.edges))
+            self.hook = self._add(InputRole("hook", pins.hook, factory, self._edge))
+            self.ring = self._add(InputRole("ring", pins.ring, factory, self._edge))
+            self.keys = {k: self._add(InputRole(f"key:{k}", p, factory, self._edge))
                          for k, p in pins.keys.items()}
             self.led = self._add(LedRole(pins.mute_led, factory))
             self.mute = self._add(RelayRole("mute_relay", pins.mute_relay, factory))
@@ -204,6 +208,12 @@ class Desk:
     def _add(self, part):
         self._parts.append(part)
         return part
+
+    def _edge(self, edge: Edge) -> None:
+        self.edges.put(edge)
+        wake = self.wake
+        if wake is not None:
+            wake()
 
     def safe(self) -> None:
         """Leave the desk harmless: microphone not muted, line not released, LED off."""

@@ -29,6 +29,7 @@ import numpy as np
 
 from deskline.call.events import Hook, Line, PhraseDone, Play, StopPlayback
 from deskline.dsp.echo import EchoMeter, feed_taps
+from deskline.dsp.meter import transmit_factory
 from deskline.dsp.state import LineState
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ class Replay:
         hw = [(e.t_s, i, e) for i, e in enumerate(events)]
         heapq.heapify(hw)
         meter_rx = self.meter_factory(rate_hz)
-        meter_tx = self.meter_factory(rate_hz) if source.stereo else None
+        meter_tx = transmit_factory(self.meter_factory)(rate_hz) if source.stereo else None
         echo = EchoMeter() if meter_tx is not None else None
         block = max(1, int(round(BLOCK_S * rate_hz)))
         # As the live service does, the meters start afresh at every off-hook (the caller's

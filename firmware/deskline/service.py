@@ -34,6 +34,7 @@ import numpy as np
 from deskline.call.events import (Alert, Hook, Led, Line, Mute, Note, PhraseDone, Play,
                                   Release, State, StopPlayback)
 from deskline.dsp.echo import EchoMeter, feed_taps
+from deskline.dsp.meter import transmit_factory
 from deskline.exc import HardwareError
 from deskline.hw.debounce import EdgeInterpreter
 
@@ -249,8 +250,8 @@ class Service:
         new_meters = self.meter_rx is None or self.meter_rx_rate != rate
         if new_meters:
             self.meter_rx = self.p.meter_factory(rate)
-            self.meter_tx = self.p.meter_factory(rate) if self.p.audio.tx_channel is not None \
-                else None
+            self.meter_tx = transmit_factory(self.p.meter_factory)(rate) \
+                if self.p.audio.tx_channel is not None else None
             # the agent's voice coming back from the caller's room (both taps wired)
             self.echo = EchoMeter() if self.meter_tx is not None else None
             self.meter_rx_rate = rate

@@ -145,3 +145,34 @@ def test_noise_floor_and_snr_of_speech_in_noise():
     summary = meter.summary()
     assert summary.noise_floor_dbov == pytest.approx(-35.8, abs=3.0)
     assert summary.snr_db == pytest.approx(15.0, abs=4.0)
+
+
+def test_the_transmit_taps_meter_decides_speech_and_tones_as_the_full_meter_does():
+    # the agent's side needs only speech, tones and the 8 kHz samples (the echo estimate)
+    x, rate = sf.read(FIXTURES / "cmu_arctic_us_aew_a0001.wav", dtype="float64")
+    busy = sine(450, -20, 0.35, rate)
+    x = np.concatenate([x, np.zeros(rate // 2)] + [busy, np.zeros_like(busy)] * 6)
+    full, light = LineMeter(rate), LineMeter(rate, levels=False)
+    a, b = [], []
+    for i in range(0, len(x), rate // 10):
+        a += full.feed_all(x[i:i + rate // 10])
+        b += light.feed_all(x[i:i + rate // 10])
+        assert np.array_equal(full.line_8k, light.line_8k)
+    a += full.flush()
+    b += light.flush()
+    assert [(s.t_s, s.speech, s.tone, s.level_dbov) for s in a] == \
+        [(s.t_s, s.speech, s.tone, s.level_dbov) for s in b]
+    assert any(s.speech for s in b) and tone_events(b)
+    assert all(np.isnan([s.active_level_dbov, s.noise_dbov, s.snr_db, s.peak_dbov]).all()
+               and not s.clipped for s in b)
+    with pytest.raises(ValueError, match="levels=False"):
+        light.summary()
+
+
+def test_the_meter_factory_makes_the_lighter_meter_for_the_transmit_tap():
+    from deskline.dsp.meter import meter_factory, transmit_factory
+
+    make = meter_factory(["cn"])
+    tx = transmit_factory(make)(48000)
+    assert make(48000).levels and not tx.levels and tx.params.tone_plans == ("cn",)
+    assert transmit_factory(LineMeter) is LineMeter    # a plain maker serves both taps

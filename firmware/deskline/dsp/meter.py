@@ -13,6 +13,12 @@ and the call-progress tone detector. One :class:`~deskline.dsp.state.LineState` 
                                       ├── speech detector ── noise/SNR ──┼── LineState / 10 ms
                                       └── tone detector (E.180) ─────────┘
 
+The transmit tap (the agent's side) gets a lighter meter, ``LineMeter(rate, levels=False)``:
+what the controller asks of it is whether the agent speaks (``speech``, ``tone``) and its 8 kHz
+samples (``line_8k``, for the echo estimate); it skips the P.56 level, the noise tracker and
+the capture-rate peaks, about a third of the meter's work, and its states read NaN for the
+figures it does not measure (``level_dbov`` is kept).
+
 The states are the same however the input is split into blocks: a 10 ms feed and a 1 s
 feed give identical states for the same hops. The resampler holds back a few tens of
 milliseconds of input (its filter delay), so a state arrives a little after its ``t_s``;
@@ -120,14 +126,17 @@ class LineMeter:
     ``feed_all(block)`` returns one :class:`LineState` per 10 ms hop completed by the block;
     ``feed(block)`` returns the latest state (or the previous one if the block completed
     none, ``None`` before the first). ``flush()`` ends the input; ``reset()`` starts a new
-    call (P.56 level, noise floor and tone cadence start afresh).
+    call (P.56 level, noise floor and tone cadence start afresh). ``levels=False``: speech,
+    tones and hop level only (the transmit tap's meter); the other figures read NaN.
     """
 
-    def __init__(self, rate_hz: int, params: MeterParams = MeterParams()):
+    def __init__(self, rate_hz: int, params: MeterParams = MeterParams(), *,
+                 levels: bool = True):
         if int(rate_hz) != rate_hz or rate_hz < RATE_HZ:
             raise ValueError(f"capture rate must be a whole number of Hz >= {RATE_HZ}, got {rate_hz}")
         self.rate_hz = int(rate_hz)
         self.params = params
+        self.levels = levels
         self._p56 = ActiveLevelMeter(RATE_HZ)
         self._vad = SpeechDetector(params.vad)
         self._noise = NoiseTracker(params.noise)
@@ -164,7 +173,8 @@ class LineMeter:
         x = np.asarray(block, dtype=np.float64)
         if x.ndim != 1:
             raise ValueError(f"LineMeter takes one channel (1-D), got shape {x.shape}")
-        self._capture.feed(x)
+        if self.levels:
+            self._capture.feed(x)
         y = x if self._resampler is None else self._resampler.resample_chunk(x)
         return self._analyse(y)
 
@@ -189,6 +199,8 @@ class LineMeter:
         z = np.ascontiguousarray(buf[: n * HOP_SAMPLES])
         self._pending = buf[n * HOP_SAMPLES:].copy()
         self.line_8k = z
+        if not self.levels:
+            return self._speech_states(z, n)
 
         active = self._p56.process(z, HOP_SAMPLES)
         frames = z.reshape(n, HOP_SAMPLES)
@@ -231,6 +243,24 @@ class LineMeter:
         self.last = states[-1]
         return states
 
+    def _speech_states(self, z: np.ndarray, n: int) -> list[LineState]:
+        """States of a meter without levels: speech (as the full meter decides it), tone and
+        hop level; NaN for the rest."""
+        frames = z.reshape(n, HOP_SAMPLES)
+        level = power_to_dbov(np.einsum("ij,ij->i", frames, frames) / HOP_SAMPLES)
+        vad = self._vad.analyse(z)
+        tones = self._tones.process(z)
+        speech = (np.asarray(vad.speech, dtype=bool) & ~self._tones.tone_hops
+                  & np.array([t is None for t in tones]))
+        nan = math.nan
+        t0 = self._hops
+        self._hops += n
+        self._speech_hops += int(speech.sum())
+        states = [LineState((t0 + i + 1) * HOP_S, sp, lv, nan, nan, nan, nan, False, tone)
+                  for i, (sp, lv, tone) in enumerate(zip(speech.tolist(), level.tolist(), tones))]
+        self.last = states[-1]
+        return states
+
     # -- whole-input figures ----------------------------------------------------------------
 
     def summary(self) -> MeterSummary:
@@ -242,6 +272,8 @@ class LineMeter:
         quiet); the SNR is the mean power of the speech hops less that noise, over the noise
         (NaN when there was no speech).
         """
+        if not self.levels:
+            raise ValueError("a meter made without levels (levels=False) has no summary")
         if self._noise_hops * HOP_S >= 0.2:
             noise_p = math.exp(self._noise_log_sum / self._noise_hops)
         elif self._hops:
@@ -280,12 +312,24 @@ def _hist_percentile(hist: np.ndarray, q: float) -> float:
 
 
 def meter_factory(tone_plans=None):
-    """A ``rate_hz -> LineMeter`` maker listening for ``tone_plans`` (None: every plan)."""
+    """A ``rate_hz -> LineMeter`` maker listening for ``tone_plans`` (None: every plan).
+
+    Its ``transmit`` attribute makes the transmit tap's lighter meter (``levels=False``).
+    """
     params = MeterParams() if tone_plans is None else MeterParams(tone_plans=tuple(tone_plans))
 
     def make(rate_hz: int) -> LineMeter:
         return LineMeter(rate_hz, params)
+
+    def make_transmit(rate_hz: int) -> LineMeter:
+        return LineMeter(rate_hz, params, levels=False)
+    make.transmit = make_transmit
     return make
+
+
+def transmit_factory(factory):
+    """The maker of transmit-tap meters that goes with ``factory`` (itself if it has none)."""
+    return getattr(factory, "transmit", factory)
 
 
 def tone_events(states) -> list[ToneEvent]:

@@ -304,6 +304,8 @@ class Service:
             if time.monotonic() >= self._next_retry_mono:
                 self._retry_card()
         self._hardware_events()
+        if self.queue is not None:
+            self._due_dones()          # a phrase heard to its end between two audio runs
         self._apply(self.p.controller.tick(self.now_s()))
         self._watchdog(got_block)
         self._log_xruns()
@@ -317,7 +319,8 @@ class Service:
 
         A handset lifted settles after the hook debounce; waking then, rather than with the
         next audio run, starts the greeting up to a run sooner. A phrase heard to its end is
-        reported when the card has played it, not at the next run.
+        reported when the card has played it, and the controller's timers (the silent-call
+        ladder's five seconds) fire when they are due, not at the next run.
         """
         wait = READ_TIMEOUT_S
         if self._settle_mono is not None:
@@ -328,6 +331,12 @@ class Service:
                 wait = min(wait, left + 0.001)
         if self._dones:
             wait = min(wait, max(0.0, self._dones[0][0] - self.now_s()) + 0.001)
+        next_due = getattr(self.p.controller, "next_due_s", None)
+        due = next_due() if next_due is not None else None
+        if due is not None:
+            left = due - self.now_s()
+            if left > 0:    # a time already past waits for the talk or a phrase: no spinning
+                wait = min(wait, left + 0.001)
         return wait
 
     def _on_block(self, t0_s: float, block: np.ndarray) -> None:

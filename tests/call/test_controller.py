@@ -3,7 +3,7 @@ import pytest
 
 from callsim import Sim, key, spans, talk, tone
 from deskline.call.controller import Controller
-from deskline.call.events import Hook, Led, Line, Mute, Note, PhraseDone, Play, Release, Ring
+from deskline.call.events import Hook, Key, Led, Line, Mute, Note, PhraseDone, Play, Release, Ring
 from deskline.call.profile import Desk, Profile
 from deskline.dsp.echo import EchoState
 
@@ -595,3 +595,55 @@ def test_voices_behind_a_normal_caller_are_not_judged_as_a_quiet_caller():
     loose = Profile().with_values(judge_margin_db=60.0)
     plays = Sim(profile=loose).run(90.0, rx=rx).of("Play")
     assert [p.reason for p in plays if p.reason in ("quiet", "noisy")]
+
+
+# --- a driver that sleeps between events -------------------------------------------------------
+
+def _sleeping_driver(ctl, events, until_s, phrase_s=2.0):
+    """Feeds ``events`` and phrase ends; between them ticks only at ``next_due_s()``."""
+    events = sorted(events, key=lambda e: e.t_s)
+    acts, playing, t = [], None, 0.0
+    while t < until_s:
+        due = [e.t_s for e in events[:1]]
+        due += [playing[1]] if playing else []
+        nd = ctl.next_due_s()
+        due += [nd] if nd is not None and nd > t else []
+        if not due:
+            break
+        t = min(due)
+        if events and events[0].t_s == t:
+            got = ctl.handle(events.pop(0))
+        elif playing and playing[1] == t:
+            got, playing = ctl.handle(PhraseDone(t, playing[0])), None
+        else:
+            got = ctl.tick(t)
+        for a in got:
+            acts.append(a)
+            if isinstance(a, Play):
+                playing = (a.phrase, a.t_s + phrase_s)
+    return acts
+
+
+def test_next_due_tells_a_sleeping_driver_when_the_silent_ladder_fires():
+    ctl = Controller(Profile.standard(), Desk(line_release=True))
+    acts = _sleeping_driver(ctl, [Hook(0.0, True)], 30.0)
+    plays = [(round(a.t_s, 6), a.phrase) for a in acts if isinstance(a, Play)]
+    # the same times as a driver ticking every 10 ms (test_silent_call_ladder_runs_...)
+    assert plays == [(0.0, "greeting"), (7.0, "greeting_repeat"), (14.0, "no_sound_goodbye")]
+    assert [round(a.t_s, 6) for a in acts if isinstance(a, Release)] == [21.0]
+    assert ctl.next_due_s() is None                  # released: nothing more on its own
+
+
+def test_next_due_covers_the_hold_warnings():
+    ctl = Controller(Profile.standard(), Desk())
+    acts = _sleeping_driver(ctl, [Hook(0.0, True), Key(5.0, "hold")], 200.0)
+    leds = [(round(a.t_s, 6), a.pattern) for a in acts if isinstance(a, Led)]
+    assert leds == [(7.0, "on"), (27.0, "blink_slow"), (127.0, "blink_fast")]
+    assert ctl.next_due_s() is None                  # over the limit: waits for the agent
+
+
+def test_next_due_is_the_end_of_ringing_between_rings():
+    ctl = Controller(Profile.standard(), Desk())
+    ctl.handle(Ring(1.0))
+    assert ctl.next_due_s() == pytest.approx(1.0 + Profile.standard().ring_reset_s)
+    assert Controller(Profile.standard(), Desk()).next_due_s() is None   # idle desk

@@ -302,3 +302,21 @@ def test_a_loop_busy_with_its_own_work_is_not_taken_for_a_spinning_card(service,
         cpu["others"] += 0.012
         svc.step()
     assert opens
+
+
+def test_a_phrase_heard_to_its_end_is_reported_between_audio_runs(service):
+    # the loop sleeps until the next audio run; a phrase's end (and the silence timer that
+    # starts there) must not wait for it
+    svc, desk, card, journal = service
+    desk.factory.pin(17).drive_low()
+    for _ in range(8):                           # answered; the 0.3 s greeting is queued
+        svc.step()
+    assert svc._dones and svc.p.controller._speaker.playing is not None
+    due_s = svc._dones[0][0]
+    card.stalled = True                          # no audio run for the rest of the test
+    t0 = time.monotonic()
+    while svc._dones and time.monotonic() - t0 < 0.45:
+        svc.step()
+    assert not svc._dones and svc.p.controller._speaker.playing is None
+    assert max(card.waits) < 0.45                # woken for it, not by the read timeout
+    assert svc.now_s() - due_s < 0.05            # and on time

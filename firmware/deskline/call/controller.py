@@ -147,6 +147,30 @@ class Controller:
         """Time has reached ``t_s``: return the actions that became due."""
         return self._advance(max(self._now, t_s))
 
+    def next_due_s(self) -> float | None:
+        """When a :meth:`tick` may next act if no event comes first (None: only after an event).
+
+        A driver that sleeps between events wakes then, so a timer (a ladder step, the hold
+        warnings, the end of ringing) fires on time. The time may have passed already: a step
+        that waits for a pause in the talk, or for a phrase to end, is moved by those events.
+        """
+        p = self.profile
+        if not self._off_hook:
+            return self._last_ring_t + p.ring_reset_s if self._state == "ringing" else None
+        if self._ended:
+            return None
+        due = []
+        if self._state == "hold":
+            if self._led == "on":
+                due.append(self._hold_t + p.hold_warn_s)
+            if self._led != "blink_fast":
+                due.append(self._hold_t + p.hold_limit_s)
+        st = self._step
+        if st is not None:
+            base = max(st.base_t_s, self._caller_last_t) if st.silence_restarts else st.base_t_s
+            due.append(base + st.wait_s)
+        return min(due) if due else None
+
     # --- call lifecycle ----------------------------------------------------------------------
 
     def _reset_call(self) -> None:

@@ -93,6 +93,7 @@ class DuplexAudio:
         self._deliver_blocks = 1 if not deliver_s else max(1, int(round(deliver_s / block_s)))
         self._batch: list = []
         self._batch_t_s = 0.0
+        self._silence = b""
         self.tx_channel = tx_channel
         self.in_channels = max(rx_channel, -1 if tx_channel is None else tx_channel) + 1
         self.out_channels = 1
@@ -115,17 +116,18 @@ class DuplexAudio:
     def _callback(self, indata, outdata, frames, time_info, status):
         """Gather a copy of indata; fill outdata from the prepared queue; count xruns.
 
-        Runs on PortAudio's thread: no blocking, no logging, no I/O. Every ``deliver_s`` the
-        gathered copies go to the loop as one ``(t_s, [blocks])`` item. The queues are
-        ``SimpleQueue``s (C, one lock) rather than ``Queue``s (Python, a lock and conditions):
-        this runs 50 times a second for as long as the desk is up.
+        Runs on PortAudio's thread: no blocking, no logging, no I/O. The stream is a raw one
+        (the buffers as bytes: no numpy arrays made twice per block on this thread); every
+        ``deliver_s`` the gathered copies go to the loop as one ``(t_s, [bytes])`` item. The
+        queues are ``SimpleQueue``s (C, one lock) rather than ``Queue``s (Python, a lock and
+        conditions): this runs 50 times a second for as long as the desk is up.
         """
         if status:
             self.xruns += 1
         batch = self._batch
         if not batch:
             self._batch_t_s = self._base_s + self._frames / self.rate_hz
-        batch.append(indata.copy())
+        batch.append(bytes(indata))
         self._frames += frames
         if len(batch) >= self._deliver_blocks:
             self._batch = []
@@ -134,13 +136,13 @@ class DuplexAudio:
             else:  # the main loop is far behind: drop rather than block
                 self.dropped += len(batch)
         out = self._out
-        if out.empty():  # nothing prepared: the phrase queue is idle
-            outdata.fill(0)
-            return
         try:
-            outdata[:] = out.get_nowait()
+            block = out.get_nowait() if not out.empty() else None
         except queue.Empty:  # flushed meanwhile
-            outdata.fill(0)
+            block = None
+        if block is None or len(block) != len(outdata):  # the phrase queue is idle
+            block = self._silence if len(self._silence) == len(outdata) else bytes(len(outdata))
+        outdata[:] = block
 
     # --- main loop ----------------------------------------------------------------------------
 
@@ -185,7 +187,7 @@ class DuplexAudio:
             last_exc = None
             for out_ch in (1, 2):  # some USB cards only open in stereo
                 try:
-                    stream = sd.Stream(samplerate=rate, blocksize=blocksize,
+                    stream = sd.RawStream(samplerate=rate, blocksize=blocksize,
                                        device=(dev_in, dev_out),
                                        channels=(self.in_channels, out_ch), dtype="float32",
                                        latency=self.latency, callback=self._callback)
@@ -199,6 +201,7 @@ class DuplexAudio:
             self.rate_hz = rate
             self.block_samples = blocksize
             self.out_channels = out_ch
+            self._silence = bytes(4 * blocksize * out_ch)
             self._base_s = base
             self._frames = 0
             self._batch = []
@@ -222,7 +225,8 @@ class DuplexAudio:
         if item is None:
             return None
         t_s, blocks = item
-        return t_s, blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
+        return t_s, np.frombuffer(data, dtype=np.float32).reshape(-1, self.in_channels)
 
     def wake(self) -> None:
         """Make a waiting :meth:`read` return (None) now; safe from any thread."""
@@ -233,7 +237,7 @@ class DuplexAudio:
         block = np.asarray(mono, dtype=np.float32).reshape(-1, 1)
         if self.out_channels > 1:
             block = np.repeat(block, self.out_channels, axis=1)
-        self._out.put(block)
+        self._out.put(block.tobytes())
 
     @property
     def out_backlog(self) -> int:

@@ -15,9 +15,10 @@ sinks, as in tests/service). Measured, each over N trials (median and worst):
    ``silence_timeout_s``), i.e. the service's own delay beyond the wait the standard asks
    for. (Short 0.6 s recordings stand in for the phrases here so a trial takes seconds.)
 3. Resident memory (VmRSS) and CPU share of one core (utime+stime over wall time) of the
-   service process, idle (on-hook) and in a call (off-hook, a caller talking on the line); a
-   window in which the card loop busy-polled (and the service reopened the card) is measured
-   again. In-call CPU is also measured with the test harness's 50 ms line analysis block.
+   service process, idle (on-hook) and in a call (off-hook, a caller talking on the line),
+   with one tap and with both; a window in which the card loop busy-polled (and the service
+   reopened the card) is measured again. Beside them, the same card stream in a process that
+   does nothing but take its audio: what PulseAudio and PortAudio cost before the desk works.
 
 The service runs with the shipped ``[hw]`` timings and ``[audio] block_s`` (line analysis).
 
@@ -61,30 +62,66 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _pulse_threads_s(pid: int) -> float:
-    """CPU seconds of libpulse's client threads ("threaded-ml") in the process."""
-    total = 0.0
+def _thread_cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds of (libpulse's client threads ("threaded-ml"), the main thread)."""
+    pulse = main = 0.0
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
                 st = f.read()
         except FileNotFoundError:
             continue
+        fields = st.rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         if "(threaded-ml)" in st:
-            fields = st.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            pulse += cpu
+        elif tid == str(pid):
+            main += cpu
+    return pulse, main
 
 
-def _usage(pid: int, seconds: float) -> tuple[float, float, float]:
-    """(CPU % of one core, of which libpulse's threads %, peak RSS MB) over ``seconds``."""
-    c0, p0, t0 = _cpu_s(pid), _pulse_threads_s(pid), time.monotonic()
+def _usage(pid: int, seconds: float) -> tuple[float, float, float, float]:
+    """(CPU % of one core, of which libpulse's threads %, peak RSS MB, of which the main
+    thread (the service's loop) %) over ``seconds``."""
+    c0, (p0, m0), t0 = _cpu_s(pid), _thread_cpu_s(pid), time.monotonic()
     rss = 0.0
     while time.monotonic() - t0 < seconds:
         rss = max(rss, _rss_mb(pid))
         time.sleep(0.25)
     dt = time.monotonic() - t0
-    return 100 * (_cpu_s(pid) - c0) / dt, 100 * (_pulse_threads_s(pid) - p0) / dt, rss
+    p1, m1 = _thread_cpu_s(pid)
+    return (100 * (_cpu_s(pid) - c0) / dt, 100 * (p1 - p0) / dt, rss, 100 * (m1 - m0) / dt)
+
+
+#: The card as the service opens it, and a loop that only takes its audio: what the sound
+#: stack costs before the desk does any work (run in a process of its own).
+_STREAM_ONLY = """
+import sys, time
+from deskline.commands.run import CARD_BLOCK_S
+from deskline.hw.duplex import DuplexAudio
+channels = int(sys.argv[1])
+audio = DuplexAudio("deskline_card", rate_hz=48000, block_s=CARD_BLOCK_S, deliver_s=0.1,
+                    tx_channel=1 if channels == 2 else None)
+audio.open()
+print("open", flush=True)
+while True:
+    audio.read(0.25)
+"""
+
+
+def stream_only_usage(pa, channels: int):
+    """CPU of a process holding the card open as the service does, doing nothing else."""
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-c", _STREAM_ONLY, str(channels)], env=pa.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "open"
+        time.sleep(1.0)
+        return _usage(proc.pid, WINDOW_S)
+    finally:
+        proc.kill()
+        proc.wait(5)
 
 
 def _clean_usage(svc, seconds: float, tries: int = 3):
@@ -278,7 +315,7 @@ def main(argv=None) -> int:
             for w in (w1, w2, w3):
                 w.mkdir()
             lat, idle, call, events = hook_to_greeting(pa, w1, args.trials)
-            call_50ms = call_usage_with(pa, w3, 0.05)
+            stream_1 = stream_only_usage(pa, 1)
             excess = silence_to_prompt(pa, w2, args.trials)
     finally:
         pa.stop()
@@ -287,12 +324,21 @@ def main(argv=None) -> int:
     pa = PulseHarness(line_channels=2).start()
     try:
         with tempfile.TemporaryDirectory(prefix="dlbench-") as d:
-            call_both = call_usage_with(pa, pathlib.Path(d), both_taps=True)
+            w1, w2 = pathlib.Path(d, "a"), pathlib.Path(d, "b")
+            for w in (w1, w2):
+                w.mkdir()
+            call_both = call_usage_with(pa, w1, both_taps=True)
+            stream_2 = stream_only_usage(pa, 2)
+            call_both_02 = call_usage_with(pa, w2, 0.2, both_taps=True)
     finally:
         pa.stop()
     load_after = os.getloadavg()[0]
     h_med, h_max, h_miss = _stats(lat)
     s_med, s_max, s_miss = _stats(excess)
+
+    def cpu(u):
+        return f"{u[0]:.2f} % (loop {u[3]:.2f} %, libpulse {u[1]:.2f} %)"
+
     lines = [
         "# The live service: reaction times and footprint",
         "",
@@ -313,19 +359,21 @@ def main(argv=None) -> int:
         f"| silent caller: greeting_repeat's first sample − (greeting's last sample + "
         f"silence_timeout_s) ({args.trials} trials, {s_miss} missed) | "
         f"{s_med:+.0f} ms | {s_max:+.0f} ms | — |",
-        f"| resident memory, idle / in a call | {idle[2]:.1f} MB / {call[2]:.1f} MB | | < 60 MB |",
-        f"| CPU, share of one core, idle / in a call | {idle[0]:.2f} % / {call[0]:.2f} % | | "
-        f"< 3 % in a call |",
-        f"| … of which libpulse's client threads, idle / in a call | {idle[1]:.2f} % / "
-        f"{call[1]:.2f} % | | |",
-        f"| CPU without libpulse's client threads (not the goal's figure: see notes), idle / "
-        f"in a call | {idle[0] - idle[1]:.2f} % / {call[0] - call[1]:.2f} % | | |",
-        f"| CPU in a call with `[audio] block_s = 0.05` (the test harness's), of which "
-        f"libpulse | {call_50ms[0]:.2f} %, {call_50ms[1]:.2f} % | | |",
-        f"| in a call reading both taps (the shipped `tx_channel = 1`; the caller's talk on "
-        f"both, so the transmit meter and the echo estimate work throughout): CPU, of which "
-        f"libpulse; resident memory | {call_both[0]:.2f} %, {call_both[1]:.2f} %; "
-        f"{call_both[2]:.1f} MB | | < 3 %; < 60 MB |",
+        f"| resident memory, idle / in a call (one tap) | {idle[2]:.1f} MB / {call[2]:.1f} MB "
+        f"| | < 60 MB |",
+        f"| resident memory in a call reading both taps (as shipped) | {call_both[2]:.1f} MB | "
+        f"| < 60 MB |",
+        f"| CPU, share of one core, idle | {cpu(idle)} | | |",
+        f"| CPU in a call, one tap | {cpu(call)} | | < 3 % |",
+        f"| CPU in a call reading both taps (the shipped `tx_channel = 1`; the caller's talk "
+        f"on both, so the transmit meter and the echo estimate work throughout) | "
+        f"{cpu(call_both)} | | < 3 % |",
+        f"| … the same with `[audio] block_s = 0.2` (line decisions up to 0.1 s later) | "
+        f"{cpu(call_both_02)} | | |",
+        f"| the sound card alone, as the service opens it (20 ms blocks, one / two capture "
+        f"channels), in a process doing nothing else | {cpu(stream_1)} / {cpu(stream_2)} | | |",
+        f"| the service's own share in a call (CPU in a call less the card alone), one tap / "
+        f"both taps | {call[0] - stream_1[0]:.2f} % / {call_both[0] - stream_2[0]:.2f} % | | |",
         "",
         f"During the first service's run (hook trials, idle and in-call windows): {events[0]} "
         f"xruns counted, card reopened {events[1]} times for busy polling; {events[2]} "
@@ -344,10 +392,13 @@ def main(argv=None) -> int:
         "- Silence excess: the controller counts the silence from the phrase's end on the audio "
         "clock; its PhraseDone is timed when the card plays the last block, so the excess is the "
         "output path plus the line analysis block (`[audio] block_s`).",
-        "- Through PulseAudio the process also runs libpulse's client threads (the row above), "
-        "and PortAudio's card thread runs ALSA's pulse plugin, neither of which a Pi's ALSA `hw:` "
-        "card has; the row without libpulse's threads still counts the plugin's work on the "
-        "card thread. After an xrun under load, PortAudio's ALSA loop over the `pulse` plugin "
+        "- Through PulseAudio the process also runs libpulse's client threads, and PortAudio's "
+        "card thread runs ALSA's pulse plugin, neither of which a Pi's ALSA `hw:` card has. The "
+        "card-alone row measures that stack with the service's own stream (the same card, "
+        "block size, channels and hand-over to the loop) in a process that only takes the "
+        "audio; the loop column is the service's main thread (line meters, echo estimate, "
+        "controller, phrase output), the rest of a row is PortAudio's card thread, libpulse "
+        "and the journal's thread. After an xrun under load, PortAudio's ALSA loop over the `pulse` plugin "
         "has been seen to fall into busy polling (a whole core on the card thread); the "
         "service reopens the card when that happens.",
         f"- CPU and memory are of the `deskline run` process alone (/proc/PID/stat utime+stime "

@@ -17,11 +17,11 @@ HELP = "run the desk service: hook, line meter, phrases, hold, call record (for 
 log = logging.getLogger(__name__)
 
 #: Card blocks are this long whatever the analysis block: with the two blocks of buffering
-#: DuplexAudio asks for, they set how soon a phrase starts after the event that asked for it,
-#: and what the loop costs. Every block costs a wake-up of PortAudio's card thread, of the
-#: Python callback and of the loop: 10 ms blocks took 2.6 % of a core through PulseAudio
-#: with the loop idle, 20 ms blocks 1.7 %; hook -> greeting went from 86 to about 115 ms
-#: (goal < 150 ms; the loop wakes when the hook debounce ends instead of at the next block).
+#: DuplexAudio asks for, they set how soon a phrase starts after the event that asked for it.
+#: Every block wakes PortAudio's card thread (and, through PulseAudio, libpulse's): 10 ms
+#: blocks took 2.6 % of a core with the loop idle, 20 ms 1.7-2.4 %, 40 ms about 1.3 %, but
+#: hook -> greeting went from about 105 ms to 130-170 ms (goal < 150 ms). The loop itself is
+#: woken once per analysis block (``[audio] block_s``), or at once by a switch edge.
 CARD_BLOCK_S = 0.02
 
 

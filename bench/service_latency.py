@@ -390,8 +390,9 @@ def main(argv=None) -> int:
         "and PulseAudio's monitor, which `parec` reads with 10 ms latency (arrival time of the "
         "10 ms chunk holding the first sample, so an upper bound).",
         "- Silence excess: the controller counts the silence from the phrase's end on the audio "
-        "clock; its PhraseDone is timed when the card plays the last block, so the excess is the "
-        "output path plus the line analysis block (`[audio] block_s`).",
+        "clock; its PhraseDone is timed when the card plays the last block, and the loop wakes "
+        "when the controller's timer falls due, so the excess is the output path (the prompt "
+        "starts with the next 20 ms card block).",
         "- Through PulseAudio the process also runs libpulse's client threads, and PortAudio's "
         "card thread runs ALSA's pulse plugin, neither of which a Pi's ALSA `hw:` card has. The "
         "card-alone row measures that stack with the service's own stream (the same card, "

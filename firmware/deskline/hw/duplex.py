@@ -188,9 +188,9 @@ class DuplexAudio:
             for out_ch in (1, 2):  # some USB cards only open in stereo
                 try:
                     stream = sd.RawStream(samplerate=rate, blocksize=blocksize,
-                                       device=(dev_in, dev_out),
-                                       channels=(self.in_channels, out_ch), dtype="float32",
-                                       latency=self.latency, callback=self._callback)
+                                          device=(dev_in, dev_out),
+                                          channels=(self.in_channels, out_ch), dtype="float32",
+                                          latency=self.latency, callback=self._callback)
                     break
                 except Exception as exc:  # PortAudioError, ValueError for channel counts
                     last_exc = exc

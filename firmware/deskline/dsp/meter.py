@@ -199,10 +199,6 @@ class LineMeter:
         z = np.ascontiguousarray(buf[: n * HOP_SAMPLES])
         self._pending = buf[n * HOP_SAMPLES:].copy()
         self.line_8k = z
-        if not self.levels:
-            return self._speech_states(z, n)
-
-        active = self._p56.process(z, HOP_SAMPLES)
         frames = z.reshape(n, HOP_SAMPLES)
         power = np.einsum("ij,ij->i", frames, frames) / HOP_SAMPLES
         level = power_to_dbov(power)
@@ -211,11 +207,15 @@ class LineMeter:
         # A call-progress tone is never a caller speaking, even before its cadence confirms it.
         speech = (np.asarray(vad.speech, dtype=bool) & ~self._tones.tone_hops
                   & np.array([t is None for t in tones]))
-        # nor is it line noise: a busy tone must not lift the noise floor
+        self._speech_hops += int(speech.sum())
+        if not self.levels:
+            return self._speech_states(speech, level, tones)
+
+        active = self._p56.process(z, HOP_SAMPLES)
+        # A tone is not line noise either: a busy tone must not lift the noise floor.
         quiet = np.asarray(vad.noise_hop, dtype=bool) & ~self._tones.tone_hops
         noise = self._noise.process(z, speech=speech, noise_hop=quiet)
 
-        self._speech_hops += int(speech.sum())
         self._speech_power_sum += float(power[speech].sum())
         self._noise_hops += int(quiet.sum())
         self._noise_log_sum += float(np.log(np.maximum(power[quiet], _FLOOR_POWER)).sum())
@@ -243,19 +243,11 @@ class LineMeter:
         self.last = states[-1]
         return states
 
-    def _speech_states(self, z: np.ndarray, n: int) -> list[LineState]:
-        """States of a meter without levels: speech (as the full meter decides it), tone and
-        hop level; NaN for the rest."""
-        frames = z.reshape(n, HOP_SAMPLES)
-        level = power_to_dbov(np.einsum("ij,ij->i", frames, frames) / HOP_SAMPLES)
-        vad = self._vad.analyse(z)
-        tones = self._tones.process(z)
-        speech = (np.asarray(vad.speech, dtype=bool) & ~self._tones.tone_hops
-                  & np.array([t is None for t in tones]))
+    def _speech_states(self, speech: np.ndarray, level: np.ndarray, tones: list) -> list[LineState]:
+        """States of a meter without levels: speech, tone and hop level; NaN for the rest."""
         nan = math.nan
         t0 = self._hops
-        self._hops += n
-        self._speech_hops += int(speech.sum())
+        self._hops += len(tones)
         states = [LineState((t0 + i + 1) * HOP_S, sp, lv, nan, nan, nan, nan, False, tone)
                   for i, (sp, lv, tone) in enumerate(zip(speech.tolist(), level.tolist(), tones))]
         self.last = states[-1]

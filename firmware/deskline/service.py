@@ -108,7 +108,7 @@ class RecorderThread:
     def on_event(self, event) -> None:
         # a call brings 100 line blocks a second: they go over together, one queue item per
         # turn of the loop (flush) or before whatever follows them, so the order is kept
-        if type(event).__name__ == "Line":
+        if isinstance(event, Line):
             self._lines.append(event)
             return
         self.flush()
@@ -299,13 +299,13 @@ class Service:
                 self._on_block(*got)
             elif not audio.alive or time.monotonic() - self._last_block_mono > self.p.stall_s:
                 self._lose_card()
+            else:  # woken between two audio runs: a phrase may have been heard to its end
+                self._due_dones()
         else:
             time.sleep(0.02)
             if time.monotonic() >= self._next_retry_mono:
                 self._retry_card()
         self._hardware_events()
-        if self.queue is not None:
-            self._due_dones()          # a phrase heard to its end between two audio runs
         self._apply(self.p.controller.tick(self.now_s()))
         self._watchdog(got_block)
         self._log_xruns()

@@ -56,7 +56,7 @@ class Clips:
         self.cache = {}
 
     def __call__(self, path):
-        from deskline.callmix import load_clip
+        from deskline.recordings.callmix import load_clip
         if path not in self.cache:
             self.cache[path] = load_clip(path)
         return self.cache[path]
@@ -65,7 +65,7 @@ class Clips:
 def build(kind: str, rng, speech, noise, clips):
     """One call of ``kind``; returns (builder, description)."""
     from deskline.call.events import Hook, Key, Ring
-    from deskline.callmix import CallBuilder, at_active_level
+    from deskline.recordings.callmix import CallBuilder, at_active_level
 
     if kind == "ordinary":
         level, snr = rng.uniform(-31, -19), rng.uniform(20, 35)
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
 
     from deskline.call.events import Play
     from deskline.config import loads_config
-    from deskline.simulation import simulate_samples, with_example_desk
+    from deskline.replay.simulate import simulate_samples, with_example_desk
 
     configs = {p: with_example_desk(loads_config(f'[desk]\nprofile = "{p}"\n', f"<{p}>"))
                for p in ("standard", "gov")}

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from deskline.call.profile import BUILTIN_PROFILES, PROFILE_KEYS, Desk, Profile
+from deskline.call.profile import BUILTIN_PROFILES, PROFILE_KEYS, DeskIdentity, Profile
 from deskline.exc import ConfigError
 
 log = logging.getLogger(__name__)
@@ -137,10 +137,10 @@ class Config:
         return self.profiles[self.desk_section.profile]
 
     @property
-    def desk(self) -> Desk:
+    def desk(self) -> DeskIdentity:
         """What the controller needs about the desk (names, whether a release relay is fitted)."""
         d = self.desk_section
-        return Desk(hotline_name=d.hotline_name, hotline_name_en=d.hotline_name_en,
+        return DeskIdentity(hotline_name=d.hotline_name, hotline_name_en=d.hotline_name_en,
                     agent_no=d.agent_no, language=d.language,
                     line_release=self.hw.line_release_pin is not None)
 

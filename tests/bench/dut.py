@@ -14,14 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from deskline.call.controller import Controller
-from deskline.call.profile import Desk, Profile
+from deskline.call.profile import DeskIdentity, Profile
 from deskline.dsp.meter import LineMeter
 from deskline.hw import fake
-from deskline.hw.debounce import EdgeInterpreter
+from deskline.call.edges import EdgeInterpreter
 from deskline.hw.roles import DeskPins
-from deskline.journal import CallRecorder, Journal
+from deskline.record.journal import Journal
+from deskline.record.recorder import CallRecorder
 from deskline.phrases.queue import PhraseQueue
-from deskline.service import Service, ServiceParts
+from deskline.live.service import Service, ServiceParts
 
 RATE_HZ = 8000
 BLOCK_S = 0.01
@@ -184,7 +185,7 @@ class SimDut:
         self.desk = fake.open_desk(self.pins)
         self.card = PacedCard()
         self.controller = LoggedController(
-            Controller(profile, Desk(hotline_name="12345", agent_no="7")))
+            Controller(profile, DeskIdentity(hotline_name="12345", agent_no="7")))
         self._profile = profile
         self._db_path = str(workdir / "calls.db")
         self.service: Service | None = None

@@ -1,7 +1,7 @@
 """The call recorder's thread: everything written in the order the loop gave it, lines batched."""
 from deskline.call.events import Hook, Line, Play
 from deskline.dsp.state import FLOOR_DBOV, LineState
-from deskline.service import RecorderThread
+from deskline.live.service import RecorderThread
 
 
 def _line(t_s):

@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 
 from deskline.call.controller import Controller
-from deskline.call.profile import Desk, Profile
+from deskline.call.profile import DeskIdentity, Profile
 from deskline.dsp.state import FLOOR_DBOV, LineState
 from deskline.exc import HardwareError
 from deskline.hw import fake
-from deskline.hw.debounce import EdgeInterpreter
+from deskline.call.edges import EdgeInterpreter
 from deskline.hw.roles import DeskPins
-from deskline.journal import CallRecorder, Journal
+from deskline.record.journal import Journal
+from deskline.record.recorder import CallRecorder
 from deskline.phrases.queue import PhraseQueue
-from deskline.service import Service, ServiceParts
+from deskline.live.service import Service, ServiceParts
 
 RATE = 8000
 BLOCK = 80
@@ -118,7 +119,7 @@ def service(tmp_path):
     journal = Journal(tmp_path / "calls.db")
     card = ScriptedCard()
     parts = ServiceParts(
-        desk=desk, audio=card, controller=Controller(Profile.standard(), Desk(agent_no="7")),
+        desk=desk, audio=card, controller=Controller(Profile.standard(), DeskIdentity(agent_no="7")),
         meter_factory=SilentMeter, phrases=lambda rate: PhraseQueue(rate, tone, lang="zh"),
         recorder=CallRecorder(journal), edges=EdgeInterpreter(hook_debounce_s=0.02),
         analysis_s=0.01, stall_s=0.5, retry_s=0.0, on_close=[journal.close, desk.close])
@@ -253,7 +254,7 @@ def test_watchdog_stops_when_the_stream_stalls_for_good(service):
 def test_a_busy_polling_card_is_reopened(service, monkeypatch, caplog):
     import time as _time
 
-    import deskline.service as service_mod
+    import deskline.live.service as service_mod
 
     svc, desk, card, _ = service
     monkeypatch.setattr(service_mod, "SPIN_WINDOW_S", 0.01)
@@ -281,7 +282,7 @@ def test_a_loop_busy_with_its_own_work_is_not_taken_for_a_spinning_card(service,
     # time (thread_time), not the card thread's, and no reason to reopen the card
     import time as _time
 
-    import deskline.service as service_mod
+    import deskline.live.service as service_mod
 
     svc, desk, card, _ = service
     monkeypatch.setattr(service_mod, "SPIN_WINDOW_S", 0.01)

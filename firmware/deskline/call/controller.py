@@ -77,7 +77,7 @@ from deskline.call.ladder import (
     PRIORITY_GREETING, PRIORITY_KEY, PRIORITY_LADDER, RELEASE, Step, closing_steps, noisy_steps,
     quiet_steps, silent_steps,
 )
-from deskline.call.profile import Desk, Profile
+from deskline.call.profile import DeskIdentity, Profile
 from deskline.call.speaker import Playing, Speaker
 from deskline.dsp.state import FLOOR_DBOV
 
@@ -95,9 +95,9 @@ _NEVER = -math.inf
 class Controller:
     """Runs one desk's calls: ``handle(event)`` and ``tick(t_s)`` return the actions due."""
 
-    def __init__(self, profile: Profile | None = None, desk: Desk | None = None):
+    def __init__(self, profile: Profile | None = None, desk: DeskIdentity | None = None):
         self.profile = profile if profile is not None else Profile.standard()
-        self.desk = desk if desk is not None else Desk()
+        self.desk = desk if desk is not None else DeskIdentity()
         self._judge = CallerJudge(self.profile)
         self._speaker = Speaker(queue_from=PRIORITY_KEY)
         self._state = "idle"

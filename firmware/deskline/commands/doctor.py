@@ -202,7 +202,7 @@ def _check_pad(r: _Report, cfg, book, rep) -> None:
 
 def _check_journal(r: _Report, cfg) -> None:
     from deskline.exc import JournalError
-    from deskline.journal import Journal
+    from deskline.record.journal import Journal
 
     path = cfg.journal.path
     if not os.path.exists(path):

@@ -169,13 +169,14 @@ def build(cfg):
     """Every part of the service from the configuration (hardware opened except the card)."""
     from deskline.call.controller import Controller
     from deskline.dsp.meter import meter_factory
-    from deskline.hw.debounce import EdgeInterpreter
+    from deskline.call.edges import EdgeInterpreter
     from deskline.hw.duplex import DuplexAudio
-    from deskline.journal import CallRecorder, Journal
+    from deskline.record.journal import Journal
+    from deskline.record.recorder import CallRecorder
     from deskline.phrases.catalog import DESIGN_IDS, RATE_HZ
     from deskline.phrases.queue import PhraseQueue
-    from deskline.sdnotify import Notifier, watchdog_interval_s
-    from deskline.service import RecorderThread, ServiceParts
+    from deskline.live.sdnotify import Notifier, watchdog_interval_s
+    from deskline.live.service import RecorderThread, ServiceParts
 
     values = cfg.desk.template_values()
     # the phrases the controller asks for on its own, with the values it gives them
@@ -222,7 +223,7 @@ def build(cfg):
 
 def run(args) -> int:
     from deskline.config import load_effective
-    from deskline.service import Service
+    from deskline.live.service import Service
 
     # the service logs to stdout for journald: INFO, or DEBUG with -vv
     logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO,

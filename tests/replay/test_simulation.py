@@ -4,7 +4,7 @@ import pytest
 
 from deskline.call.events import PhraseDone, Play
 from deskline.config import Config, loads_config
-from deskline.simulation import EXAMPLE_AGENT_NO, QueuePlayback, with_example_desk
+from deskline.replay.simulate import EXAMPLE_AGENT_NO, QueuePlayback, with_example_desk
 
 
 def test_queue_playback_on_the_replay_clock():
@@ -61,7 +61,7 @@ def test_a_long_recording_is_read_a_block_at_a_time(tmp_path):
 
     import soundfile as sf
 
-    from deskline.simulation import simulate_file
+    from deskline.replay.simulate import simulate_file
     path = tmp_path / "long.wav"
     x = np.random.default_rng(0).normal(0.0, 0.003, (8000 * 240, 2))
     sf.write(path, x, 8000, subtype="PCM_16")

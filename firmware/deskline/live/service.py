@@ -36,7 +36,7 @@ from deskline.call.events import (Alert, Hook, Led, Line, Mute, Note, PhraseDone
 from deskline.dsp.echo import EchoMeter, feed_taps
 from deskline.dsp.meter import transmit_factory
 from deskline.exc import HardwareError
-from deskline.hw.debounce import EdgeInterpreter
+from deskline.call.edges import EdgeInterpreter
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """``deskline simulate`` wiring: the project's meter, controller, phrase book and call record
-around the replay engine (:mod:`deskline.replay`), with the configuration in force.
+around the replay engine (:mod:`deskline.replay.driver`), with the configuration in force.
 
 - :class:`QueuePlayback`: the phrase book's playback queue on the replay's clock;
 - :func:`simulate_samples` / :func:`simulate_file`: replay samples or a recording (+ events);
@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from deskline.call.events import PhraseDone, Play
-from deskline.replay import Replay, ReplayResult
+from deskline.replay.driver import Replay, ReplayResult
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +104,9 @@ def simulate_samples(rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = No
     """Replay samples with the configured controller; returns the result and the call records.
 
     ``config`` is a :class:`deskline.config.Config` (None: built-in defaults); ``journal`` a
-    :class:`deskline.journal.Journal` (None: an in-memory one, thrown away).
+    :class:`deskline.record.journal.Journal` (None: an in-memory one, thrown away).
     """
-    from deskline.replay import ArraySource
+    from deskline.replay.driver import ArraySource
     return _simulate(ArraySource(rx, tx), rate_hz=rate_hz, events=events, config=config,
                      journal=journal, source=source, keep_trace=keep_trace)
 
@@ -114,7 +114,8 @@ def simulate_samples(rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = No
 def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
               keep_trace: bool) -> tuple[ReplayResult, list]:
     from deskline.dsp.meter import meter_factory
-    from deskline.journal import CallRecorder, Journal
+    from deskline.record.journal import Journal
+    from deskline.record.recorder import CallRecorder
 
     controller, playback, profile_name = _controller_and_playback(config)
     own_journal = journal is None
@@ -136,10 +137,10 @@ def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
 def simulate_file(wav_path, *, events_path=None, config_path=None, journal_path=None,
                   keep_trace: bool = False) -> Simulation:
     """``deskline simulate``: read the recording, events and config; replay; record the call."""
-    from deskline.audiofile import AudioStream
-    from deskline.eventsfile import load_events
+    from deskline.recordings.audiofile import AudioStream
+    from deskline.replay.eventsfile import load_events
     from deskline.exc import AudioFileError
-    from deskline.journal import Journal
+    from deskline.record.journal import Journal
 
     config = _load_config(config_path)
     with AudioStream(wav_path) as recording:

@@ -1,7 +1,7 @@
 """Replay a recorded call through the line meter and the controller, on the recording's clock.
 
 The engine of ``deskline simulate`` and ``deskline demo`` (wired to the project's meter,
-controller, phrase book and call record in :mod:`deskline.simulation`): the same controller
+controller, phrase book and call record in :mod:`deskline.replay.simulate`): the same controller
 that runs live is fed, in time order,
 
 - the hardware events of the call (from an events file, or off-hook at 0 and on-hook at the

@@ -1,7 +1,7 @@
 """The call recorder: turns the controller's events and actions into the call record.
 
 The live service and ``deskline simulate`` both feed one :class:`CallRecorder`; it writes
-through a :class:`deskline.journal.Journal` as things happen.
+through a :class:`deskline.record.journal.Journal` as things happen.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from deskline.dsp.state import FLOOR_DBOV
 
 if TYPE_CHECKING:
-    from deskline.journal import Journal
+    from deskline.record.journal import Journal
 
 log = logging.getLogger(__name__)
 

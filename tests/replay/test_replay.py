@@ -4,7 +4,7 @@ import pytest
 
 from deskline.call.events import Hook, Key, Line, PhraseDone, Play, StopPlayback
 from deskline.dsp.state import LineState
-from deskline.replay import Replay
+from deskline.replay.driver import Replay
 
 RATE = 8000
 
@@ -138,7 +138,7 @@ def test_a_new_phrase_cutting_one_short_reports_the_first_done():
 
 @pytest.mark.parametrize("block_s", [0.37, 1.0])
 def test_result_does_not_depend_on_block_size(monkeypatch, block_s):
-    import deskline.replay as rp
+    import deskline.replay.driver as rp
     rx = np.zeros(4 * RATE)
     rx[RATE:RATE + 800] = 0.4
     monkeypatch.setattr(rp, "BLOCK_S", block_s)

@@ -86,6 +86,14 @@ class AudioConfig:
     #: call-progress tone plans to listen for (ITU-T E.180: cn, eu, uk, na); a desk that
     #: listens only for its own country's tones spends far less on the line meter
     tone_plans: tuple[str, ...] = ("cn", "eu", "uk", "na")
+    #: "card" (PortAudio), "fake" (a recording as the caller, no sound server), or "auto":
+    #: fake on the fake desk (``[hw] backend = "fake"`` or DESKLINE_HW=fake) when no card is
+    #: named, else the card
+    backend: str = "auto"
+    #: the fake card's caller (a recording; mono = receive, stereo = receive, transmit)
+    fake_caller: str = ""
+    #: where the fake card writes what the device says (a WAV file; "" = nowhere)
+    fake_output: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +325,8 @@ _SECTIONS: dict[str, dict[str, Any]] = {
         "card": _want_str, "output_card": _want_str, "rate_hz": _rate,
         "block_s": lambda v: _block(v), "rx_channel": lambda v: _want_int(v, 0, 7),
         "tx_channel": _channel, "tone_plans": lambda v: _tone_plans(v),
+        "backend": _choice("auto", "card", "fake"), "fake_caller": _want_str,
+        "fake_output": _want_str,
     },
     "phrases": {"dir": _want_str},
     "journal": {"path": lambda v: _nonempty(v)},

@@ -34,6 +34,10 @@ setup(
         "gpiozero>=2.0",
         "pyserial>=3.5",
         "pypinyin>=0.49",
+        # gpiozero's pin driver on a Pi (the only one that works on a Pi 5 and with bookworm's
+        # kernels); PyPI has its wheels for 64-bit and 32-bit Raspberry Pi OS
+        "lgpio>=0.2; sys_platform == 'linux' and "
+        "(platform_machine == 'aarch64' or platform_machine == 'armv7l')",
     ],
     extras_require={
         "pi": ["lgpio>=0.2"],

@@ -123,3 +123,18 @@ def test_doctor_says_how_to_make_the_call_records_folder(tmp_path, capsys, monke
     elsewhere.mkdir()
     line = _journal_line(tmp_path, elsewhere / "calls.db", capsys)
     assert line.startswith("ok") and "will create it" in line
+
+
+def test_doctor_names_a_gpio_driver_pip_can_install_here(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.delenv("DESKLINE_HW", raising=False)
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "lgpio")
+    monkeypatch.setitem(sys.modules, "lgpio", None)       # as on a Pi without it: not importable
+    cfg = tmp_path / "deskline.toml"
+    cfg.write_text('[desk]\nhotline_name = "测试热线"\nagent_no = "1023"\n[hw]\nbackend = '
+                   '"gpiozero"\n[audio]\ncard = "no_such_card"\n', encoding="utf-8")
+    main(["doctor", "--config", str(cfg), "--listen-s", "0"])
+    line = next(l for l in capsys.readouterr().out.splitlines() if "GPIO:" in l)
+    assert line.startswith("FAIL") and f"{sys.executable} -m pip install lgpio" in line
+    assert "python3-lgpio" not in line                     # bookworm has no such package

@@ -110,7 +110,8 @@ def _lgpio_hint() -> str:
     """How to put lgpio (gpiozero's Pi 5 and bookworm pin driver) into the Python running us."""
     import sys
 
-    return (f"{sys.executable} -m pip install lgpio (its wheel for the Pi needs nothing "
+    sudo = "" if os.access(sys.prefix, os.W_OK) else "sudo "
+    return (f"{sudo}{sys.executable} -m pip install lgpio (its wheel for the Pi needs nothing "
             f"compiled; sudo ./install.sh does it for the service)")
 
 

@@ -224,7 +224,7 @@ run_arch() {
   # simulate
   evidence_for_next 'tr "\n" " " <<<"$out"'
   step "doctor as pi outside the deskline group: one line, what to do" pi '[ $rc -eq 1 ] && grep -q "sudo usermod -aG deskline pi" <<<"$out"' \
-    "cd /tmp && /opt/deskline/venv/bin/deskline doctor --listen-s 0 2>&1 | grep settings"
+    "cd /tmp && /opt/deskline/venv/bin/deskline doctor --listen-s 0 >/tmp/doctor.out 2>&1; rc=\$?; grep settings /tmp/doctor.out; exit \$rc"
   evidence_for_next 'grep -v "^{" <<<"$out" | tr "\n" " "'
   step "simulate as pi outside the group: built-in settings" pi '[ $rc -eq 0 ] && grep -q "built-in settings" <<<"$out" && grep -q "\"summary\"" <<<"$out"' \
     "cd /tmp && /opt/deskline/venv/bin/deskline simulate $CHECKOUT/tests/fixtures/cmu_arctic_us_aew_a0001.wav --json 2>&1"
@@ -246,9 +246,9 @@ run_arch() {
 
   # what pip built from source (a wheel it built from an sdist lands in its cache)
   local built
-  built=$(find "$R/root/.cache/pip/wheels" "$R/home/pi/.cache/pip/wheels" -name '*.whl' -printf '%f\n' 2>/dev/null | sort -u | tr '\n' ' ')
+  built=$( (find "$R/root/.cache/pip/wheels" "$R/home/pi/.cache/pip/wheels" -name '*.whl' -printf '%f\n' 2>/dev/null || true) | sort -u | tr '\n' ' ')
   local pkgs
-  pkgs=$(in_root "$RUNAS" '.venv/bin/python -m pip list --format=freeze 2>/dev/null' | grep -iE '^(numpy|soundfile|soxr|sounddevice|cffi|gpiozero|lgpio|pyserial|pypinyin)==' | tr '\n' ' ')
+  pkgs=$( (in_root "$RUNAS" '.venv/bin/python -m pip list --format=freeze 2>/dev/null' || true) | (grep -iE '^(numpy|soundfile|soxr|sounddevice|cffi|gpiozero|lgpio|pyserial|pypinyin)==' || true) | tr '\n' ' ')
   local pyver; pyver=$(chroot "$R" python3 --version 2>&1)
   local glibc; glibc=$(chroot "$R" /usr/bin/ldd --version 2>&1 | head -n 1 | awk '{print $NF}')
   write_results "$ARCH" "$base" "$copy_s" "$run_tests" "$built" "$pkgs" "$pyver" "$glibc" "$foreign"

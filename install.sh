@@ -114,7 +114,7 @@ chgrp "$(gid "$USER_NAME")" "$ROOT$CONF_DIR/deskline.toml"
 owner=${SUDO_USER:-}
 members=$(grep "^$USER_NAME:" "$ROOT/etc/group" | cut -d: -f4)
 if [ -n "$owner" ] && [ "$owner" != root ] && [[ ",$members," != *",$owner,"* ]]; then
-  say "the settings are readable by root and the $USER_NAME group; to run deskline doctor, simulate and calls as $owner: sudo usermod -aG $USER_NAME $owner (then log in again)"
+  say "the settings are readable by root and the $USER_NAME group; to run deskline doctor and config show as $owner: sudo usermod -aG $USER_NAME $owner (then log in again)"
 fi
 
 # 5. the unit, enabled (and started when systemd runs here)

@@ -12,6 +12,8 @@ and the sound card while it runs.
 from __future__ import annotations
 
 import os
+import pwd
+import sys
 
 NAME = "doctor"
 HELP = "check pins, sound card, receive level, phrase recordings and call record; explain problems"
@@ -108,8 +110,6 @@ def _check_gpio(r: _Report, cfg) -> None:
 
 def _lgpio_hint() -> str:
     """How to put lgpio (gpiozero's Pi 5 and bookworm pin driver) into the Python running us."""
-    import sys
-
     sudo = "" if os.access(sys.prefix, os.W_OK) else "sudo "
     return (f"{sudo}{sys.executable} -m pip install lgpio (its wheel for the Pi needs nothing "
             f"compiled; sudo ./install.sh does it for the service)")
@@ -217,8 +217,6 @@ def _check_pad(r: _Report, cfg, book, rep) -> None:
 
 
 def _owner(path: str) -> str | None:
-    import pwd
-
     try:
         return pwd.getpwuid(os.stat(path).st_uid).pw_name
     except (OSError, KeyError):
@@ -226,8 +224,6 @@ def _owner(path: str) -> str | None:
 
 
 def _self() -> str:
-    import sys
-
     return os.path.join(os.path.dirname(sys.executable), "deskline")
 
 

@@ -152,7 +152,7 @@ def with_example_desk(config):
 def _load_config(path):
     """The configuration in force (``path``, ``$DESKLINE_CONFIG``, /etc/deskline, built-in)."""
     from deskline.config import load_effective
-    return with_example_desk(load_effective(path))
+    return with_example_desk(load_effective(path, system_optional=True))
 
 
 def _controller_and_playback(config):

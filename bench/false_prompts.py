@@ -70,7 +70,7 @@ class Clips:
         self.cache = {}
 
     def __call__(self, path):
-        from deskline.callmix import load_clip
+        from deskline.recordings.callmix import load_clip
         if path not in self.cache:
             self.cache[path] = load_clip(path)
         return self.cache[path]
@@ -78,7 +78,7 @@ class Clips:
 
 def television(rng, speech, clips, n_samples: int) -> tuple[np.ndarray, str]:
     """Real speech recordings one after another through a room (a television behind the caller)."""
-    from deskline.callmix import room_echo
+    from deskline.recordings.callmix import room_echo
 
     parts, total = [], 0
     while total < n_samples:
@@ -104,7 +104,7 @@ def talk_background(rng, speech, noise, clips, n_samples: int) -> tuple[np.ndarr
 def build(kind: str, rng, speech, noise, clips, talk_level=(-60.0, -50.0)):
     """One call of ``kind``; returns (builder, description)."""
     from deskline.call.events import Hook, Key, Ring
-    from deskline.callmix import CallBuilder, at_active_level
+    from deskline.recordings.callmix import CallBuilder, at_active_level
 
     if kind in ("silent_talk", "caller_over_talk"):
         call_s = SILENT_CALL_S if kind == "silent_talk" else CALL_S
@@ -178,7 +178,7 @@ def main(argv=None) -> int:
 
     from deskline.call.events import Play
     from deskline.config import loads_config
-    from deskline.simulation import simulate_samples, with_example_desk
+    from deskline.replay.simulate import simulate_samples, with_example_desk
 
     configs = {p: with_example_desk(loads_config(f'[desk]\nprofile = "{p}"\n', f"<{p}>"))
                for p in ("standard", "gov")}

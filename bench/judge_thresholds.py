@@ -32,7 +32,7 @@ sys.path.insert(0, os.environ.get("DESKLINE_SRC", str(ROOT / "firmware")))
 from deskline.call.controller import Controller  # noqa: E402
 from deskline.call.events import Hook, Line, Note, PhraseDone, Play  # noqa: E402
 from deskline.call.judge import CallerJudge  # noqa: E402
-from deskline.call.profile import Desk, Profile  # noqa: E402
+from deskline.call.profile import DeskIdentity, Profile  # noqa: E402
 from deskline.dsp.levels import dbov_to_power, power_to_dbov  # noqa: E402
 from deskline.dsp.meter import LineMeter  # noqa: E402
 from deskline.dsp.p56 import active_speech_level  # noqa: E402
@@ -122,7 +122,7 @@ def build_call(utterances, target_dbov, noise, snr_db, rng, *,
 
 def run_call(y: np.ndarray, profile: Profile):
     meter = LineMeter(RATE)
-    ctl = Controller(profile, Desk(line_release=True))
+    ctl = Controller(profile, DeskIdentity(line_release=True))
     judge = CallerJudge(profile)
     ctl.handle(Hook(0.0, True))
     playing = ("greeting", 0.01)  # the greeting is taken as ended at once

@@ -45,13 +45,13 @@ import tempfile
 
 import numpy as np
 
-from deskline.audiofile import read_audio
+from deskline.recordings.audiofile import read_audio
 from deskline.dsp.levels import amplitude_to_dbov
 from deskline.phrases import level, render
 from deskline.phrases.book import PhraseBook
 from deskline.phrases.catalog import LANG_DIRS, default_sounds_dir, load_catalog
 from deskline.phrases.template import fixed_pieces
-from deskline.simulation import EXAMPLE_AGENT_NO, EXAMPLE_HOTLINE_NAME, EXAMPLE_HOTLINE_NAME_EN
+from deskline.replay.simulate import EXAMPLE_AGENT_NO, EXAMPLE_HOTLINE_NAME, EXAMPLE_HOTLINE_NAME_EN
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TRANSCRIPTS = pathlib.Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")

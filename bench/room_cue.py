@@ -1,4 +1,4 @@
-"""The caller's own voice as a hands-free cue (offset decay rate, :mod:`deskline.dsp.reverb`).
+"""The caller's own voice as a hands-free cue (offset decay rate, bench/decay_cue.py).
 
 A negative result kept for the record: the cue the controller uses instead is the agent's
 voice returned with a room's echo (``bench/speakerphone.py``).
@@ -40,7 +40,7 @@ def room(x, rng, rt60_s, drr_db, rate_hz=8000):
 
 def call_audio(x, rng, noise, snr_db, level_dbov=-25.0, pause_s=(0.4, 1.5), total_s=30.0):
     """Turns of ``x`` (cycled, random pieces) with pauses, over noise ``snr_db`` below."""
-    from deskline.callmix import at_active_level
+    from deskline.recordings.callmix import at_active_level
     out = []
     have = 0
     while have < total_s * 8000:
@@ -62,7 +62,7 @@ def call_audio(x, rng, noise, snr_db, level_dbov=-25.0, pause_s=(0.4, 1.5), tota
 
 def cue(y):
     """Decay rates (dB/s) of the offsets that completed in ``y``."""
-    from deskline.dsp.reverb import DecayMeter
+    from decay_cue import DecayMeter
     r = DecayMeter().process(y)
     return r[np.isfinite(r)]
 

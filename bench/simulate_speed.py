@@ -38,7 +38,7 @@ AGENT = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_axb_a0004.wav"]
 def build_call(minutes: float, seed: int = 7):
     """A long ordinary call: turns of caller and agent speech, a 90 s hold at the middle."""
     from deskline.call.events import Hook, Key, Ring
-    from deskline.callmix import CallBuilder, at_active_level, load_clip
+    from deskline.recordings.callmix import CallBuilder, at_active_level, load_clip
 
     rng = np.random.default_rng(seed)
     dur = minutes * 60.0
@@ -69,7 +69,7 @@ def build_call(minutes: float, seed: int = 7):
 
 def run_once(wav: str, events: str) -> tuple[float, float, dict]:
     """(wall seconds, CPU seconds of this process, call record) of one simulate run."""
-    from deskline.simulation import simulate_file
+    from deskline.replay.simulate import simulate_file
     t0, c0 = time.perf_counter(), time.process_time()
     sim = simulate_file(wav, events_path=events)
     return time.perf_counter() - t0, time.process_time() - c0, sim.summary
@@ -78,7 +78,7 @@ def run_once(wav: str, events: str) -> tuple[float, float, dict]:
 def meter_only(wav: str) -> float:
     """CPU seconds the line meters alone take over the recording (one per channel: the
     transmit tap's is the lighter one, as simulate makes it)."""
-    from deskline.audiofile import read_audio
+    from deskline.recordings.audiofile import read_audio
     from deskline.dsp.meter import LineMeter
     rec = read_audio(wav)
     c0 = time.process_time()

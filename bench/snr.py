@@ -7,7 +7,7 @@ Every non-clipped recording in ``speech_en/`` and ``speech_zh/`` of $DESKLINE_DA
 speech's ITU-T P.56 active level (``deskline.dsp.p56.active_speech_level`` on the 8 kHz
 speech) minus the RMS level of the noise added. Two estimates are scored:
 
-- ``measure``: ``deskline.dsp.noise.measure_noise`` on the whole mixture (what
+- ``measure``: ``deskline.dsp.vad.measure_noise`` on the whole mixture (what
   ``deskline measure`` reports);
 - ``running``: the streaming ``NoiseTracker``'s ``snr_db`` at the last hop where it is known
   (what the meter reports per 10 ms at the end of the call), fed 1 s blocks.
@@ -111,7 +111,7 @@ def report(results, per_noise, n_speech, n_noise) -> str:
              f"types of `bench/vad.py`) × {len(SNRS_DB)} SNRs, all resampled to 8 kHz with soxr. "
              f"Each speech recording gets {LEAD_S:.0f} s of noise alone before it. True SNR = P.56 "
              "active level of the speech (8 kHz) minus RMS level of the added noise. Error = "
-             "estimate − true (dB). `measure` is `deskline.dsp.noise.measure_noise` on the whole "
+             "estimate − true (dB). `measure` is `deskline.dsp.vad.measure_noise` on the whole "
              "mixture; `running` is the streaming tracker's last known per-hop `snr_db` (1 s "
              f"blocks). Goal: median |error| ≤ {GOAL_MEDIAN_DB:.0f} dB at every SNR, for every "
              "noise type.", ""]

@@ -70,7 +70,7 @@ def cue_held_at(states, profile, hop_s=0.01):
 
 def part1(data: Path, profile):
     """Rows (what, z, echo dB, delay s, agent s, verdict time or None, rtf) for the AEC set."""
-    from deskline.callmix import load_clip
+    from deskline.recordings.callmix import load_clip
     from deskline.dsp.echo import EchoMeter
     rows = []
     for far, mic, what in AEC:
@@ -87,7 +87,7 @@ def part1(data: Path, profile):
 
 
 def _piece(rng, clips, speech, level, lo_s, hi_s):
-    from deskline.callmix import at_active_level
+    from deskline.recordings.callmix import at_active_level
     while True:
         x = clips(speech[rng.integers(len(speech))])
         seg = int(rng.uniform(lo_s, hi_s) * 8000)
@@ -100,7 +100,7 @@ def _piece(rng, clips, speech, level, lo_s, hi_s):
 def build(kind, gain_db, rng, speech, noise, clips):
     """One conversation; returns (builder, first agent speech time, description)."""
     from deskline.call.events import Hook, Ring
-    from deskline.callmix import CallBuilder, line_echo, room_echo
+    from deskline.recordings.callmix import CallBuilder, line_echo, room_echo
     hands_free = kind.startswith("hands-free")
     # hands-free callers are heard a little low (the seed's case: they are asked to pick up the
     # handset because they are hard to hear); the loud ones must not be asked
@@ -147,7 +147,7 @@ def part2(data: Path, calls: int, seed: int):
     from deskline.call.events import Play
     from deskline.config import loads_config
     from deskline.dsp.echo import EchoMeter
-    from deskline.simulation import simulate_samples
+    from deskline.replay.simulate import simulate_samples
     speech, noise = pools(data)
     clips = Clips()
     rng = np.random.default_rng(seed)

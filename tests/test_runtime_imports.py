@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 RUNTIME_MODULES = (
-    "deskline.cli", "deskline.dsp.meter", "deskline.service", "deskline.replay",
-    "deskline.phrases.book", "deskline.phrases.level", "deskline.simulation",
+    "deskline.cli", "deskline.dsp.meter", "deskline.live.service", "deskline.replay.driver",
+    "deskline.phrases.book", "deskline.phrases.level", "deskline.replay.simulate",
     "deskline.commands.run", "deskline.commands.measure", "deskline.commands.simulate",
     "deskline.commands.demo", "deskline.commands.phrases",
 )

@@ -112,7 +112,7 @@ def caller_turns_8k(level_dbov: float, speech_s: float, gap_s: float) -> np.ndar
     ``CALLER_CLIPS`` one after another with ``gap_s`` of silence after each: the pauses in
     which the device may speak.
     """
-    from deskline.callmix import at_active_level, load_clip
+    from deskline.recordings.callmix import at_active_level, load_clip
 
     clips = [at_active_level(load_clip(FIXTURES / name), level_dbov) for name in CALLER_CLIPS]
     out, total_s = [], 0.0
@@ -127,7 +127,7 @@ def with_noise_8k(rx_8k: np.ndarray, speech_dbov: float, under_db: float, *,
                   noise: str = "freesound_cafe.wav") -> np.ndarray:
     """``rx_8k`` (speech at ``speech_dbov``) with a real noise looped under it all along, its
     RMS level ``under_db`` below the speech's active level."""
-    from deskline.callmix import at_rms_level, load_clip, looped
+    from deskline.recordings.callmix import at_rms_level, load_clip, looped
 
     bed = looped(load_clip(FIXTURES / noise), rx_8k.size, rng=np.random.default_rng(5))
     return rx_8k + at_rms_level(bed, speech_dbov - under_db)
@@ -156,7 +156,7 @@ def hands_free_call_8k(agent_s: float, *, caller_dbov: float = -32.0,
     sidetone (-18 dB) and the agent's voice returned by the caller's room (0.15 s round trip,
     -15 dB), as ``tests/service/test_service_echo.py`` builds it. 8 kHz.
     """
-    from deskline.callmix import CallBuilder, at_active_level, load_clip, room_echo
+    from deskline.recordings.callmix import CallBuilder, at_active_level, load_clip, room_echo
 
     rng = np.random.default_rng(seed)
     room = room_echo(rng, rt60_s=0.5, delay_s=0.0, gain_db=0.0)

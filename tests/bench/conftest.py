@@ -36,7 +36,7 @@ def sim_rig(pty_pair):
 @pytest.fixture
 def rig(sim_rig, pty_pair):
     """The host driver, through real pyserial, talking to the simulated rig."""
-    from deskline.hw.bench import BenchRig
+    from host import BenchRig
 
     driver = BenchRig(pty_pair.host, timeout_s=1.0, reconnect_s=2.0)
     driver.open()
@@ -71,7 +71,7 @@ def bench(request, tmp_path):
     if kind == "serial":
         from deskline.call.profile import Profile
         from deskline.config import load_config
-        from deskline.hw.bench import BenchRig
+        from host import BenchRig
 
         card = request.config.getoption("--bench-audio")
         driver = BenchRig(request.config.getoption("--bench"))
@@ -100,7 +100,7 @@ def bench(request, tmp_path):
         if kind == "fake":
             b = FakeBench(dut)
         else:
-            from deskline.hw.bench import BenchRig
+            from host import BenchRig
             from sim.serve import SimRig
 
             if shutil.which("socat") is None:

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from deskline.call.controller import Controller
-from deskline.call.profile import Desk, Profile
+from deskline.call.profile import DeskIdentity, Profile
 from deskline.dsp.meter import LineMeter
 from deskline.hw import fake
-from deskline.hw.debounce import EdgeInterpreter
+from deskline.call.edges import EdgeInterpreter
 from deskline.hw.roles import DeskPins
-from deskline.journal import CallRecorder, Journal
+from deskline.record.journal import Journal
+from deskline.record.recorder import CallRecorder
 from deskline.phrases.queue import PhraseQueue
-from deskline.service import Service, ServiceParts
+from deskline.live.service import Service, ServiceParts
 
 RATE_HZ = 8000
 BLOCK_S = 0.01
@@ -57,7 +58,7 @@ class PacedCard:
 
     def __init__(self):
         self.card, self.rx_channel, self.tx_channel = "bench-double", 0, 1
-        self.rate_hz = RATE_HZ
+        self.rate_hz = self.requested_rate_hz = RATE_HZ
         self.block_samples = int(RATE_HZ * BLOCK_S)
         self.xruns = self.dropped = 0
         self.is_open = self.alive = False
@@ -67,6 +68,7 @@ class PacedCard:
         self._t0_mono = 0.0
         self.played: list[tuple[float, float]] = []   # (t_s, peak) per played block
         self._line = np.zeros((0, 2), np.float32)       # what the taps carry next (8 kHz)
+        self._woken = threading.Event()
 
     def open(self, *, retrying=False):
         self.is_open = self.alive = True
@@ -79,10 +81,12 @@ class PacedCard:
         due = self._t0_mono + (self._n + 1) * BLOCK_S
         wait = due - time.monotonic()
         if wait > timeout_s:
-            time.sleep(timeout_s)
+            self._woken.wait(timeout_s)
+            self._woken.clear()
             return None
-        if wait > 0:
-            time.sleep(wait)
+        if wait > 0 and self._woken.wait(wait):
+            self._woken.clear()
+            return None
         t_s = self._n * BLOCK_S
         self._n += 1
         with self._lock:
@@ -104,6 +108,9 @@ class PacedCard:
         both[:tx.size, 1] = tx
         with self._lock:
             self._line = np.concatenate([self._line, both])
+
+    def wake(self):
+        self._woken.set()
 
     def write(self, mono):
         with self._lock:
@@ -184,7 +191,7 @@ class SimDut:
         self.desk = fake.open_desk(self.pins)
         self.card = PacedCard()
         self.controller = LoggedController(
-            Controller(profile, Desk(hotline_name="12345", agent_no="7")))
+            Controller(profile, DeskIdentity(hotline_name="12345", agent_no="7")))
         self._profile = profile
         self._db_path = str(workdir / "calls.db")
         self.service: Service | None = None

@@ -1,11 +1,11 @@
-"""The host driver (deskline.hw.bench) over real pyserial and a socat pty, and against scripted ports."""
+"""The host driver (firmware/bench_rig/host.py) over real pyserial and a socat pty, and against scripted ports."""
 import time
 
 import pytest
 import serial
 
 from deskline.exc import HardwareError
-from deskline.hw.bench import BenchRig, Edge, Refusal, Reply, Report, RigRefused, parse_line
+from host import BenchRig, Edge, Refusal, Reply, Report, RigRefused, parse_line
 
 
 # --- over the pty, against the firmware under CPython ------------------------------------------

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import rig_proto as P
 from deskline.exc import HardwareError
-from deskline.hw.bench import (BenchRig, Edge, Refusal, Reply, Report, parse_levels, parse_line,
+from host import (BenchRig, Edge, Refusal, Reply, Report, parse_levels, parse_line,
                                parse_version)
 from sim.machine import Machine
 from sim.mptime import ManualTicks

@@ -153,6 +153,6 @@ def test_bench_command_passes_against_an_emulated_bench(pulse, tmp_path):
             except Exception as exc:  # keep closing: a leaked socat or service outlives the test
                 print(f"closing failed: {exc!r}")
     decisions = "\n".join(line for line in dut.log().splitlines()
-                          if "deskline.service:" in line and "DEBUG" not in line)
+                          if "deskline.live.service:" in line and "DEBUG" not in line)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:] + decisions[-6000:]
     assert f"{SCENARIOS.count(' or ') + 1} passed" in run.stdout

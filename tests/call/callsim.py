@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from deskline.call.controller import Controller
 from deskline.call.events import Hook, Key, Line, PhraseDone, Play, StopPlayback
-from deskline.call.profile import Desk, Profile
+from deskline.call.profile import DeskIdentity, Profile
 from deskline.dsp.state import FLOOR_DBOV, LineState, ToneEvent
 
 HOP_S = 0.01
@@ -38,7 +38,7 @@ class Sim:
     """Drives a controller: ``rx(t)``/``tx(t)`` give the line, phrases last ``phrase_s``."""
 
     profile: Profile = field(default_factory=Profile.standard)
-    desk: Desk = field(default_factory=Desk)
+    desk: DeskIdentity = field(default_factory=DeskIdentity)
     phrase_s: dict = field(default_factory=dict)
     default_phrase_s: float = 2.0
 

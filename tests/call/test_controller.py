@@ -4,7 +4,7 @@ import pytest
 from callsim import Sim, key, spans, talk, tone
 from deskline.call.controller import Controller
 from deskline.call.events import Hook, Key, Led, Line, Mute, Note, PhraseDone, Play, Release, Ring
-from deskline.call.profile import Desk, Profile
+from deskline.call.profile import DeskIdentity, Profile
 from deskline.dsp.echo import EchoState
 
 TOL = 0.3
@@ -24,7 +24,7 @@ def assert_plays(sim, expected):
 # --- greeting -----------------------------------------------------------------------------------
 
 def test_off_hook_plays_the_greeting_with_hotline_name_and_agent_number():
-    desk = Desk(hotline_name="榆林市残疾人服务热线", agent_no="1")
+    desk = DeskIdentity(hotline_name="榆林市残疾人服务热线", agent_no="1")
     sim = Sim(desk=desk).run(1.0, off_hook_at=0.5)
     play = sim.of("Play")[0]
     assert play.phrase == "greeting" and near(play.t_s, 0.5)
@@ -52,7 +52,7 @@ def test_rings_of_an_earlier_unanswered_call_do_not_count():
 # --- silent call --------------------------------------------------------------------------------
 
 def test_silent_call_ladder_runs_to_the_release_relay():
-    sim = Sim(desk=Desk(line_release=True)).run(25.0)
+    sim = Sim(desk=DeskIdentity(line_release=True)).run(25.0)
     # greeting 0–2, +5 → repeat 7–9, +5 → no_sound_goodbye 14–16, +5 → release 21
     assert_plays(sim, [(0.0, "greeting"), (7.0, "greeting_repeat"), (14.0, "no_sound_goodbye")])
     rel = sim.of("Release")
@@ -63,7 +63,7 @@ def test_silent_call_ladder_runs_to_the_release_relay():
 
 
 def test_silent_call_without_release_relay_asks_the_agent_to_hang_up():
-    sim = Sim(desk=Desk(line_release=False)).run(25.0)
+    sim = Sim(desk=DeskIdentity(line_release=False)).run(25.0)
     assert not sim.of("Release")
     leds = sim.of("Led")
     assert leds and leds[-1].pattern == "hang_up" and near(leds[-1].t_s, 21.0)
@@ -83,13 +83,13 @@ def test_caller_who_speaks_after_the_repeat_stops_the_ladder():
 
 
 def test_a_click_is_not_the_caller_speaking():
-    sim = Sim(desk=Desk(line_release=True)).run(
+    sim = Sim(desk=DeskIdentity(line_release=True)).run(
         25.0, rx=lambda t: -26.0 if 4.0 <= t < 4.1 else None)
     assert [p for _, p in sim.plays()] == ["greeting", "greeting_repeat", "no_sound_goodbye"]
 
 
 def test_gov_profile_silent_ladder_uses_three_and_two_seconds():
-    sim = Sim(profile=Profile.gov(), desk=Desk(line_release=True)).run(20.0)
+    sim = Sim(profile=Profile.gov(), desk=DeskIdentity(line_release=True)).run(20.0)
     # greeting 0–2, +3 → repeat 5–7, +3 → goodbye 10–12, +2 → release 14
     assert_plays(sim, [(0.0, "greeting"), (5.0, "greeting_repeat"), (10.0, "no_sound_goodbye")])
     assert near(sim.of("Release")[0].t_s, 14.0)
@@ -108,7 +108,7 @@ def test_busy_tone_means_the_caller_hung_up():
 
 def test_ringback_tone_is_not_caller_speech():
     rx = lambda t: tone(t, "ringback") if 3.0 <= t < 20.0 else None
-    sim = Sim(desk=Desk(line_release=True)).run(25.0, rx=rx)
+    sim = Sim(desk=DeskIdentity(line_release=True)).run(25.0, rx=rx)
     assert [p for _, p in sim.plays()] == ["greeting", "greeting_repeat", "no_sound_goodbye"]
 
 
@@ -123,7 +123,7 @@ def test_on_hook_ends_the_call_and_leaves_the_desk_safe():
 
 
 def test_actions_serialise_for_simulate_json():
-    sim = Sim(desk=Desk(line_release=True)).run(25.0)
+    sim = Sim(desk=DeskIdentity(line_release=True)).run(25.0)
     lines = sim.jsonl()
     assert {"t": 7.0, "action": "play", "phrase": "greeting_repeat", "reason": "silent"} in lines
     assert {"t": 21.0, "action": "release"} in lines
@@ -367,7 +367,7 @@ def test_louder_key_plays_can_you_hear_me():
 
 
 def test_phrase_pad_plays_any_catalog_phrase_with_the_desk_values():
-    desk = Desk(hotline_name="榆林市残疾人服务热线", agent_no="3")
+    desk = DeskIdentity(hotline_name="榆林市残疾人服务热线", agent_no="3")
     sim = Sim(desk=desk).run(8.0, events=[key(5.0, "phrase:wrong_number")])
     play = sim.of("Play")[-1]
     assert play.phrase == "wrong_number" and near(play.t_s, 5.0)
@@ -375,7 +375,7 @@ def test_phrase_pad_plays_any_catalog_phrase_with_the_desk_values():
 
 
 def test_english_desk_uses_the_english_hotline_name():
-    desk = Desk(hotline_name="榆林", hotline_name_en="Yulin Hotline", language="en")
+    desk = DeskIdentity(hotline_name="榆林", hotline_name_en="Yulin Hotline", language="en")
     sim = Sim(desk=desk).run(1.0)
     assert sim.of("Play")[0].values["hotline_name"] == "Yulin Hotline"
 
@@ -625,7 +625,7 @@ def _sleeping_driver(ctl, events, until_s, phrase_s=2.0):
 
 
 def test_next_due_tells_a_sleeping_driver_when_the_silent_ladder_fires():
-    ctl = Controller(Profile.standard(), Desk(line_release=True))
+    ctl = Controller(Profile.standard(), DeskIdentity(line_release=True))
     acts = _sleeping_driver(ctl, [Hook(0.0, True)], 30.0)
     plays = [(round(a.t_s, 6), a.phrase) for a in acts if isinstance(a, Play)]
     # the same times as a driver ticking every 10 ms (test_silent_call_ladder_runs_...)
@@ -635,7 +635,7 @@ def test_next_due_tells_a_sleeping_driver_when_the_silent_ladder_fires():
 
 
 def test_next_due_covers_the_hold_warnings():
-    ctl = Controller(Profile.standard(), Desk())
+    ctl = Controller(Profile.standard(), DeskIdentity())
     acts = _sleeping_driver(ctl, [Hook(0.0, True), Key(5.0, "hold")], 200.0)
     leds = [(round(a.t_s, 6), a.pattern) for a in acts if isinstance(a, Led)]
     assert leds == [(7.0, "on"), (27.0, "blink_slow"), (127.0, "blink_fast")]
@@ -643,7 +643,7 @@ def test_next_due_covers_the_hold_warnings():
 
 
 def test_next_due_is_the_end_of_ringing_between_rings():
-    ctl = Controller(Profile.standard(), Desk())
+    ctl = Controller(Profile.standard(), DeskIdentity())
     ctl.handle(Ring(1.0))
     assert ctl.next_due_s() == pytest.approx(1.0 + Profile.standard().ring_reset_s)
-    assert Controller(Profile.standard(), Desk()).next_due_s() is None   # idle desk
+    assert Controller(Profile.standard(), DeskIdentity()).next_due_s() is None   # idle desk

@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 from callsim import Sim, key, talk
 from deskline.call.events import Flash, Hook, Led, Mute, Play, PhraseDone, StopPlayback
-from deskline.call.profile import Desk, Profile
+from deskline.call.profile import DeskIdentity, Profile
 
 KEYS = ["hold", "greet", "anything_else", "goodbye", "supervisor", "louder", "phrase:thanks",
         "phrase:wrong_number", "bogus"]
@@ -55,7 +55,7 @@ class Checked(Sim):
        tx_spans=talk_spans)
 def test_random_calls_keep_the_invariants(evs, spans, gov, relay, tx_spans):
     profile = Profile.gov() if gov else Profile.standard()
-    sim = Checked(profile=profile, desk=Desk(line_release=relay))
+    sim = Checked(profile=profile, desk=DeskIdentity(line_release=relay))
     tx = rx_for(tx_spans) if tx_spans else None
     sim.run(60.0, rx=rx_for(spans), tx=(lambda t: tx(t) is not None) if tx else None,
             events=build(evs))

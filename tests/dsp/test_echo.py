@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deskline.callmix import at_active_level, line_echo, load_clip, room_echo
+from deskline.recordings.callmix import at_active_level, line_echo, load_clip, room_echo
 from deskline.dsp.echo import EchoMeter, EchoParams, feed_taps
 from deskline.dsp.meter import LineMeter
 

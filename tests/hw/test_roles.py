@@ -5,7 +5,7 @@ from gpiozero.pins.mock import MockFactory
 from deskline.exc import HardwareError
 from deskline.hw import fake
 from deskline.hw.gpio import make_factory
-from deskline.hw.roles import Desk, DeskPins
+from deskline.hw.roles import DeskIO, DeskPins
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_led_patterns_blink_with_their_timings(desk):
 
 def test_shared_pin_is_named():
     with pytest.raises(HardwareError, match="GPIO17 is given to both hook and key:hold"):
-        Desk(DeskPins(keys={"hold": 17}), MockFactory(), "fake")
+        DeskIO(DeskPins(keys={"hold": 17}), MockFactory(), "fake")
 
 
 def test_no_release_relay_is_allowed():
@@ -112,4 +112,4 @@ def test_phrase_pad_keys_are_desk_keys_named_by_their_phrase():
 
 def test_a_phrase_key_on_a_used_pin_is_refused_by_the_desk_too():
     with pytest.raises(HardwareError, match="GPIO5 is given to both key:hold and key:phrase:x"):
-        Desk(DeskPins(keys={"hold": 5, "phrase:x": 5}), MockFactory(), "fake")
+        DeskIO(DeskPins(keys={"hold": 5, "phrase:x": 5}), MockFactory(), "fake")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from deskline.dsp.p56 import active_speech_level
-from deskline.audiofile import read_audio
+from deskline.recordings.audiofile import read_audio
 from deskline.phrases import level
 
 FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures"

@@ -95,7 +95,7 @@ def test_queue_and_templating_modules_are_pure():
     import deskline.phrases.template as tmod
     banned = {"time", "datetime", "threading", "subprocess", "sounddevice", "soundfile", "os",
               "pathlib", "io", "shutil", "deskline.hw", "deskline.phrases.book",
-              "deskline.phrases.render", "deskline.audiofile"}
+              "deskline.phrases.render", "deskline.recordings.audiofile"}
     for mod in (qmod, tmod):
         tree = ast.parse(Path(mod.__file__).read_text(encoding="utf-8"))
         names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]

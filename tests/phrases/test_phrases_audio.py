@@ -14,7 +14,7 @@ import soxr
 
 import pulse_harness
 
-from deskline.audiofile import read_audio  # noqa: E402
+from deskline.recordings.audiofile import read_audio  # noqa: E402
 from deskline.cli import main  # noqa: E402
 from deskline.dsp.p56 import active_speech_level  # noqa: E402
 from deskline.phrases.book import PhraseBook  # noqa: E402

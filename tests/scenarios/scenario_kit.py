@@ -1,6 +1,6 @@
 """Calls built from the real recordings in tests/fixtures, replayed through meter + controller.
 
-A scenario builds a call (:class:`deskline.callmix.CallBuilder`), replays it with the full
+A scenario builds a call (:class:`deskline.recordings.callmix.CallBuilder`), replays it with the full
 ``simulate`` path (line meter, controller, phrase playback, call recorder) and looks at what the
 device did. Expected times are stated against what the call is made of (when speech ends, when
 a key is pressed) and against when the device's own phrases ended, which the playback decides.
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from deskline.call.events import Led, Mute, Note, PhraseDone, Play, Release
-from deskline.callmix import RATE_HZ, CallBuilder, at_active_level, load_clip
+from deskline.recordings.callmix import RATE_HZ, CallBuilder, at_active_level, load_clip
 from deskline.config import loads_config
-from deskline.simulation import simulate_samples
+from deskline.replay.simulate import simulate_samples
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

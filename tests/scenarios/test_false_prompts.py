@@ -5,7 +5,7 @@ speak louder, to switch phones, to pick up the handset, or say the line is too n
 import numpy as np
 
 from deskline.call.events import Hook, Key, Ring
-from deskline.callmix import CallBuilder, line_echo
+from deskline.recordings.callmix import CallBuilder, line_echo
 from scenario_kit import QUALITY_PROMPTS, greeting_s, noise, replay, speech
 
 CALLER_CLIPS = ["silero_test.wav", "speechbrain_vad_valid.wav", "ami_pyannote_dev00.wav",

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from deskline.call.events import Hook, Ring
-from deskline.callmix import CallBuilder
+from deskline.recordings.callmix import CallBuilder
 from scenario_kit import near, noise, replay, speech
 
 

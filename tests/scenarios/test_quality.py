@@ -4,7 +4,7 @@ import pytest
 from scipy.ndimage import binary_opening
 
 from deskline.call.events import Hook, Ring
-from deskline.callmix import CallBuilder
+from deskline.recordings.callmix import CallBuilder
 from scenario_kit import QUALITY_PROMPTS, near, noise, replay, speech
 
 MIN_PAUSE_S = 0.8       # profile min_pause_s: a prompt waits for this much quiet

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from deskline.call.events import Hook, Ring
-from deskline.callmix import CallBuilder, line_echo, room_echo
+from deskline.recordings.callmix import CallBuilder, line_echo, room_echo
 from scenario_kit import QUALITY_PROMPTS, noise, replay, speech
 
 CALLER = ["aishell1_BAC009S0724W0121.wav", "silero_test.wav", "speechbrain_vad_valid.wav"]
@@ -115,7 +115,7 @@ def test_without_the_transmit_tap_there_is_no_verdict():
 
 def test_the_prompt_can_be_turned_off_in_the_profile():
     from deskline.config import loads_config
-    from deskline.simulation import simulate_samples
+    from deskline.replay.simulate import simulate_samples
     call = _hands_free_call()
     cfg = loads_config('[desk]\nhotline_name = "12345"\nagent_no = "7"\n'
                        '[profiles.standard]\nspeakerphone_prompt = false\n', "<test>")

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from deskline.journal import Journal
+from deskline.record.journal import Journal
 
 from live_harness import CONFIG, LiveService, write_short_phrases
 

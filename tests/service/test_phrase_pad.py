@@ -10,14 +10,15 @@ import pytest
 from test_service_loop import RATE, ScriptedCard, SilentMeter, run_for, tone
 
 from deskline.call.controller import Controller
-from deskline.call.profile import Desk, Profile
+from deskline.call.profile import DeskIdentity, Profile
 from deskline.config import loads_config
 from deskline.hw import fake
-from deskline.hw.debounce import EdgeInterpreter
+from deskline.call.edges import EdgeInterpreter
 from deskline.hw.roles import DeskPins
-from deskline.journal import CallRecorder, Journal
+from deskline.record.journal import Journal
+from deskline.record.recorder import CallRecorder
 from deskline.phrases.queue import PhraseQueue
-from deskline.service import Service, ServiceParts
+from deskline.live.service import Service, ServiceParts
 
 CONFIG = """
 [hw.phrase_keys]
@@ -45,7 +46,7 @@ def pad(tmp_path):
     journal = Journal(tmp_path / "calls.db")
     card = ScriptedCard()
     parts = ServiceParts(
-        desk=desk, audio=card, controller=Controller(Profile.standard(), Desk(agent_no="7")),
+        desk=desk, audio=card, controller=Controller(Profile.standard(), DeskIdentity(agent_no="7")),
         meter_factory=SilentMeter, phrases=lambda rate: PhraseQueue(rate, tone, lang="zh"),
         recorder=CallRecorder(journal), edges=EdgeInterpreter.from_config(cfg.hw),
         analysis_s=0.01, stall_s=0.5, retry_s=0.0,

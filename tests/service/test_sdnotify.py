@@ -2,7 +2,7 @@
 import os
 import socket
 
-from deskline.sdnotify import Notifier, watchdog_interval_s
+from deskline.live.sdnotify import Notifier, watchdog_interval_s
 
 
 def _listen(path):

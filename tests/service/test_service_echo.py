@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 
 from deskline.call.controller import Controller
-from deskline.call.profile import Desk, Profile
-from deskline.callmix import CallBuilder, at_active_level, line_echo, load_clip, room_echo
+from deskline.call.profile import DeskIdentity, Profile
+from deskline.recordings.callmix import CallBuilder, at_active_level, line_echo, load_clip, room_echo
 from deskline.dsp.meter import meter_factory
 from deskline.hw import fake
-from deskline.hw.debounce import EdgeInterpreter
+from deskline.call.edges import EdgeInterpreter
 from deskline.hw.roles import DeskPins
-from deskline.journal import CallRecorder, Journal
+from deskline.record.journal import Journal
+from deskline.record.recorder import CallRecorder
 from deskline.phrases.queue import PhraseQueue
-from deskline.service import Service, ServiceParts
+from deskline.live.service import Service, ServiceParts
 from test_service_loop import RATE, ScriptedCard, tone
 
 FIX = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures"
@@ -69,7 +70,7 @@ def _run(tmp_path, samples):
     journal = Journal(tmp_path / "calls.db")
     card = StereoCard(samples)
     parts = ServiceParts(
-        desk=desk, audio=card, controller=Controller(Profile.standard(), Desk(agent_no="7")),
+        desk=desk, audio=card, controller=Controller(Profile.standard(), DeskIdentity(agent_no="7")),
         meter_factory=meter_factory(), phrases=lambda rate: PhraseQueue(rate, tone, lang="zh"),
         recorder=CallRecorder(journal), edges=EdgeInterpreter(hook_debounce_s=0.02),
         analysis_s=0.05, stall_s=0.5, retry_s=0.0, on_close=[journal.close, desk.close])
@@ -108,7 +109,7 @@ def test_a_card_reopened_mid_call_keeps_the_calls_meters_and_clock(tmp_path):
     desk = fake.open_desk(DeskPins())
     journal = Journal(tmp_path / "calls.db")
     card = StereoCard(samples)
-    controller = Controller(Profile.standard(), Desk(agent_no="7"))
+    controller = Controller(Profile.standard(), DeskIdentity(agent_no="7"))
     times = []
     handle = controller.handle
     controller.handle = lambda ev: (times.append(ev.t_s) if isinstance(ev, Line) else None,
@@ -122,7 +123,7 @@ def test_a_card_reopened_mid_call_keeps_the_calls_meters_and_clock(tmp_path):
     desk.factory.pin(17).drive_low()
     while card.pos < 30 * RATE:
         svc.step()
-    meter, echo = svc.meter_rx, svc.echo
+    meter, echo = svc.engine.meter_rx, svc.engine.echo
     hops, estimate = meter._hops, echo.last
     assert estimate is not None
     card.close()                                  # what the busy-polling guard does ...
@@ -132,7 +133,7 @@ def test_a_card_reopened_mid_call_keeps_the_calls_meters_and_clock(tmp_path):
     while card.pos < samples.shape[0]:
         svc.step()
     svc.shutdown()
-    assert svc.meter_rx is meter and meter._hops > hops      # the same meters, going on
+    assert svc.engine.meter_rx is meter and meter._hops > hops      # the same meters, going on
     assert echo.last is not None and echo.last.agent_s >= estimate.agent_s * 0.8
     gaps = np.diff(times)
     assert gaps.min() > 0.0                       # the clock never goes back

@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 
 from deskline.call.controller import Controller
-from deskline.call.profile import Desk, Profile
+from deskline.call.profile import DeskIdentity, Profile
 from deskline.dsp.state import FLOOR_DBOV, LineState
 from deskline.exc import HardwareError
 from deskline.hw import fake
-from deskline.hw.debounce import EdgeInterpreter
+from deskline.call.edges import EdgeInterpreter
 from deskline.hw.roles import DeskPins
-from deskline.journal import CallRecorder, Journal
+from deskline.record.journal import Journal
+from deskline.record.recorder import CallRecorder
 from deskline.phrases.queue import PhraseQueue
-from deskline.service import Service, ServiceParts
+from deskline.live.service import Service, ServiceParts
 
 RATE = 8000
 BLOCK = 80
@@ -32,6 +33,7 @@ class ScriptedCard:
     def __init__(self):
         self.card, self.rx_channel, self.tx_channel = "scripted", 0, None
         self.rate_hz, self.block_samples = RATE, BLOCK
+        self.requested_rate_hz = None
         self.xruns = self.dropped = 0
         self.is_open = self.alive = False
         self.fail_open = False
@@ -97,6 +99,9 @@ class SilentMeter:
     def reset(self):
         self.n = 0
 
+    def flush(self):
+        return []
+
     def feed_all(self, x):
         out = []
         for _ in range(len(x) // BLOCK):
@@ -118,7 +123,7 @@ def service(tmp_path):
     journal = Journal(tmp_path / "calls.db")
     card = ScriptedCard()
     parts = ServiceParts(
-        desk=desk, audio=card, controller=Controller(Profile.standard(), Desk(agent_no="7")),
+        desk=desk, audio=card, controller=Controller(Profile.standard(), DeskIdentity(agent_no="7")),
         meter_factory=SilentMeter, phrases=lambda rate: PhraseQueue(rate, tone, lang="zh"),
         recorder=CallRecorder(journal), edges=EdgeInterpreter(hook_debounce_s=0.02),
         analysis_s=0.01, stall_s=0.5, retry_s=0.0, on_close=[journal.close, desk.close])
@@ -253,7 +258,7 @@ def test_watchdog_stops_when_the_stream_stalls_for_good(service):
 def test_a_busy_polling_card_is_reopened(service, monkeypatch, caplog):
     import time as _time
 
-    import deskline.service as service_mod
+    import deskline.live.service as service_mod
 
     svc, desk, card, _ = service
     monkeypatch.setattr(service_mod, "SPIN_WINDOW_S", 0.01)
@@ -281,7 +286,7 @@ def test_a_loop_busy_with_its_own_work_is_not_taken_for_a_spinning_card(service,
     # time (thread_time), not the card thread's, and no reason to reopen the card
     import time as _time
 
-    import deskline.service as service_mod
+    import deskline.live.service as service_mod
 
     svc, desk, card, _ = service
     monkeypatch.setattr(service_mod, "SPIN_WINDOW_S", 0.01)
@@ -311,12 +316,13 @@ def test_a_phrase_heard_to_its_end_is_reported_between_audio_runs(service):
     desk.factory.pin(17).drive_low()
     for _ in range(8):                           # answered; the 0.3 s greeting is queued
         svc.step()
-    assert svc._dones and svc.p.controller._speaker.playing is not None
-    due_s = svc._dones[0][0]
+    assert svc.engine.sounding is not None and svc.p.controller._speaker.playing is not None
+    due_s = svc.playback.end_t_s()
+    assert due_s is not None                     # its last block is written: its end is known
     card.stalled = True                          # no audio run for the rest of the test
     t0 = time.monotonic()
-    while svc._dones and time.monotonic() - t0 < 0.45:
+    while svc.engine.sounding is not None and time.monotonic() - t0 < 0.45:
         svc.step()
-    assert not svc._dones and svc.p.controller._speaker.playing is None
+    assert svc.engine.sounding is None and svc.p.controller._speaker.playing is None
     assert max(card.waits) < 0.45                # woken for it, not by the read timeout
     assert svc.now_s() - due_s < 0.05            # and on time

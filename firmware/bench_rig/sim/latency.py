@@ -3,7 +3,7 @@
     python3 firmware/bench_rig/sim/latency.py [N]
 
 Runs the firmware under CPython behind a socat pty pair and drives it with the host driver
-(deskline.hw.bench) through real pyserial. The figures describe this simulation on this machine
+(firmware/bench_rig/host.py) through real pyserial. The figures describe this simulation on this machine
 (a pty has no baud rate; a Pico's USB full-speed link and MicroPython loop are slower), so they
 bound what the CI path adds, not what a bench measures.
 """
@@ -26,7 +26,7 @@ def pct(values, q):
 
 
 def main(argv=None):
-    from deskline.hw.bench import BenchRig
+    from host import BenchRig
 
     argv = sys.argv[1:] if argv is None else argv
     n = int(argv[0]) if argv else 300

@@ -2,7 +2,7 @@
 
     socat pty,raw,echo=0,link=/tmp/ttyHOST pty,raw,echo=0,link=/tmp/ttyRIG &
     python3 firmware/bench_rig/sim/serve.py /tmp/ttyRIG
-    picocom -b 115200 --omap crlf /tmp/ttyHOST        # or deskline.hw.bench.BenchRig("/tmp/ttyHOST")
+    picocom -b 115200 --omap crlf /tmp/ttyHOST        # or host.BenchRig("/tmp/ttyHOST")
 
 The firmware's own ``main.py`` runs, with :mod:`sim.machine` as ``machine`` and
 :mod:`sim.mptime` as ``time``; nothing in the firmware knows it is simulated.

@@ -77,7 +77,7 @@ from deskline.call.ladder import (
     PRIORITY_GREETING, PRIORITY_KEY, PRIORITY_LADDER, RELEASE, Step, closing_steps, noisy_steps,
     quiet_steps, silent_steps,
 )
-from deskline.call.profile import Desk, Profile
+from deskline.call.profile import DeskIdentity, Profile
 from deskline.call.speaker import Playing, Speaker
 from deskline.dsp.state import FLOOR_DBOV
 
@@ -95,9 +95,9 @@ _NEVER = -math.inf
 class Controller:
     """Runs one desk's calls: ``handle(event)`` and ``tick(t_s)`` return the actions due."""
 
-    def __init__(self, profile: Profile | None = None, desk: Desk | None = None):
+    def __init__(self, profile: Profile | None = None, desk: DeskIdentity | None = None):
         self.profile = profile if profile is not None else Profile.standard()
-        self.desk = desk if desk is not None else Desk()
+        self.desk = desk if desk is not None else DeskIdentity()
         self._judge = CallerJudge(self.profile)
         self._speaker = Speaker(queue_from=PRIORITY_KEY)
         self._state = "idle"
@@ -128,7 +128,7 @@ class Controller:
         if isinstance(event, Line):
             out += self._on_line(event, t)
         elif isinstance(event, PhraseDone):
-            out += self._on_phrase_done(event.phrase, t, event.t_s)
+            out += self._on_phrase_done(event.phrase, t, event.cut)
         elif isinstance(event, Key):
             out += self._on_key(event.name, t)
         elif isinstance(event, Hook):
@@ -262,9 +262,9 @@ class Controller:
     def _play(self, t: float, phrase: str, priority: int, tag: tuple, reason: str) -> list[Action]:
         return self._speaker.request(t, phrase, priority, tag, reason, self._values(phrase, tag))
 
-    def _on_phrase_done(self, phrase: str, t: float, done_t: float) -> list[Action]:
+    def _on_phrase_done(self, phrase: str, t: float, cut: bool) -> list[Action]:
         out: list[Action] = []
-        done = self._speaker.done(phrase, t, done_t)
+        done = self._speaker.done(phrase, t, cut)
         if done is None or self._ended:
             return out
         self._phrase_end_t = t   # a prompt of ours does not follow another without a pause

@@ -134,7 +134,7 @@ BUILTIN_PROFILES = {"standard": Profile.standard(), "gov": Profile.gov()}
 
 
 @dataclass(frozen=True, slots=True)
-class Desk:
+class DeskIdentity:
     """What the controller needs to know about the desk: names for templates, the relay."""
 
     hotline_name: str = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 
-from deskline.journal import DEFAULT_PATH, Journal
+from deskline.record.journal import DEFAULT_PATH, Journal
 
 NAME = "calls"
 HELP = "list recorded calls, or summarise them for the floor supervisor (--report)"

@@ -10,9 +10,9 @@ import json
 import os
 import sys
 
-from deskline import democalls
+from deskline.recordings import democalls
 from deskline.exc import DesklineError
-from deskline.timeline import format_record, format_timeline
+from deskline.replay.timeline import format_record, format_timeline
 
 NAME = "demo"
 HELP = "replay built-in example calls (normal, silent, quiet, noisy, hold, hands-free) and print their timelines"
@@ -42,13 +42,13 @@ def add_arguments(parser) -> None:
 
 def _config(path):
     from deskline.config import Config, load_config
-    from deskline.simulation import with_example_desk
+    from deskline.replay.simulate import with_example_desk
     return with_example_desk(load_config(path) if path else Config.default())
 
 
 def run(args) -> int:
-    from deskline.journal import Journal
-    from deskline.simulation import simulate_samples
+    from deskline.record.journal import Journal
+    from deskline.replay.simulate import simulate_samples
 
     names = args.call or list(democalls.NAMES)
     plot_name = (args.call or [PLOT_DEFAULT])[0]
@@ -85,7 +85,7 @@ def run(args) -> int:
                 out.write(format_timeline(result.actions, result.events) + "\n")
                 out.write(format_record(record) + "\n\n")
             if args.plot and name == plot_name:
-                from deskline.plot import plot_call
+                from deskline.replay.plot import plot_call
                 plot_call(args.plot, result.trace.arrays(), result.actions, events=result.events,
                           title=f"deskline demo: {democalls.DESCRIPTIONS[name]}",
                           phrase_spans=result.phrase_spans())

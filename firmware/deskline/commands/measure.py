@@ -25,7 +25,7 @@ def add_arguments(p) -> None:
 
 def measure_file(path: str, *, frames: bool = False, progress=None) -> dict:
     """Measure one recording; returns the record ``deskline measure --json`` prints."""
-    from deskline.audiofile import read_audio
+    from deskline.recordings.audiofile import read_audio
     from deskline.dsp import levels
     from deskline.dsp.meter import LineMeter, tone_events
     from deskline.dsp.p56 import active_speech_level

@@ -210,7 +210,7 @@ def _lint(args, config) -> int:
 
 
 def _record(args, config) -> int:
-    from deskline.audiofile import read_audio
+    from deskline.recordings.audiofile import read_audio
     from deskline.hw import soundcard
     from deskline.phrases import level
     from deskline.phrases.catalog import load_catalog, norm_lang

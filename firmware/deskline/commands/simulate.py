@@ -10,8 +10,8 @@ import json
 import os
 import sys
 
-from deskline import simulation
-from deskline.timeline import format_record, format_timeline
+from deskline.replay import simulate as simulation
+from deskline.replay.timeline import format_record, format_timeline
 
 NAME = "simulate"
 HELP = "replay a recorded call (WAV, optional events JSONL) through the controller, faster than real time"
@@ -24,8 +24,8 @@ def add_arguments(parser) -> None:
                         help="hook, ring, key and flash events (default: off-hook at 0, on-hook at the end)")
     parser.add_argument("--config", metavar="FILE",
                         help="deskline TOML config: profile and desk (default: $DESKLINE_CONFIG, "
-                             "else /etc/deskline/deskline.toml when present; a config naming no "
-                             "hotline and no agent replays with an example desk)")
+                             "else /etc/deskline/deskline.toml when present and readable; a config "
+                             "naming no hotline and no agent replays with an example desk)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object a line: each action, then {\"summary\": record}")
     parser.add_argument("--journal", metavar="DB",
@@ -64,7 +64,7 @@ def run(args) -> int:
     else:
         emit_text(sim.result, summary, title=sim.title)
     if args.plot:
-        from deskline.plot import plot_call
+        from deskline.replay.plot import plot_call
         plot_call(args.plot, sim.result.trace.arrays(), sim.result.actions,
                   events=sim.result.events,
                   # the first part of the title only: desk names may need glyphs the font lacks

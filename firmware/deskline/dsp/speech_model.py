@@ -19,7 +19,8 @@ import pathlib
 
 import numpy as np
 
-RATE_HZ = 8000
+from deskline.dsp.grid import RATE_HZ
+
 CHUNK_SAMPLES = 256
 CONTEXT_SAMPLES = 32
 STATE_SHAPE = (2, 1, 128)

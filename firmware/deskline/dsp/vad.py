@@ -35,12 +35,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deskline.dsp.features import HOP_SAMPLES, RATE_HZ, SpectralAnalyser, TrailingWindow
+from deskline.dsp.features import SpectralAnalyser, TrailingWindow
+from deskline.dsp.grid import HOP_S, HOP_SAMPLES
 from deskline.dsp.levels import power_to_dbov
-from deskline.dsp.noise import MinimumStatistics
+from deskline.dsp.noise import MinimumStatistics, NoiseSummary, summarise_noise
 from deskline.dsp.speech_model import CHUNK_SAMPLES, SpeechModel
 
-HOP_S = HOP_SAMPLES / RATE_HZ
 N_BANDS = 6
 #: A tone holds its strongest peak within 2 bins (31 Hz) and its tonality this long.
 _TONE_S = 0.08
@@ -173,3 +173,11 @@ class SpeechDetector:
     def process(self, x: np.ndarray) -> np.ndarray:
         """True for each whole 10 ms hop of ``x`` in which the caller is speaking."""
         return self.analyse(x).speech
+
+
+def measure_noise(x: np.ndarray, *, params: SpeechDetectorParams | None = None) -> NoiseSummary:
+    """Whole-signal noise floor and SNR of an 8 kHz signal, from this detector's verdicts
+    (:func:`deskline.dsp.noise.summarise_noise`; default settings unless ``params``)."""
+    x = np.asarray(x, dtype=np.float64)[: len(x) // HOP_SAMPLES * HOP_SAMPLES]
+    block = SpeechDetector(params or SpeechDetectorParams()).analyse(x)
+    return summarise_noise(x, speech=block.speech, noise_hop=block.noise_hop)

@@ -27,24 +27,24 @@ import socket
 import threading
 import time
 
-from deskline.hw.roles import Desk, DeskPins
+from deskline.hw.roles import DeskIO, DeskPins
 
 log = logging.getLogger(__name__)
 
 SOCKET_NAME = "fake-hw.sock"
 
 
-def open_desk(pins: DeskPins) -> Desk:
+def open_desk(pins: DeskPins) -> DeskIO:
     """The desk's roles over a fresh MockFactory (all inputs idle: on-hook, quiet, keys up)."""
     from gpiozero.pins.mock import MockFactory
 
-    return Desk(pins, MockFactory(), backend="fake")
+    return DeskIO(pins, MockFactory(), backend="fake")
 
 
 class FakeDeskServer:
     """Serves the fake desk's control protocol on a UNIX socket from a daemon thread."""
 
-    def __init__(self, desk: Desk, path: str):
+    def __init__(self, desk: DeskIO, path: str):
         self.desk = desk
         self.path = path
         if os.path.exists(path):

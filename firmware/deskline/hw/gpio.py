@@ -9,7 +9,7 @@ import importlib
 import logging
 
 from deskline.exc import HardwareError
-from deskline.hw.roles import Desk, DeskPins
+from deskline.hw.roles import DeskIO, DeskPins
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ def make_factory(name: str | None):
     raise HardwareError("no GPIO on this machine (" + "; ".join(reasons) + ")")
 
 
-def open_desk(pins: DeskPins, pin_factory: str | None = None) -> Desk:
+def open_desk(pins: DeskPins, pin_factory: str | None = None) -> DeskIO:
     """Open every role of the desk on real GPIO."""
     factory = make_factory(pin_factory)
     log.info("GPIO through %s", type(factory).__name__)
-    return Desk(pins, factory, backend=f"gpiozero/{type(factory).__name__}")
+    return DeskIO(pins, factory, backend=f"gpiozero/{type(factory).__name__}")

@@ -176,7 +176,7 @@ class LedRole:
         self._dev.close()
 
 
-class Desk:
+class DeskIO:
     """All GPIO roles of one desk over one pin factory, with the queue their edges go to."""
 
     def __init__(self, pins: DeskPins, factory, backend: str):

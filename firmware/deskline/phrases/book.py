@@ -28,7 +28,7 @@ from typing import Callable, Mapping
 import numpy as np
 import soxr
 
-from deskline.audiofile import read_audio
+from deskline.recordings.audiofile import read_audio
 from deskline.exc import AudioFileError, CatalogError
 from deskline.phrases.catalog import (LANG_DIRS, RATE_HZ, Catalog, default_sounds_dir, load_catalog,
                                       norm_lang)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deskline.audiofile import read_audio
+from deskline.recordings.audiofile import read_audio
 from deskline.dsp.levels import CLIP_THRESHOLD
 from deskline.exc import AudioFileError
 from deskline.phrases import level

@@ -16,7 +16,7 @@ import soxr
 
 from deskline.dsp.levels import dbov_to_amplitude, rms_dbov
 from deskline.dsp.p56 import active_speech_level
-from deskline.eventsfile import dump_event
+from deskline.replay.eventsfile import dump_event
 from deskline.exc import AudioFileError
 
 #: Rate the built calls are made at (narrowband telephone audio).

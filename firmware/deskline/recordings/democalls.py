@@ -20,7 +20,7 @@ from importlib import resources
 import numpy as np
 
 from deskline.call.events import Hook, Key, Ring
-from deskline.callmix import RATE_HZ, CallBuilder, at_active_level, load_clip, room_echo
+from deskline.recordings.callmix import RATE_HZ, CallBuilder, at_active_level, load_clip, room_echo
 
 #: Demo call names, in the order ``deskline demo`` plays them.
 NAMES = ("normal", "silent", "quiet", "noisy", "hold", "hands_free")

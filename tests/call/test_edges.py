@@ -1,6 +1,6 @@
 """GPIO edges to controller events through the desk's input interpreter (known edge sequences)."""
 from deskline.call.events import Flash, Hook, Key, Ring
-from deskline.hw.debounce import EdgeInterpreter
+from deskline.call.edges import EdgeInterpreter
 
 
 def run(edges, until_s, step_s=0.005):

@@ -5,12 +5,12 @@ import numpy as np
 import soundfile as sf
 
 from deskline.call.events import Hook, Key
-from deskline.callmix import CallBuilder, at_active_level, at_rms_level, load_clip, looped
+from deskline.recordings.callmix import CallBuilder, at_active_level, at_rms_level, load_clip, looped
 from deskline.dsp.levels import rms_dbov
 from deskline.dsp.p56 import active_speech_level
-from deskline.eventsfile import load_events
+from deskline.replay.eventsfile import load_events
 
-FIX = Path(__file__).resolve().parent / "fixtures"
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_speech_at_an_active_level_and_noise_at_an_rms_level():

@@ -4,7 +4,7 @@ from importlib import resources
 
 import pytest
 
-from deskline import democalls
+from deskline.recordings import democalls
 from deskline.cli import main
 
 

@@ -1,8 +1,12 @@
 """The offset decay rate (hands-free room cue): known answers on synthetic rooms, streaming."""
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 
-from deskline.dsp.reverb import DecayMeter, DecayParams
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench"))
+from decay_cue import DecayMeter, DecayParams  # noqa: E402  (bench/: an evaluated cue, not shipped)
 
 RATE_HZ = 8000
 

@@ -10,7 +10,8 @@ from deskline.call.events import (Alert, Hook, Key, Led, Line, Mute, Note, Play,
                                   Release, Ring)
 from deskline.dsp.state import LineState
 from deskline.exc import JournalError
-from deskline.journal import CallRecorder, Journal
+from deskline.record.journal import Journal
+from deskline.record.recorder import CallRecorder
 
 
 def _state(t_s, speech=True, level=-30.0, snr=25.0):
@@ -118,7 +119,8 @@ def test_crash_mid_call_loses_nothing_and_closes_as_interrupted(tmp_path):
     script = textwrap.dedent(f"""
         import os
         from deskline.call.events import Hook, Mute, Play, Ring
-        from deskline.journal import CallRecorder, Journal
+        from deskline.record.journal import Journal
+        from deskline.record.recorder import CallRecorder
         rec = CallRecorder(Journal({str(db)!r}))
         rec.on_event(Ring(0.0)); rec.on_event(Ring(4.0)); rec.on_event(Ring(8.0)); rec.on_event(Ring(12.0))
         rec.on_event(Hook(13.0, True))

@@ -6,10 +6,10 @@ import pytest
 import soundfile as sf
 
 from deskline.call.events import Hook, Key, Ring
-from deskline.callmix import CallBuilder, at_active_level, load_clip
+from deskline.recordings.callmix import CallBuilder, at_active_level, load_clip
 from deskline.cli import main
 
-FIX = __import__("pathlib").Path(__file__).resolve().parent / "fixtures"
+FIX = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _one_line_error(capsys, code, *needles):

@@ -1,5 +1,8 @@
 """How fast the line's energy dies away after a burst of speech: the hands-free room cue.
 
+Evaluated by bench/room_cue.py and not shipped (the desk uses the echo of the agent's voice
+instead, bench/results/room_cue.md); scipy is fine here.
+
 A caller on a handset speaks into a microphone a few centimetres from the mouth: when a word
 ends, the line falls to its noise floor within a few tens of milliseconds. A caller on a
 speakerphone across a room is heard with the room's reverberation: after each word the energy

@@ -11,7 +11,7 @@ loses at most the fact being written. The first writer to open the database (it 
 time of its last fact; a second writer meanwhile leaves them alone. Readers
 (``deskline calls``) open it read-only and never do that, so they can look at a live desk.
 
-:class:`CallRecorder` (in :mod:`deskline.recorder`, importable from here) turns the
+:class:`CallRecorder` (in :mod:`deskline.record.recorder`) turns the
 controller's events and actions into these rows; the live service and ``deskline simulate``
 both use it.
 """
@@ -339,7 +339,4 @@ class Journal:
             "SELECT t_s, kind, data FROM facts WHERE call_id=? ORDER BY id", (call_id,))]
 
 
-# The recorder lives in its own module; it is part of the call record's interface.
-from deskline.recorder import CallRecorder  # noqa: E402  (after Journal: no import cycle)
-
-__all__ = ["Journal", "CallRecorder", "DEFAULT_PATH", "GREETINGS", "JournalError"]
+__all__ = ["Journal", "DEFAULT_PATH", "GREETINGS", "JournalError"]

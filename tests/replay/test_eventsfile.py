@@ -2,7 +2,7 @@
 import pytest
 
 from deskline.call.events import Flash, Hook, Key, Ring
-from deskline.eventsfile import dump_event, load_events, parse_lines
+from deskline.replay.eventsfile import dump_event, load_events, parse_lines
 from deskline.exc import EventsError
 
 

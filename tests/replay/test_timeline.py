@@ -1,6 +1,6 @@
 """The readable timeline: each prompt is explained by the figures of its own reason."""
 from deskline.call.events import Note
-from deskline.timeline import describe
+from deskline.replay.timeline import describe
 
 
 def why(reason, **figures):

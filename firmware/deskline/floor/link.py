@@ -34,6 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from deskline.engine import BaseSink
 from deskline.floor import messages as m
 from deskline.floor.outbox import Outbox
 
@@ -44,6 +45,9 @@ _FLOOR_STATE = {"idle": "idle", "ringing": "ringing", "hold": "on_hold"}
 #: controller notes that are alerts on the floor
 _NOTE_ALERTS = {"hold_long": "hold_20s", "hold_over_limit": "hold_2min", "card_lost": "card_lost"}
 _ERR_NO_CONN = 4   # paho.mqtt.enums.MQTTErrorCode.MQTT_ERR_NO_CONN
+#: the LED cue the desk shows when the floor lead acknowledged its alert (hw.roles.LED_BLINK_S)
+ACK_CUE = "acked"
+ACK_CUE_S = 3.0
 #: how often the outbox is looked at again without being asked (a missed hand-over, a retry)
 RESCAN_S = 30.0
 
@@ -66,7 +70,7 @@ class LinkSettings:
     version: str = ""
 
 
-class FloorLink:
+class FloorLink(BaseSink):
     """The floor sink of one desk (on_event / on_actions / finish), plus ``call_closed``."""
 
     def __init__(self, settings: LinkSettings, *, on_ack=None):

@@ -54,6 +54,10 @@ class FloorSubscriber:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def touch(self) -> None:
+        """The floor changed outside the broker (an acknowledgement): wake the page's streams."""
+        self._bump()
+
     def _bump(self) -> None:
         with self.changed:
             self.version += 1

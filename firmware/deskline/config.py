@@ -198,6 +198,9 @@ class Config:
         data = self.to_dict()
         lines = [f"# effective deskline configuration ({self.path or 'built-in defaults'})"]
         for sec in ("desk", "hw", "audio", "phrases", "journal", "floor"):
+            if sec == "floor" and not self.floor.enabled:
+                lines += ["", "# [floor] not set: the desk reports to no floor and opens no socket"]
+                continue
             lines += ["", f"[{sec}]"] + [f"{k} = {_toml_value(v)}" for k, v in data[sec].items()
                                          if not isinstance(v, dict)]
             if sec == "hw":

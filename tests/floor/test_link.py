@@ -260,3 +260,24 @@ def test_malformed_and_oversized_are_counted_and_the_floor_goes_on(broker, floor
     c.publish("deskline/f3/desk-01/alert", m.encode(ok), qos=1).wait_for_publish(5)
     wait_for(lambda: store.counts()["alerts"] == 1, what="a good alert after the bad ones")
     c.loop_stop()
+
+
+def test_far_end_hangup_card_lost_and_released_line_are_alerts(broker, floor, tmp_path):
+    from deskline.call.events import Note, Release
+
+    store, sub = floor
+    desk = SimDesk(broker.link_settings("desk-01", str(tmp_path / "d1.db"),
+                                        far_end_wait_s=0.5)).start()
+    # the caller hangs up and the agent leaves the handset off: an alert after the wait
+    desk.call(CallScript(far_end_hangup=True))
+    # the caller hangs up and the agent puts the handset down in time: no alert
+    desk.link.on_actions([Note(desk.t_s + 1, "far_end_hangup", {})])
+    from deskline.call.events import Hook
+    desk.link.on_event(Hook(desk.t_s + 1.1, False))
+    desk.link.on_actions([Note(desk.t_s + 2, "card_lost", {"card": "usb"}),
+                          Release(desk.t_s + 3)])
+    wait_for(lambda: store.counts()["alerts"] == 3, what="three alerts")
+    time.sleep(1.0)                                    # the second wait would be over by now
+    kinds = sorted(r[0] for r in db_rows(store, "SELECT kind FROM alerts"))
+    assert kinds == ["card_lost", "far_end_hangup", "line_released"]
+    desk.close()

@@ -210,8 +210,12 @@ class FloorLink(BaseSink):
     def _handle(self, what: str, obj, ts: float) -> None:
         if what == "event":
             name = type(obj).__name__
-            if name == "Hook" and not obj.off_hook:
+            if name == "Hook" and not obj.off_hook and self._far_end_due is not None:
+                # put down in time on the call's own clock (a replay's runs faster than ours)
                 self._far_end_due = None
+                if obj.t_s - self._far_end_t_s >= self.s.far_end_wait_s:
+                    self._alert("far_end_hangup", ts, {"wait_s": self.s.far_end_wait_s},
+                                t_s=self._far_end_t_s)
         elif what == "actions":
             for a in obj:
                 self._action(a, ts)

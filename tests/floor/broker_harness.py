@@ -35,14 +35,19 @@ def wait_port(port: int, timeout_s: float = 10.0) -> None:
 class Broker:
     """Mosquitto with the shipped configuration for ``desks`` of site ``f3`` and user ``floor``."""
 
-    def __init__(self, desks: list[str]):
+    def __init__(self, desks: list[str], *, tls: bool = False):
         # mosquitto drops root for user mosquitto: its files must be reachable by it
         self.dir = tempfile.mkdtemp(prefix="deskline-broker-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
+        self.ca_file = ""
+        extra = {}
+        if tls:
+            self.ca_file, cert, key = make_certs(os.path.join(self.dir, "tls"))
+            extra = dict(ca_file=self.ca_file, cert_file=cert, key_file=key)
         self.files = setup_broker(os.path.join(self.dir, "etc"), SITE, desks, port=self.port,
                                   bind="127.0.0.1",
-                                  persistence_dir=os.path.join(self.dir, "persist"))
+                                  persistence_dir=os.path.join(self.dir, "persist"), **extra)
         for d in (os.path.join(self.dir, "etc"), os.path.join(self.dir, "etc", "deskline")):
             os.chmod(d, 0o755)
         self.proc: subprocess.Popen | None = None
@@ -78,7 +83,28 @@ class Broker:
         return LinkSettings(host="127.0.0.1", port=self.port, site=SITE, desk=desk,
                             username=user, password=password or pw, record_path=record_path,
                             agent_no=agent_no or desk[-2:], far_end_wait_s=far_end_wait_s,
-                            version="test")
+                            version="test", ca_file=self.ca_file)
+
+
+def make_certs(folder: str) -> tuple[str, str, str]:
+    """A throwaway CA and a broker certificate for 127.0.0.1 (openssl); (ca, cert, key)."""
+    os.makedirs(folder)
+    os.chmod(folder, 0o755)
+    ca_key, ca, key, csr, cert = (os.path.join(folder, n) for n in
+                                  ("ca.key", "ca.crt", "broker.key", "broker.csr", "broker.crt"))
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out",
+        ca, "-days", "2", "-subj", "/CN=deskline test floor CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=127.0.0.1")
+    ext = os.path.join(folder, "san.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", cert, "-days", "2", "-extfile", ext)
+    for p in (ca, cert, key):
+        os.chmod(p, 0o644)      # the broker runs as user mosquitto
+    return ca, cert, key
 
 
 def mosquitto_user_exists() -> bool:

@@ -281,3 +281,39 @@ def test_far_end_hangup_card_lost_and_released_line_are_alerts(broker, floor, tm
     kinds = sorted(r[0] for r in db_rows(store, "SELECT kind FROM alerts"))
     assert kinds == ["card_lost", "far_end_hangup", "line_released"]
     desk.close()
+
+
+def test_tls_when_a_ca_is_configured(tmp_path):
+    import ssl
+
+    from broker_harness import Broker
+
+    b = Broker(["desk-01"], tls=True).start()
+    try:
+        store = FloorStore(tmp_path / "floor.db")
+        user, pw = b.creds("floor")
+        sub = FloorSubscriber(store, host="127.0.0.1", port=b.port, username=user, password=pw,
+                              client_id="floor-tls", ca_file=b.ca_file).start()
+        assert sub.connected.wait(10)
+        desk = SimDesk(b.link_settings("desk-01", str(tmp_path / "d1.db"))).start()
+        desk.call(CallScript(supervisor=True))
+        wait_for(lambda: store.counts()["calls"] == 1 and store.counts()["alerts"] == 1,
+                 what="the call over TLS")
+        desk.close()
+        sub.stop()
+        store.close()
+        # in clear text the broker does not answer as MQTT; a client not trusting the CA fails
+        plain = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="plain")
+        plain.username_pw_set(*b.creds("desk-01"))
+        answered = threading.Event()
+        plain.on_connect = lambda *a: answered.set()
+        plain.connect("127.0.0.1", b.port)
+        plain.loop_start()
+        assert not answered.wait(3.0)
+        plain.loop_stop()
+        untrusting = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="untrusting")
+        untrusting.tls_set()                       # the system's CAs, not the floor's
+        with pytest.raises(ssl.SSLError):
+            untrusting.connect("127.0.0.1", b.port)
+    finally:
+        b.close()

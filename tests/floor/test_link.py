@@ -317,3 +317,33 @@ def test_tls_when_a_ca_is_configured(tmp_path):
             untrusting.connect("127.0.0.1", b.port)
     finally:
         b.close()
+
+
+def test_a_replayed_call_reaches_the_floor_with_the_controllers_own_alerts(broker, floor,
+                                                                           tmp_path):
+    """The demo hold call through the real engine (meters, controller, record) and the link."""
+    from deskline.recordings import democalls
+    from deskline.replay.simulate import simulate_samples
+
+    store, sub = floor
+    record = str(tmp_path / "replay.db")
+    link = FloorLink(broker.link_settings("desk-03", record, agent_no="3003")).start()
+    call = democalls.build("hold")
+    x = call.samples()
+    rx, tx = (x, None) if x.ndim == 1 else (x[:, 0], x[:, 1])
+    journal = Journal(record)
+    try:
+        _, records = simulate_samples(rx, rate_hz=call.rate_hz, tx=tx, events=call.events,
+                                      journal=journal, source="demo:hold", sinks=[link],
+                                      on_call_closed=link.call_closed)
+    finally:
+        journal.close()
+    wait_for(lambda: store.counts()["calls"] == 1, what="the replayed call")
+    wait_for(lambda: store.counts()["alerts"] == 2, what="the hold alerts")
+    kinds = sorted(r[0] for r in db_rows(store, "SELECT kind FROM alerts"))
+    assert kinds == ["hold_20s", "hold_2min"]
+    (stored,) = [json.loads(r[0]) for r in db_rows(store, "SELECT record FROM calls")]
+    assert stored["holds"] == records[0]["holds"] and stored["holds"][0]["length_s"] > 120
+    assert stored["agent_no"] == "3003" and stored["source"] == "demo:hold"
+    wait_for(lambda: link.pending() == 0, what="the outbox to empty")
+    link.close()

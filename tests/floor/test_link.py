@@ -347,3 +347,35 @@ def test_a_replayed_call_reaches_the_floor_with_the_controllers_own_alerts(broke
     assert stored["agent_no"] == "3003" and stored["source"] == "demo:hold"
     wait_for(lambda: link.pending() == 0, what="the outbox to empty")
     link.close()
+
+
+def test_the_engine_never_waits_for_the_link(broker, floor, tmp_path):
+    """With the broker gone and the desk's record locked by another writer, the sink's methods
+    still return (they only queue); what they said reaches the floor once both are back."""
+    import sqlite3
+
+    from deskline.call.events import Alert, Key, State
+
+    store, sub = floor
+    record = str(tmp_path / "d1.db")
+    link = FloorLink(broker.link_settings("desk-01", record)).start()
+    wait_for(lambda: link.connected, what="the link")
+    broker.stop()
+    blocker = sqlite3.connect(record, isolation_level=None, timeout=30)
+    blocker.execute("BEGIN EXCLUSIVE")           # the link's thread cannot write the outbox
+    done = threading.Event()
+
+    def engine():
+        for i in range(2000):
+            link.on_event(Key(float(i), "louder"))
+            link.on_actions([State(float(i), "talking")])
+        link.on_actions([Alert(2000.0, "supervisor")])
+        done.set()
+
+    threading.Thread(target=engine, daemon=True).start()
+    assert done.wait(10)                          # returned while the record is still locked
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    broker.start()
+    wait_for(lambda: store.counts()["alerts"] == 1, timeout_s=30, what="the alert afterwards")
+    link.close()

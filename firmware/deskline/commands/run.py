@@ -231,11 +231,11 @@ def build(cfg):
     rate = min(card_rate, RATE_HZ) if card_rate else None
     # before any thread of ours exists: the helper process is a plain fork
     prepared, errors = prepared_phrases(cfg, prepare, rate) if rate else ({}, {})
+    link = floor_link(cfg)      # None without [floor] (no socket); bad credentials: one line
     on_close: list = []
     desk = open_desk(cfg, on_close)
     try:
         source = PreparedPhrases(LazyBook(cfg), prepared, errors, rate)
-        link = floor_link(cfg)      # None without [floor]: no socket is opened
 
         def open_recorder():
             journal = Journal(cfg.journal.path)

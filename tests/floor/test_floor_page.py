@@ -143,3 +143,41 @@ def test_a_supervisor_press_flashes_on_the_map_and_the_ack_reaches_the_desk(
     assert "agent 1023" in rows and "agent 2002" in rows
     # the plots are drawn (uPlot canvases), from the package, with no network
     assert len(browser.find_elements(By.CSS_SELECTOR, ".plots canvas")) >= 2
+
+
+def test_a_real_desk_killed_with_its_outbox_full_delivers_after_restart(broker, floor_service,
+                                                                        desk):
+    import signal
+    import sqlite3
+
+    journal = desk.config_path.replace("deskline.toml", "calls.db")
+
+    def owed():
+        db = sqlite3.connect(journal, timeout=10)
+        try:
+            return db.execute("SELECT kind FROM outbox ORDER BY seq").fetchall()
+        finally:
+            db.close()
+
+    broker.stop()                                  # the floor's broker is away
+    desk.desk.send("ring on")
+    desk.desk.send("ring off")
+    desk.desk.send("hook off")
+    desk.wait_state(lambda s: s["hook"] == "off", 5)
+    desk.desk.send("press supervisor")
+    desk.desk.send("hook on")
+    assert wait_for(lambda: owed() == [("alert",), ("call",)], 15, "the outbox to hold both")
+    desk.stop(signal.SIGKILL)                      # kill -9 with the outbox full
+    broker.start()
+    store = FloorStore(floor_service.store_path, readonly=True)
+    try:
+        time.sleep(2.0)
+        assert store.counts()["calls"] == 0        # nothing can come while the desk is dead
+        desk.start()
+        wait_for(lambda: store.counts()["calls"] == 1 and store.counts()["alerts"] == 1, 30,
+                 "the call and the alert after the restart")
+        wait_for(lambda: owed() == [], 15, "the outbox to empty")
+        time.sleep(1.0)
+        assert store.counts()["calls"] == 1 and store.counts()["alerts"] == 1   # once each
+    finally:
+        store.close()

@@ -53,7 +53,7 @@ setup(
                 "scipy>=1.10", "selenium>=4.20", "httpx>=0.27"],
         # the floor service: broker client, store, the floor lead's web page
         "floor": ["paho-mqtt>=2.0", "starlette>=0.37", "uvicorn>=0.29", "sse-starlette>=2.0",
-                  "itsdangerous>=2.1", "python-multipart>=0.0.9"],
+                  "anyio>=4.1", "itsdangerous>=2.1", "python-multipart>=0.0.9"],
         "bench": ["webrtcvad-wheels>=2.0.14", "onnxruntime>=1.16", "scipy>=1.10"],
     },
     entry_points={"console_scripts": ["deskline=deskline.cli:main"]},

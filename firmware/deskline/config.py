@@ -364,6 +364,14 @@ _POSITIVE_TIMES = {"judge_window_s", "noise_window_s", "quiet_min_speech_s", "no
 
 
 def _profile_check(key: str, v):
+    if key == "wording":
+        from deskline.call.ladder import WORDINGS
+        return _choice(*WORDINGS)(v)
+    if key == "supervisor_led":
+        from deskline.call.events import LED_PATTERNS
+        if v == "":
+            return v
+        return _choice(*(p for p in LED_PATTERNS if p not in ("off", "hang_up", "error")))(v)
     if key in ("quiet_louder_count", "noisy_louder_count"):
         return _want_int(v, 0, 5)
     if key == "late_after_rings":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from deskline.call.ladder import WORDINGS
 from deskline.dsp.state import FLOOR_DBOV
 from deskline.engine import BaseSink
 
@@ -29,7 +30,13 @@ _FLAG_BY_PHRASE = {
 }
 
 
+#: a wording's phrase -> the standard phrase it stands for (``gov``'s "对不起，听不到您的声音…"
+#: is the silent ladder's goodbye all the same)
+_STANDARD_OF = {worded: std for words in WORDINGS.values() for std, worded in words.items()}
+
+
 def _prompt_flag(phrase: str, reason: str) -> str | None:
+    phrase = _STANDARD_OF.get(phrase, phrase)
     if phrase in _FLAG_BY_PHRASE:
         return _FLAG_BY_PHRASE[phrase]
     if phrase == "speak_louder":

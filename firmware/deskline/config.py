@@ -55,6 +55,7 @@ class HwConfig:
     mute_led_pin: int = 22
     mute_relay_pin: int = 23
     line_release_pin: int | None = 24   # "none": no relay, the LED asks the agent to hang up
+    beacon_pin: int | None = None       # a desk beacon lit while a supervisor call stands
     hold_key_pin: int | None = 5
     greet_key_pin: int | None = 6
     anything_else_key_pin: int | None = 13

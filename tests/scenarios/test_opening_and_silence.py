@@ -39,6 +39,7 @@ def test_answered_after_the_third_ring_gets_the_late_greeting():
     play = next(a for a in out.actions if getattr(a, "phrase", "") == "greeting_late")
     assert dict(play.values) == {"hotline_name": "12345", "agent_no": "1024"}
     assert out.record["rings"] == 4
+    assert out.record["late_greeting"] and not out.record["silent"]
 
 
 @pytest.mark.parametrize("profile, pause_s, release_s", [("standard", 5.0, 5.0), ("gov", 3.0, 2.0)])
@@ -77,3 +78,26 @@ def test_caller_who_answers_the_repeat_stops_the_silent_ladder():
     assert out.phrases() == ["greeting", "greeting_repeat"]
     assert out.releases() == [] and not out.notes("release")
     assert out.record["end_reason"] == "agent_hangup"
+
+
+def test_ringing_that_stops_is_recorded_as_an_unanswered_call():
+    from deskline.replay.simulate import simulate_samples
+    from scenario_kit import config
+
+    b = CallBuilder(70.0)
+    b.background(noise("freesound_fridge.wav"), -62.0, rng=np.random.default_rng(5))
+    b.event(Ring(0.0))
+    b.event(Ring(4.0))                                  # the caller gives up
+    b.event(Ring(30.0))                                 # a new caller, answered at once
+    b.event(Hook(31.0, True))
+    b.caller(speech("aishell1_BAC009S0724W0121.wav", -24.0), 31.0 + 20.0)
+    b.event(Hook(69.0, False))
+    result, records = simulate_samples(b.samples(), rate_hz=b.rate_hz, events=b.events,
+                                       config=config())
+    assert [r["end_reason"] for r in records] == ["unanswered", "agent_hangup"]
+    missed, answered = records
+    assert missed["rings"] == 2 and missed["answered_t_s"] is None
+    assert answered["rings"] == 1 and near(answered["answer_delay_s"], 1.0, 0.01)
+    assert answered["agent_no"] == "1024" and not answered["late_greeting"]
+    play = [a for a in result.actions if type(a).__name__ == "Play"]
+    assert play[0].phrase == "greeting"                 # two rings of its own: not late

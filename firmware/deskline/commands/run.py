@@ -229,7 +229,8 @@ def build(cfg):
 
         def open_recorder():
             journal = Journal(cfg.journal.path)
-            return CallRecorder(journal, source="live", profile=cfg.profile.name), journal.close
+            return CallRecorder(journal, source="live", profile=cfg.profile.name,
+                                agent_no=cfg.desk.agent_no), journal.close
 
         recorder = RecorderThread(open_recorder)
         on_close.append(lambda: recorder.finish(0.0))   # the service finishes it first

@@ -56,10 +56,11 @@ class CallRecorder(BaseSink):
     """
 
     def __init__(self, journal: Journal, *, source: str = "live", profile: str = "",
-                 checkpoint_s: float = 5.0):
+                 agent_no: str = "", checkpoint_s: float = 5.0):
         self.journal = journal
         self.source = source
         self.profile = profile
+        self.agent_no = agent_no
         self.checkpoint_s = checkpoint_s
         self.call_id: int | None = None
         #: every call this recorder opened, in order
@@ -86,7 +87,8 @@ class CallRecorder(BaseSink):
     def _open(self, t_s: float) -> int:
         self._reset_call()
         self._start_t_s = t_s
-        self.call_id = self.journal.open_call(t_s, source=self.source, profile=self.profile)
+        self.call_id = self.journal.open_call(t_s, source=self.source, profile=self.profile,
+                                              agent_no=self.agent_no)
         self.call_ids.append(self.call_id)
         return self.call_id
 
@@ -197,6 +199,10 @@ class CallRecorder(BaseSink):
                 if action.kind == "far_end_hangup" and self._far_end_t_s is None:
                     self._far_end_t_s = t_s
                     self.journal.update_call(self.call_id, far_end_hangup_t_s=t_s)
+                elif action.kind == "ringing_stopped" and self._answered_t_s is None:
+                    # the caller gave up before the answer: a call of its own, unanswered,
+                    # not the first rings of the next one
+                    self._close(t_s, "unanswered", None)
             elif name == "Release":
                 self.journal.fact(self.call_id, t_s, "release")
                 if self._far_end_t_s is not None:
@@ -231,6 +237,8 @@ class CallRecorder(BaseSink):
         flag = _prompt_flag(action.phrase, action.reason) if asked_by == "device" else None
         if flag:
             self.journal.update_call(self.call_id, **{flag: 1})
+        if action.phrase == "greeting_late":
+            self.journal.update_call(self.call_id, late_greeting=1)
 
     # --- ending --------------------------------------------------------------------------
 

@@ -376,7 +376,7 @@ def _nonempty(v):
 
 _POSITIVE_TIMES = {"judge_window_s", "noise_window_s", "quiet_min_speech_s", "noisy_min_speech_s",
                    "silence_timeout_s", "ring_reset_s", "hold_warn_s", "hold_limit_s",
-                   "speakerphone_agent_s"}
+                   "speakerphone_agent_s", "dead_air_s"}
 
 
 def _profile_check(key: str, v):

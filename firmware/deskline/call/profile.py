@@ -124,6 +124,9 @@ class Profile:
     #: LED pattern while a supervisor call stands (until the call ends; hold and hang-up
     #: patterns show over it); "" shows nothing.
     supervisor_led: str = "supervisor"
+    #: the call record counts a dead air when neither side has spoken this long mid-call (not
+    #: on hold, not while a phrase of ours plays).
+    dead_air_s: float = 10.0
 
     @classmethod
     def standard(cls) -> "Profile":

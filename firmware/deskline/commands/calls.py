@@ -95,6 +95,12 @@ def format_report(r: dict) -> str:
     lines.append(f"Device prompts: {r['device_prompts']}"
                  + (f" ({per_h:.1f} per hour of talk)" if per_h is not None else "")
                  + (f": {by}" if by else ""))
+    pace = r.get("agent_pace_per_min")
+    lines.append(f"The agent's line: {_secs(r.get('agent_talk_s'))} of talk"
+                 + (f" at {pace:.0f} syllables a minute (the standard: 120 characters)"
+                    if pace is not None else "")
+                 + f"; talk-overs: {r.get('talk_overs', 0)}; dead air: {r.get('dead_airs', 0)}"
+                 + (f" (longest {_secs(r['longest_dead_air_s'])})" if r.get("longest_dead_air_s") else ""))
     by_agent = ", ".join(f"{k} {v}" for k, v in r["agent_phrases_by_phrase"].items())
     lines.append(f"Phrases the agent played: {r['agent_phrases']}" + (f": {by_agent}" if by_agent else ""))
     if r["released_by"]:

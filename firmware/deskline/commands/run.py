@@ -230,7 +230,7 @@ def build(cfg):
         def open_recorder():
             journal = Journal(cfg.journal.path)
             return CallRecorder(journal, source="live", profile=cfg.profile.name,
-                                agent_no=cfg.desk.agent_no), journal.close
+                                agent_no=cfg.desk.agent_no, dead_air_s=cfg.profile.dead_air_s), journal.close
 
         recorder = RecorderThread(open_recorder)
         on_close.append(lambda: recorder.finish(0.0))   # the service finishes it first

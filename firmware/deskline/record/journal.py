@@ -36,8 +36,15 @@ SCHEMA_VERSION = 2
 _ADDED_COLUMNS = {
     "agent_no": "TEXT NOT NULL DEFAULT ''",
     "late_greeting": "INTEGER NOT NULL DEFAULT 0",
+    "agent_talk_s": "REAL NOT NULL DEFAULT 0",
+    "agent_syllables": "INTEGER NOT NULL DEFAULT 0",
+    "talk_overs": "INTEGER NOT NULL DEFAULT 0",
+    "dead_airs": "INTEGER NOT NULL DEFAULT 0",
+    "longest_dead_air_s": "REAL NOT NULL DEFAULT 0",
 }
-_ADDED_DEFAULTS = {"agent_no": "''", "late_greeting": "0"}
+_ADDED_DEFAULTS = {"agent_no": "''", "late_greeting": "0", "agent_talk_s": "0",
+                   "agent_syllables": "0", "talk_overs": "0", "dead_airs": "0",
+                   "longest_dead_air_s": "0"}
 
 #: Where the service keeps the record (systemd StateDirectory=deskline).
 DEFAULT_PATH = "/var/lib/deskline/calls.db"
@@ -65,7 +72,12 @@ CREATE TABLE IF NOT EXISTS calls (
     quiet INTEGER NOT NULL DEFAULT 0,    -- ... for a quiet caller
     noisy INTEGER NOT NULL DEFAULT 0,    -- ... for a noisy line
     agent_no TEXT NOT NULL DEFAULT '',   -- the agent at the desk (config [desk] agent_no)
-    late_greeting INTEGER NOT NULL DEFAULT 0  -- answered late: the apology was the greeting
+    late_greeting INTEGER NOT NULL DEFAULT 0,  -- answered late: the apology was the greeting
+    agent_talk_s REAL NOT NULL DEFAULT 0,      -- the agent's speech on the transmit tap
+    agent_syllables INTEGER NOT NULL DEFAULT 0,  -- ... syllables in it (estimated, dsp/pace.py)
+    talk_overs INTEGER NOT NULL DEFAULT 0,     -- the agent starting while the caller spoke
+    dead_airs INTEGER NOT NULL DEFAULT 0,      -- both silent past the profile's dead_air_s
+    longest_dead_air_s REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS holds (
     id INTEGER PRIMARY KEY,
@@ -102,7 +114,8 @@ _CALL_FIELDS = (
     "id", "started_at", "source", "profile", "start_t_s", "rings", "answered_t_s",
     "answer_delay_s", "ended_t_s", "duration_s", "far_end_hangup_t_s", "released_by",
     "end_reason", "caller_speech_s", "caller_level_dbov", "caller_snr_db", "silent", "quiet",
-    "noisy", "agent_no", "late_greeting",
+    "noisy", "agent_no", "late_greeting", "agent_talk_s", "agent_syllables", "talk_overs",
+    "dead_airs", "longest_dead_air_s",
 )
 
 
@@ -286,8 +299,11 @@ class Journal:
         for k in ("silent", "quiet", "noisy", "late_greeting"):
             out[k] = bool(out[k])
         for k in ("start_t_s", "answered_t_s", "answer_delay_s", "ended_t_s", "duration_s",
-                  "far_end_hangup_t_s", "caller_speech_s", "caller_level_dbov", "caller_snr_db"):
+                  "far_end_hangup_t_s", "caller_speech_s", "caller_level_dbov", "caller_snr_db",
+                  "agent_talk_s", "longest_dead_air_s"):
             out[k] = _r(out[k])
+        talk = out["agent_talk_s"] or 0.0
+        out["agent_pace_per_min"] = _r(60.0 * out["agent_syllables"] / talk, 1) if talk >= 1.0 else None
         out["holds"] = [
             {"start_t_s": _r(a), "end_t_s": _r(b), "length_s": _r(c)}
             for a, b, c in self._db.execute(
@@ -353,6 +369,13 @@ class Journal:
         talk_h = talk_s / 3600.0
         first, last = q(f"SELECT MIN(started_at), MAX(started_at) FROM calls{where}",
                         args).fetchone()
+        if "agent_talk_s" in have:
+            a_talk, a_syl, overs, dead, longest_dead = q(
+                "SELECT COALESCE(SUM(agent_talk_s), 0), COALESCE(SUM(agent_syllables), 0), "
+                "COALESCE(SUM(talk_overs), 0), COALESCE(SUM(dead_airs), 0), "
+                f"MAX(longest_dead_air_s) FROM calls{where}", args).fetchone()
+        else:
+            a_talk, a_syl, overs, dead, longest_dead = 0.0, 0, 0, 0, None
         end_reasons = dict(q(f"SELECT end_reason, COUNT(*) FROM calls{where}"
                              + (" AND" if where else " WHERE") + " end_reason IS NOT NULL "
                              "GROUP BY end_reason ORDER BY end_reason", args).fetchall())
@@ -390,6 +413,12 @@ class Journal:
             "device_prompts": n_prompts,
             "device_prompts_by_phrase": by_phrase,
             "prompts_per_hour": _r(n_prompts / talk_h, 1) if talk_h > 0 else None,
+            "agent_talk_s": _r(a_talk, 1),
+            # syllables a minute: characters a minute in Mandarin (the standard asks 120)
+            "agent_pace_per_min": _r(60.0 * a_syl / a_talk, 1) if a_talk >= 1.0 else None,
+            "talk_overs": overs,
+            "dead_airs": dead,
+            "longest_dead_air_s": _r(longest_dead, 1),
             "agent_phrases": sum(by_agent.values()),
             "agent_phrases_by_phrase": by_agent,
         }

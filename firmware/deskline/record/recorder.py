@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from deskline.call.ladder import WORDINGS
+from deskline.dsp.pace import PaceCounter
 from deskline.dsp.state import FLOOR_DBOV
 from deskline.engine import BaseSink
 
@@ -23,6 +24,10 @@ def _r(x: float | None, nd: int = 2) -> float | None:
 
 #: Analysis hop of the line meter (DESIGN: 10 ms at 8 kHz).
 HOP_S = 0.01
+#: a phrase of ours is still on the line this long after its end (its echo): not the agent
+_PHRASE_TAIL_S = 0.3
+#: the caller has been speaking this long when the agent starts: a talk-over
+_TALK_OVER_CALLER_S = 0.3
 
 _FLAG_BY_PHRASE = {
     "greeting_repeat": "silent", "no_sound_goodbye": "silent",
@@ -56,11 +61,12 @@ class CallRecorder(BaseSink):
     """
 
     def __init__(self, journal: Journal, *, source: str = "live", profile: str = "",
-                 agent_no: str = "", checkpoint_s: float = 5.0):
+                 agent_no: str = "", dead_air_s: float = 10.0, checkpoint_s: float = 5.0):
         self.journal = journal
         self.source = source
         self.profile = profile
         self.agent_no = agent_no
+        self.dead_air_s = dead_air_s
         self.checkpoint_s = checkpoint_s
         self.call_id: int | None = None
         #: every call this recorder opened, in order
@@ -81,6 +87,16 @@ class CallRecorder(BaseSink):
         self._caller_level_dbov: float | None = None
         self._next_checkpoint_t_s = 0.0
         self._cause = None
+        # the agent's line (transmit tap): pace, talk-overs, dead air
+        self._pace = PaceCounter()
+        self._sounding = False
+        self._sound_end_t_s = -1e9
+        self._tx_was_speech = False
+        self._rx_run_s = 0.0
+        self._talk_overs = 0
+        self._quiet_s = 0.0
+        self._dead_airs = 0
+        self._longest_dead_s = 0.0
 
     # --- events ------------------------------------------------------------------------
 
@@ -132,6 +148,8 @@ class CallRecorder(BaseSink):
             elif name == "Flash":
                 self.journal.fact(self.call_id, t_s, "flash")
             elif name == "PhraseDone":
+                self._sounding = False
+                self._sound_end_t_s = t_s
                 data = {"phrase": event.phrase}
                 if event.cut:
                     data["cut"] = True
@@ -153,9 +171,40 @@ class CallRecorder(BaseSink):
         self._noise_sum_dbov += rx.noise_dbov
         if rx.speech and rx.tone is None and (event.tx is None or not event.tx.speech):
             self._speech_hops += 1
+        self._agent_line(event)
         if event.t_s >= self._next_checkpoint_t_s:
             self._next_checkpoint_t_s = event.t_s + self.checkpoint_s
             self._checkpoint(event.t_s)
+
+    def _agent_line(self, event) -> None:
+        """The agent's pace, talk-overs and dead air from one hop (not on hold: checked)."""
+        rx, tx = event.rx, event.tx
+        ours = self._sounding or event.t_s - self._sound_end_t_s < _PHRASE_TAIL_S
+        rx_talk = rx.speech and rx.tone is None and not ours
+        tx_talk = tx is not None and tx.speech and tx.tone is None and not ours
+        if tx is not None:
+            self._pace.hop(tx_talk, tx.level_dbov)
+            if tx_talk and not self._tx_was_speech and self._rx_run_s >= _TALK_OVER_CALLER_S:
+                self._talk_overs += 1
+            self._tx_was_speech = tx_talk
+        self._rx_run_s = self._rx_run_s + HOP_S if rx_talk and not tx_talk else (
+            self._rx_run_s if rx_talk else 0.0)
+        if rx.speech or (tx is not None and tx.speech) or ours:
+            self._quiet_s = 0.0
+            return
+        before = self._quiet_s
+        self._quiet_s += HOP_S
+        if before < self.dead_air_s - 1e-9 <= self._quiet_s:
+            self._dead_airs += 1
+        if self._quiet_s >= self.dead_air_s - 1e-9:
+            self._longest_dead_s = max(self._longest_dead_s, self._quiet_s)
+
+    def _agent_figures(self) -> dict:
+        self._pace.finish()
+        return {"agent_talk_s": round(self._pace.talk_s, 2),
+                "agent_syllables": self._pace.syllables, "talk_overs": self._talk_overs,
+                "dead_airs": self._dead_airs,
+                "longest_dead_air_s": round(self._longest_dead_s, 2)}
 
     def _caller_figures(self) -> dict:
         speech_s = self._speech_hops * HOP_S
@@ -185,9 +234,11 @@ class CallRecorder(BaseSink):
             name = type(action).__name__
             t_s = action.t_s
             if name == "Play":
+                self._sounding = True
                 self._play(action, notes)
             elif name == "Mute":
                 self.journal.fact(self.call_id, t_s, "mute", {"on": action.on})
+                self._quiet_s = 0.0          # a hold is no dead air, before or after
                 if action.on and not self._on_hold:
                     self._on_hold = True
                     self.journal.hold_start(self.call_id, t_s)
@@ -216,6 +267,8 @@ class CallRecorder(BaseSink):
             elif name == "Alert":
                 self.journal.fact(self.call_id, t_s, "alert", {"reason": action.reason})
             elif name == "StopPlayback":
+                self._sounding = False
+                self._sound_end_t_s = t_s
                 self.journal.fact(self.call_id, t_s, "stop_playback")
             elif name == "State":
                 self.journal.fact(self.call_id, t_s, "state", {"name": action.name})
@@ -243,7 +296,7 @@ class CallRecorder(BaseSink):
     # --- ending --------------------------------------------------------------------------
 
     def _close(self, t_s: float, end_reason: str, released_by: str | None) -> None:
-        self.journal.update_call(self.call_id, **self._caller_figures())
+        self.journal.update_call(self.call_id, **self._caller_figures(), **self._agent_figures())
         self.journal.close_call(self.call_id, t_s, end_reason=end_reason, released_by=released_by)
         self.call_id = None
         self._reset_call()

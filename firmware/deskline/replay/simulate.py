@@ -58,7 +58,8 @@ def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
         journal = Journal(":memory:")
     try:
         recorder = CallRecorder(journal, source=source, profile=profile_name,
-                                agent_no=controller.desk.agent_no)
+                                agent_no=controller.desk.agent_no,
+                                dead_air_s=controller.profile.dead_air_s)
         plans = config.audio.tone_plans if config is not None else None
         engine = Replay(controller=controller, playback=playback, meter_factory=meter_factory(plans),
                         recorder=recorder, keep_trace=keep_trace)

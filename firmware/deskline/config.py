@@ -376,7 +376,7 @@ def _nonempty(v):
 
 _POSITIVE_TIMES = {"judge_window_s", "noise_window_s", "quiet_min_speech_s", "noisy_min_speech_s",
                    "silence_timeout_s", "ring_reset_s", "hold_warn_s", "hold_limit_s",
-                   "speakerphone_agent_s", "dead_air_s"}
+                   "speakerphone_agent_s", "dead_air_s", "pace_window_s", "pace_cue_s"}
 
 
 def _profile_check(key: str, v):
@@ -388,6 +388,11 @@ def _profile_check(key: str, v):
         if v == "":
             return v
         return _choice(*(p for p in LED_PATTERNS if p not in ("off", "hang_up", "error")))(v)
+    if key == "pace_cue_per_min":
+        v = _want_float(v)
+        if v != 0.0 and not 130.0 <= v <= 600.0:
+            raise _Bad(f"{v:g} is out of range 130..600 syllables a minute (0: no cue)")
+        return v
     if key in ("quiet_louder_count", "noisy_louder_count"):
         return _want_int(v, 0, 5)
     if key == "late_after_rings":

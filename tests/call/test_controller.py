@@ -736,3 +736,54 @@ def test_next_due_is_the_end_of_ringing_between_rings():
     ctl.handle(Ring(1.0))
     assert ctl.next_due_s() == pytest.approx(1.0 + Profile.standard().ring_reset_s)
     assert Controller(Profile.standard(), DeskIdentity()).next_due_s() is None   # idle desk
+
+
+# --- the agent's pace ---------------------------------------------------------------------------
+
+def _agent_at(per_min, start_s, end_s):
+    """The agent speaking ``per_min`` syllables a minute (a swell of loudness each) in
+    stretches of 4 s with 0.6 s pauses, from ``start_s`` to ``end_s``."""
+    import math
+    syl_s = 60.0 / per_min
+
+    def tx(t):
+        if not start_s <= t < end_s or (t - start_s) % 4.6 >= 4.0:
+            return False
+        phase = ((t - start_s) % 4.6) % syl_s / syl_s
+        return talk(t, -32.0 + 12.0 * math.sin(math.pi * phase) ** 2)
+    return tx
+
+
+def _pace_profile(**kw):
+    from dataclasses import replace
+    return replace(Profile.standard(), pace_cue_per_min=180.0, **kw)
+
+
+def test_an_agent_running_well_above_the_pace_gets_a_gentle_cue():
+    sim = Sim(profile=_pace_profile(), phrase_s={"greeting": 3.0})
+    sim.run(70.0, tx=_agent_at(300, 5.0, 60.0))
+    leds = [(a.pattern, a.t_s) for a in sim.of("Led")]
+    assert leds[0][0] == "pace" and 5.0 + 30.0 <= leds[0][1] <= 5.0 + 45.0
+    assert leds[1] == ("off", pytest.approx(leds[0][1] + 3.0, abs=0.02))
+    note = sim.of("Note")
+    high = [dict(n.data) for n in note if n.kind == "agent_pace_high"]
+    assert high and 200 <= high[0]["per_min"] <= 400
+    # at most once a window of speech
+    assert [p for p, _ in leds].count("pace") <= 2
+
+
+def test_an_agent_at_the_standards_pace_gets_no_cue():
+    sim = Sim(profile=_pace_profile(), phrase_s={"greeting": 3.0})
+    sim.run(70.0, tx=_agent_at(120, 5.0, 60.0))
+    assert not [a for a in sim.of("Led") if a.pattern == "pace"]
+    assert not [n for n in sim.of("Note") if n.kind == "agent_pace_high"]
+
+
+def test_no_pace_cue_unless_configured_and_never_over_hold():
+    sim = Sim(phrase_s={"greeting": 3.0}).run(70.0, tx=_agent_at(300, 5.0, 60.0))
+    assert not [a for a in sim.of("Led") if a.pattern == "pace"]
+    sim = Sim(profile=_pace_profile(), phrase_s={"greeting": 3.0, "hold_ask": 2.0})
+    sim.run(70.0, tx=_agent_at(300, 10.0, 60.0), events=[key(4.0, "hold")])   # muted at 8 s
+    pats = [a.pattern for a in sim.of("Led")]
+    assert pats[0] == "on" and "pace" not in pats
+    assert not [n for n in sim.of("Note") if n.kind == "agent_pace_high"]

@@ -88,6 +88,7 @@ from deskline.call.ladder import (
 )
 from deskline.call.profile import DeskIdentity, Profile
 from deskline.call.speaker import Playing, Speaker
+from deskline.dsp.pace import HOP_S as PACE_HOP_S, count_syllables
 from deskline.dsp.state import FLOOR_DBOV
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,8 @@ class Controller:
         due = []
         if self._hold_asked_t is not None:
             due.append(self._consent_due())
+        if self._pace_cue_until is not None:
+            due.append(self._pace_cue_until)
         if self._state == "hold":
             if self._led == "on":
                 due.append(self._hold_t + p.hold_warn_s)
@@ -214,6 +217,10 @@ class Controller:
         self._supervisor_presses = 0
         self._supervisor_standing = False
         self._hold_asked_t: float | None = None   # hold_ask ended: waiting for the consent
+        self._pace_run: list[float] = []          # the agent's current stretch: hop levels
+        self._pace_stretches: list[tuple[int, float]] = []   # (syllables, seconds), newest last
+        self._pace_cue_until: float | None = None
+        self._pace_cued_t = _NEVER
         self._release_waited = False
         self._hands_free_since: float | None = None
         self._hands_free_figures: dict | None = None   # set: the prompt waits for its pause
@@ -430,6 +437,33 @@ class Controller:
         return [Mute(t, False), self._led_to(self._resting_led(), t),
                 Note(t, "hold_end", {"hold_s": round(t - self._hold_t, 2)})]
 
+    def _agent_pace(self, speaking: bool, level_dbov: float, t: float) -> list[Action]:
+        """The agent's pace over their last ``pace_window_s`` of speech; the ``pace`` cue when it
+        runs above ``pace_cue_per_min`` (at most once a window, and only over a resting LED)."""
+        p = self.profile
+        if speaking:
+            self._pace_run.append(level_dbov)
+            return []
+        if not self._pace_run:
+            return []
+        run, self._pace_run = self._pace_run, []
+        self._pace_stretches.append((count_syllables(run), len(run) * PACE_HOP_S))
+        talk = sum(s for _, s in self._pace_stretches)
+        while self._pace_stretches and talk - self._pace_stretches[0][1] >= p.pace_window_s:
+            talk -= self._pace_stretches.pop(0)[1]
+        if talk < p.pace_window_s - 1e-9:
+            return []
+        rate = 60.0 * sum(n for n, _ in self._pace_stretches) / talk
+        if rate <= p.pace_cue_per_min or t - self._pace_cued_t < p.pace_window_s:
+            return []
+        out: list[Action] = [Note(t, "agent_pace_high", {"per_min": round(rate, 1),
+                                                          "over_s": round(talk, 1)})]
+        self._pace_cued_t = t
+        if self._led == self._resting_led():
+            out.append(self._led_to("pace", t))
+            self._pace_cue_until = t + p.pace_cue_s
+        return out
+
     def _consent_due(self) -> float:
         """When the caller, asked to hold, has consented: an answer and a pause, or silence."""
         p = self.profile
@@ -521,6 +555,9 @@ class Controller:
             self._caller_run_s = 0.0
             self._caller_audible_run_s = 0.0
 
+        if tx is not None and p.pace_cue_per_min > 0:
+            # on hold the agent speaks to the room, not to the caller
+            out += self._agent_pace(agent_now and self._state != "hold", tx.level_dbov, t)
         self._hands_free_cue(ev.echo, t)
         if rx.tone is None and not ours:
             self._judge.observe(rx)
@@ -647,6 +684,10 @@ class Controller:
                         Note(t, "hold_long", {"hold_s": round(held, 2),
                                               "warn_s": p.hold_warn_s})]
         out += self._hold_consented(t)
+        if self._pace_cue_until is not None and t >= self._pace_cue_until - 1e-9:
+            self._pace_cue_until = None
+            if self._led == "pace":
+                out.append(self._led_to(self._resting_led(), t))
         out += self._hands_free_prompt(t)
         st = self._step
         if st is None:

@@ -127,6 +127,13 @@ class Profile:
     #: the call record counts a dead air when neither side has spoken this long mid-call (not
     #: on hold, not while a phrase of ours plays).
     dead_air_s: float = 10.0
+    #: a gentle LED cue (``pace``, ``pace_cue_s`` long) when the agent's own pace, estimated
+    #: from the transmit tap over the last ``pace_window_s`` of their speech, runs above this
+    #: many syllables (characters) a minute; the standard asks about 120 and the estimate is
+    #: good to a quarter (``bench/agent_pace.py``), hence well above it. 0: no cue.
+    pace_cue_per_min: float = 0.0
+    pace_window_s: float = 30.0
+    pace_cue_s: float = 3.0
 
     @classmethod
     def standard(cls) -> "Profile":

@@ -237,11 +237,18 @@ class Journal:
         self._write(f"UPDATE calls SET {cols} WHERE id=?", (*fields.values(), call_id))
 
     def prompt(self, call_id: int, t_s: float, phrase: str, reason: str, asked_by: str,
-               measurements: dict) -> None:
-        """Record a phrase the device played, why, and the measurements behind it."""
-        self._write("INSERT INTO prompts (call_id, t_s, phrase, reason, asked_by, measurements) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (call_id, t_s, phrase, reason, asked_by, json.dumps(measurements, sort_keys=True)))
+               measurements: dict) -> int:
+        """Record a phrase the device played, why, and the measurements behind it; returns
+        the prompt's id."""
+        return self._write(
+            "INSERT INTO prompts (call_id, t_s, phrase, reason, asked_by, measurements) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (call_id, t_s, phrase, reason, asked_by, json.dumps(measurements, sort_keys=True)))
+
+    def prompt_measurements(self, prompt_id: int, measurements: dict) -> None:
+        """Put the line as it was when a prompt began in place of what was known then."""
+        self._write("UPDATE prompts SET measurements=? WHERE id=?",
+                    (json.dumps(measurements, sort_keys=True), prompt_id))
 
     def hold_start(self, call_id: int, t_s: float) -> None:
         self._write("INSERT INTO holds (call_id, start_t_s) VALUES (?, ?)", (call_id, t_s))

@@ -6,9 +6,11 @@ through a :class:`deskline.record.journal.Journal` as things happen.
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 from deskline.call.ladder import WORDINGS
+from deskline.dsp.grid import HOP_S
 from deskline.dsp.pace import PaceCounter
 from deskline.dsp.state import FLOOR_DBOV
 from deskline.engine import BaseSink
@@ -22,8 +24,6 @@ log = logging.getLogger(__name__)
 def _r(x: float | None, nd: int = 2) -> float | None:
     return None if x is None else round(float(x), nd)
 
-#: Analysis hop of the line meter (DESIGN: 10 ms at 8 kHz).
-HOP_S = 0.01
 #: a phrase of ours is still on the line this long after its end (its echo): not the agent
 _PHRASE_TAIL_S = 0.3
 #: the caller has been speaking this long when the agent starts: a talk-over
@@ -79,6 +79,8 @@ class CallRecorder(BaseSink):
         self._answered_t_s: float | None = None
         self._far_end_t_s: float | None = None
         self._on_hold = False
+        self._holds: list = []      # (start, end or None) of the call's holds, call clock
+        self._pending: list = []    # prompts waiting for the line as it was when they began
         self._hangup_asked = False
         self._speech_hops = 0
         self._line_hops = 0
@@ -89,8 +91,8 @@ class CallRecorder(BaseSink):
         self._cause = None
         # the agent's line (transmit tap): pace, talk-overs, dead air
         self._pace = PaceCounter()
-        self._sounding = False
-        self._sound_end_t_s = -1e9
+        self._sounds: list = []     # (start, end or None) of our phrases, call clock
+        self._last_counted_t_s: float | None = None
         self._tx_was_speech = False
         self._rx_run_s = 0.0
         self._talk_overs = 0
@@ -148,8 +150,7 @@ class CallRecorder(BaseSink):
             elif name == "Flash":
                 self.journal.fact(self.call_id, t_s, "flash")
             elif name == "PhraseDone":
-                self._sounding = False
-                self._sound_end_t_s = t_s
+                self._sound_ends(t_s)
                 data = {"phrase": event.phrase}
                 if event.cut:
                     data["cut"] = True
@@ -161,11 +162,21 @@ class CallRecorder(BaseSink):
 
     def _line(self, event) -> None:
         rx = event.rx
-        self._last_rx = rx
         if self._answered_t_s is None or self.call_id is None:
+            self._last_rx = rx
             return
-        if self._on_hold:
-            return
+        # a line state can reach the record after what the desk did next (a live desk hears
+        # the line a run at a time): it is counted by its own time, not by when it came
+        if self._pending:
+            self._settle_prompts(event.t_s)
+        self._last_rx = rx
+        if not self._held_at(event.t_s):
+            self._count(event, rx)
+
+    def _held_at(self, t_s: float) -> bool:
+        return any(a <= t_s and (b is None or t_s < b) for a, b in self._holds)
+
+    def _count(self, event, rx) -> None:
         self._caller_level_dbov = rx.active_level_dbov
         self._line_hops += 1
         self._noise_sum_dbov += rx.noise_dbov
@@ -179,7 +190,12 @@ class CallRecorder(BaseSink):
     def _agent_line(self, event) -> None:
         """The agent's pace, talk-overs and dead air from one hop (not on hold: checked)."""
         rx, tx = event.rx, event.tx
-        ours = self._sounding or event.t_s - self._sound_end_t_s < _PHRASE_TAIL_S
+        # by the line's own time: a live desk hears the line a run after it acts
+        ours = any(a <= event.t_s and (b is None or event.t_s < b + _PHRASE_TAIL_S)
+                   for a, b in self._sounds[-3:])
+        prev, self._last_counted_t_s = self._last_counted_t_s, event.t_s
+        if prev is not None and event.t_s - prev > 2 * HOP_S + 1e-9:
+            self._quiet_s = 0.0        # the hops in between were a hold: no dead air across it
         rx_talk = rx.speech and rx.tone is None and not ours
         tx_talk = tx is not None and tx.speech and tx.tone is None and not ours
         if tx is not None:
@@ -198,6 +214,10 @@ class CallRecorder(BaseSink):
             self._dead_airs += 1
         if self._quiet_s >= self.dead_air_s - 1e-9:
             self._longest_dead_s = max(self._longest_dead_s, self._quiet_s)
+
+    def _sound_ends(self, t_s: float) -> None:
+        if self._sounds and self._sounds[-1][1] is None:
+            self._sounds[-1] = (self._sounds[-1][0], t_s)
 
     def _agent_figures(self) -> dict:
         self._pace.finish()
@@ -234,16 +254,18 @@ class CallRecorder(BaseSink):
             name = type(action).__name__
             t_s = action.t_s
             if name == "Play":
-                self._sounding = True
+                self._sound_ends(t_s)
+                self._sounds.append((t_s, None))
                 self._play(action, notes)
             elif name == "Mute":
                 self.journal.fact(self.call_id, t_s, "mute", {"on": action.on})
-                self._quiet_s = 0.0          # a hold is no dead air, before or after
                 if action.on and not self._on_hold:
                     self._on_hold = True
+                    self._holds.append((t_s, None))
                     self.journal.hold_start(self.call_id, t_s)
                 elif not action.on and self._on_hold:
                     self._on_hold = False
+                    self._holds[-1] = (self._holds[-1][0], t_s)
                     self.journal.hold_end(self.call_id, t_s)
             elif name == "Note":
                 self.journal.fact(self.call_id, t_s, action.kind, dict(action.data))
@@ -267,8 +289,7 @@ class CallRecorder(BaseSink):
             elif name == "Alert":
                 self.journal.fact(self.call_id, t_s, "alert", {"reason": action.reason})
             elif name == "StopPlayback":
-                self._sounding = False
-                self._sound_end_t_s = t_s
+                self._sound_ends(t_s)
                 self.journal.fact(self.call_id, t_s, "stop_playback")
             elif name == "State":
                 self.journal.fact(self.call_id, t_s, "state", {"name": action.name})
@@ -277,15 +298,12 @@ class CallRecorder(BaseSink):
         by_key = action.reason.startswith("key:") or (
             type(self._cause).__name__ == "Key" and abs(self._cause.t_s - action.t_s) < 1e-9)
         asked_by = "agent" if by_key else "device"
-        measurements: dict = {}
-        rx = self._last_rx
-        if rx is not None:
-            measurements["rx"] = {k: v for k, v in rx.to_dict().items() if k != "tone"}
-        measurements.update(self._caller_figures())
-        if notes:
-            measurements["notes"] = notes
-        self.journal.prompt(self.call_id, action.t_s, action.phrase, action.reason, asked_by,
-                            measurements)
+        measurements = self._measurements(notes)
+        prompt_id = self.journal.prompt(self.call_id, action.t_s, action.phrase, action.reason,
+                                        asked_by, measurements)
+        # a live desk hears the line a run after it acts: the measurements are put right once
+        # the line up to the prompt's start has been heard (a replay has it at hand already)
+        self._pending.append((action.t_s, prompt_id, notes, measurements))
         self.journal.fact(self.call_id, action.t_s, "play", {"phrase": action.phrase})
         flag = _prompt_flag(action.phrase, action.reason) if asked_by == "device" else None
         if flag:
@@ -293,9 +311,29 @@ class CallRecorder(BaseSink):
         if action.phrase == "greeting_late":
             self.journal.update_call(self.call_id, late_greeting=1)
 
+    def _measurements(self, notes: dict) -> dict:
+        measurements: dict = {}
+        rx = self._last_rx
+        if rx is not None:
+            measurements["rx"] = {k: v for k, v in rx.to_dict().items() if k != "tone"}
+        measurements.update(self._caller_figures())
+        if notes:
+            measurements["notes"] = notes
+        return measurements
+
+    def _settle_prompts(self, heard_until_s: float) -> None:
+        """The prompts that began a hop or more before ``heard_until_s``: the line up to them
+        has been heard, and their measurements are what it says."""
+        while self._pending and self._pending[0][0] <= heard_until_s - HOP_S + 1e-9:
+            _, prompt_id, notes, written = self._pending.pop(0)
+            now = self._measurements(notes)
+            if now != written:
+                self.journal.prompt_measurements(prompt_id, now)
+
     # --- ending --------------------------------------------------------------------------
 
     def _close(self, t_s: float, end_reason: str, released_by: str | None) -> None:
+        self._settle_prompts(math.inf)    # the line as last heard, for a prompt at the very end
         self.journal.update_call(self.call_id, **self._caller_figures(), **self._agent_figures())
         self.journal.close_call(self.call_id, t_s, end_reason=end_reason, released_by=released_by)
         self.call_id = None

@@ -48,8 +48,10 @@ def simulate_samples(rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = No
 
 def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
               keep_trace: bool) -> tuple[ReplayResult, list]:
+    from deskline.config import HwConfig
     from deskline.dsp.meter import meter_factory
     from deskline.record.journal import Journal
+    from deskline.replay.driver import settle_times
     from deskline.record.recorder import CallRecorder
 
     controller, playback, profile_name = _controller_and_playback(config)
@@ -61,8 +63,9 @@ def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
                                 agent_no=controller.desk.agent_no,
                                 dead_air_s=controller.profile.dead_air_s)
         plans = config.audio.tone_plans if config is not None else None
+        hw = config.hw if config is not None else HwConfig()
         engine = Replay(controller=controller, playback=playback, meter_factory=meter_factory(plans),
-                        recorder=recorder, keep_trace=keep_trace)
+                        recorder=recorder, keep_trace=keep_trace, settle_s=settle_times(hw))
         result = engine.run_source(audio, rate_hz=rate_hz, events=events)
         records = [journal.call(i) for i in result.call_ids]
     finally:

@@ -1,4 +1,9 @@
-"""How fast the default voice speaks: syllables per second over the catalog's recordings.
+"""How fast the default voice speaks, against the standard's pace: characters a minute.
+
+The standard (seed 001, 语音运用 4) asks "语速：适中，每分钟应保持在120个字左右": 120 characters a
+minute. A Mandarin character is one syllable, so the Mandarin figure is the pinyin syllables
+said a minute; English has no figure of its own and is held to the same 120 counted in words.
+The goal is 120 ± 15 in both.
 
 For each language it reads the recording of every phrase's own words (``sounds/<zh-CN|en>/``;
 the shared digits, numbers and titles are single words and left out), counts the syllables the
@@ -54,6 +59,8 @@ from deskline.phrases.template import fixed_pieces
 from deskline.replay.simulate import EXAMPLE_AGENT_NO, EXAMPLE_HOTLINE_NAME, EXAMPLE_HOTLINE_NAME_EN
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+STANDARD_PER_MIN = 120   # seed 001: "每分钟应保持在120个字左右"
+TOLERANCE_PER_MIN = 15
 TRANSCRIPTS = pathlib.Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 KEEP_S = 0.06            # lead-in + tail kept by the trim (2 x 30 ms)
 FRAME = 160              # 10 ms at 16 kHz
@@ -113,7 +120,8 @@ def measure_dir(sounds: pathlib.Path, lang: str, cat) -> dict:
                     commas.append(p[0])
     rates = np.array([r for r, _ in per])
     per.sort()
-    return {"syllables": int(syl), "seconds": secs, "syl_s": syl / secs,
+    per_min = 60 * (syl if lang == "zh" else words) / secs
+    return {"syllables": int(syl), "seconds": secs, "syl_s": syl / secs, "per_min": per_min,
             "wpm": 60 * words / secs if lang == "en" else None,
             "median": float(np.median(rates)), "p10": float(np.percentile(rates, 10)),
             "p90": float(np.percentile(rates, 90)), "slowest": per[0], "fastest": per[-1],
@@ -200,7 +208,8 @@ def main(argv=None) -> int:
                 render.SPEEDS_WPM[lang] = before
             rows.append((lang, wpm, what, m))
             greet.append((lang, wpm, g, m["comma_s"]))
-            print(f"{lang} {wpm} wpm ({what}): {m['syl_s']:.2f} syl/s"
+            print(f"{lang} {wpm} wpm ({what}): {m['per_min']:.0f} {'characters' if lang == 'zh' else 'words'}"
+                  f"/min (standard {STANDARD_PER_MIN}), {m['syl_s']:.2f} syl/s"
                   + (f", {m['wpm']:.0f} words/min" if m["wpm"] else "")
                   + f"; greeting {g[0]:.2f} s", flush=True)
     lines = [
@@ -209,17 +218,22 @@ def main(argv=None) -> int:
         f"(espeak-ng, {platform.machine()}, Python {platform.python_version()}). "
         "Speaking time is each recording's length less the 30 ms kept at either end; pauses "
         "inside a phrase count. Per-phrase figures over the recordings of 6 syllables or more. "
-        "Goals: Mandarin 4-5 syllables a second (a calm, clear hotline pace), English 150-170 "
-        "words a minute (telephone prompt practice); -26 dBov ±0.5 P.56, peaks ≤ -3 dBov.", "",
-        "| lang | espeak-ng -s | recordings | syllables / s | words / min | per phrase median (p10-p90) "
+        f"Goal: the standard's pace, \"每分钟应保持在120个字左右\" (seed 001, 语音运用 4): Mandarin "
+        f"{STANDARD_PER_MIN} ± {TOLERANCE_PER_MIN} characters (syllables) a minute; English, which "
+        f"has no figure of its own, the same {STANDARD_PER_MIN} ± {TOLERANCE_PER_MIN} counted in "
+        "words; -26 dBov ±0.5 P.56, peaks ≤ -3 dBov.", "",
+        "| lang | espeak-ng -s | recordings | a minute (zh characters, en words) | within 120 ± 15 "
+        "| syllables / s | words / min | per phrase syllables / s median (p10-p90) "
         "| slowest / fastest | P.56 level dBov | max peak dBov | energy the trim cut, dB (worst) "
         "| first / last sample dBov (worst) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lang, wpm, what, m in rows:
         lines.append(
             f"| {lang} | {wpm} | {what}, {m['files']} files, {m['syllables']} syl, {m['seconds']:.0f} s "
-            f"| **{m['syl_s']:.2f}** | {'%.0f' % m['wpm'] if m['wpm'] else '-'} "
+            f"| **{m['per_min']:.0f}** "
+            f"| {'yes' if abs(m['per_min'] - STANDARD_PER_MIN) <= TOLERANCE_PER_MIN else 'no'} "
+            f"| {m['syl_s']:.2f} | {'%.0f' % m['wpm'] if m['wpm'] else '-'} "
             f"| {m['median']:.2f} ({m['p10']:.2f}-{m['p90']:.2f}) "
             f"| {m['slowest'][0]:.2f} {m['slowest'][1]} / {m['fastest'][0]:.2f} {m['fastest'][1]} "
             f"| {m['level'][0]:.2f} … {m['level'][1]:.2f} | {m['peak']:.2f} | {m['cut_db']:.0f} "

@@ -56,6 +56,7 @@ class HwConfig:
     mute_led_pin: int = 22
     mute_relay_pin: int = 23
     line_release_pin: int | None = 24   # "none": no relay, the LED asks the agent to hang up
+    beacon_pin: int | None = None       # a desk beacon lit while a supervisor call stands
     hold_key_pin: int | None = 5
     greet_key_pin: int | None = 6
     anything_else_key_pin: int | None = 13
@@ -413,10 +414,23 @@ def _nonempty(v):
 
 _POSITIVE_TIMES = {"judge_window_s", "noise_window_s", "quiet_min_speech_s", "noisy_min_speech_s",
                    "silence_timeout_s", "ring_reset_s", "hold_warn_s", "hold_limit_s",
-                   "speakerphone_agent_s"}
+                   "speakerphone_agent_s", "dead_air_s", "pace_window_s", "pace_cue_s"}
 
 
 def _profile_check(key: str, v):
+    if key == "wording":
+        from deskline.call.ladder import WORDINGS
+        return _choice(*WORDINGS)(v)
+    if key == "supervisor_led":
+        from deskline.call.events import LED_PATTERNS
+        if v == "":
+            return v
+        return _choice(*(p for p in LED_PATTERNS if p not in ("off", "hang_up", "error")))(v)
+    if key == "pace_cue_per_min":
+        v = _want_float(v)
+        if v != 0.0 and not 130.0 <= v <= 600.0:
+            raise _Bad(f"{v:g} is out of range 130..600 syllables a minute (0: no cue)")
+        return v
     if key in ("quiet_louder_count", "noisy_louder_count"):
         return _want_int(v, 0, 5)
     if key == "late_after_rings":

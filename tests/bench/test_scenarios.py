@@ -59,11 +59,28 @@ def test_a_chopped_ring_counts_once_per_burst(bench):
     bench.expect_phrase("greeting_late", bench.slack_s)
 
 
+#: the longest "请您稍等，好吗？" at the standard's pace, with room to spare (seconds)
+HOLD_ASK_MAX_S = 8.0
+
+
+def hold_mute_s(bench) -> float:
+    """Time from the hold key to the mute: the question, then 2 s without an answer (the
+    device mutes only once the caller has consented: it never mutes over the question)."""
+    return HOLD_ASK_MAX_S + bench.profile.hold_consent_s + bench.slack_s
+
+
+def release_s(bench, talk_s: float) -> float:
+    """Longest wait for the device's release after its last prompt started: the prompt, the
+    caller's remaining turns and 5 s of their silence (no release while the caller speaks)."""
+    p = bench.profile
+    return talk_s + max(p.release_after_s, p.release_quiet_s) + 15.0 + bench.slack_s
+
+
 def test_hold_key_mutes_and_lights_then_resumes(bench):
     answer(bench)
     bench.press("hold")
     bench.expect_phrase("hold_ask", bench.slack_s)
-    bench.wait_output("MUTE_RELAY", True, bench.slack_s)
+    bench.wait_output("MUTE_RELAY", True, hold_mute_s(bench))
     bench.wait_output("MUTE_LED", True, bench.slack_s)
     assert not bench.outputs()["LINE_RELEASE"]
     bench.press("hold")
@@ -75,7 +92,7 @@ def test_hold_key_mutes_and_lights_then_resumes(bench):
 def test_a_long_hold_blinks_the_led_while_the_microphone_stays_muted(bench):
     answer(bench)
     bench.press("hold")
-    bench.wait_output("MUTE_RELAY", True, bench.slack_s)
+    bench.wait_output("MUTE_RELAY", True, hold_mute_s(bench))
     bench.wait_output("MUTE_LED", True, bench.slack_s)
     assert bench.count_edges("MUTE_LED", 0.3) == 0          # steady before the warning
     bench.wait_output("MUTE_LED", False, bench.profile.hold_warn_s + bench.slack_s)
@@ -96,7 +113,7 @@ def test_silent_caller_gets_the_ladder_then_the_line_is_released(bench):
 def test_hanging_up_on_hold_leaves_the_desk_safe(bench):
     answer(bench)
     bench.press("hold")
-    bench.wait_output("MUTE_RELAY", True, bench.slack_s)
+    bench.wait_output("MUTE_RELAY", True, hold_mute_s(bench))
     bench.hang_up()
     bench.wait_output("MUTE_RELAY", False, bench.slack_s)
     bench.wait_output("MUTE_LED", False, bench.slack_s)
@@ -127,7 +144,7 @@ def test_a_quiet_caller_is_asked_to_speak_louder_then_to_switch_phones_then_rele
     switch = bench.expect_phrase("switch_phone_quiet", talk_s + bench.slack_s)
     # the caller got a fresh hearing in between
     assert switch.t_s - louder.t_s >= p.judge_window_s + p.quiet_min_speech_s - 0.1
-    bench.wait_output("LINE_RELEASE", True, p.release_after_s + bench.slack_s)
+    bench.wait_output("LINE_RELEASE", True, release_s(bench, talk_s))
     assert not bench.outputs()["MUTE_RELAY"]
     bench.hang_up()
     bench.wait_output("LINE_RELEASE", False, bench.slack_s)
@@ -140,7 +157,7 @@ def test_a_noisy_line_gets_too_noisy_goodbye_then_the_line_is_released(bench):
                             gap_s=p.min_pause_s + 0.4)
     talk_s = bench.caller_says(with_noise_8k(turns, NOISY_SPEECH_DBOV, NOISE_UNDER_DB))
     bench.expect_phrase("too_noisy_goodbye", talk_s + bench.slack_s)
-    bench.wait_output("LINE_RELEASE", True, p.release_after_s + bench.slack_s)
+    bench.wait_output("LINE_RELEASE", True, release_s(bench, talk_s))
     bench.hang_up()
     bench.wait_output("LINE_RELEASE", False, bench.slack_s)
 

@@ -90,8 +90,9 @@ def test_a_click_is_not_the_caller_speaking():
 
 def test_gov_profile_silent_ladder_uses_three_and_two_seconds():
     sim = Sim(profile=Profile.gov(), desk=DeskIdentity(line_release=True)).run(20.0)
-    # greeting 0–2, +3 → repeat 5–7, +3 → goodbye 10–12, +2 → release 14
-    assert_plays(sim, [(0.0, "greeting"), (5.0, "greeting_repeat"), (10.0, "no_sound_goodbye")])
+    # greeting 0–2, +3 → repeat 5–7, +3 → goodbye 10–12, +2 → release 14; seed 001's words
+    assert_plays(sim, [(0.0, "greeting"), (5.0, "greeting_repeat_gov"),
+                       (10.0, "no_sound_goodbye_gov")])
     assert near(sim.of("Release")[0].t_s, 14.0)
 
 
@@ -141,13 +142,15 @@ def sentences(level, start, talk_s=3.0, gap_s=1.0, until=1e9):
 
 
 def test_quiet_caller_gets_speak_louder_then_switch_phone_then_release():
-    sim = Sim().run(35.0, rx=sentences(-44.0, 2.5))
+    sim = Sim().run(40.0, rx=sentences(-44.0, 2.5, until=26.0))
     # judging starts once the caller is confirmed (2.8 s); window full after 2 s of judged
     # speech (4.8), 3 s of quiet speech → 8.8 (sentence 2 is 6.5–9.5), + 0.8 s pause → 10.3;
     # fresh hearing after the prompt (ends 12.3, tail 12.6): quiet again at 15.6, verdict at
-    # 19.6 (sentence 18.5–21.5), pause → 22.3; the phrase ends 24.3 → release 29.3
+    # 19.6 (sentence 18.5–21.5), pause → 22.3; the phrase ends 24.3, but the caller answers
+    # 24.3–25.5: the release waits for 5 s of their silence → 30.5
     assert_plays(sim, [(0.0, "greeting"), (10.3, "speak_louder"), (22.3, "switch_phone_quiet")])
-    assert near(sim.of("Release")[0].t_s, 29.3)
+    assert near(sim.of("Release")[0].t_s, 30.5)
+    assert [n.data["ladder"] for n in sim.of("Note") if n.kind == "release_waits"] == ["quiet"]
     prompts = [n.data for n in sim.of("Note") if n.kind == "prompt"]
     assert [p["reason"] for p in prompts] == ["quiet", "quiet"]
     assert prompts[0]["caller_level_dbov"] == pytest.approx(-44.0, abs=0.5)
@@ -163,12 +166,13 @@ def test_quiet_caller_who_speaks_up_after_the_prompt_is_left_alone():
 
 
 def test_gov_asks_a_quiet_caller_twice_before_switch_phone():
-    sim = Sim(profile=Profile.gov()).run(60.0, rx=sentences(-44.0, 2.5))
-    assert [p for _, p in sim.plays()] == ["greeting", "speak_louder", "speak_louder",
-                                           "switch_phone_quiet"]
+    sim = Sim(profile=Profile.gov()).run(70.0, rx=sentences(-44.0, 2.5, until=50.0))
+    assert [p for _, p in sim.plays()] == ["greeting", "speak_louder_gov", "speak_louder_gov",
+                                           "switch_phone_quiet_gov"]
     rel = sim.of("Release")[0].t_s
     end_switch = sim.plays()[-1][0] + 2.0
-    assert near(rel, end_switch + 2.0)
+    assert rel >= end_switch + 2.0 - TOL
+    assert near(rel, 49.5 + 5.0)      # the caller's last sentence ends 49.5: 5 s of silence
 
 
 @pytest.mark.parametrize("levels", [
@@ -250,8 +254,8 @@ def test_a_quiet_tone_is_never_a_quiet_caller():
 
 # --- noisy line ---------------------------------------------------------------------------------
 
-def noisy(level=-26.0, noise=-32.0, start=2.5):
-    base = sentences(level, start)
+def noisy(level=-26.0, noise=-32.0, start=2.5, until=1e9):
+    base = sentences(level, start, until=until)
     def rx(t):
         lv = base(t)
         if lv is None:
@@ -262,11 +266,19 @@ def noisy(level=-26.0, noise=-32.0, start=2.5):
 
 
 def test_noisy_line_gets_too_noisy_goodbye_then_release():
-    sim = Sim().run(40.0, rx=noisy())
+    sim = Sim().run(40.0, rx=noisy(until=16.0))
     # judged from 2.8, window full at 4.8, 4 s of noisy speech: 0.7 s + 3 s (6.5–9.5) + 0.3 s
     # → 10.8 in sentence 3 (10.5–13.5), pause → 14.3; the phrase ends 16.3 → release 21.3
     assert_plays(sim, [(0.0, "greeting"), (14.3, "too_noisy_goodbye")])
     assert near(sim.of("Release")[0].t_s, 21.3)
+
+
+def test_no_ladder_releases_while_the_caller_speaks_or_within_5_s_after():
+    # the noisy caller keeps talking in sentences after "too noisy, goodbye" until 33.5
+    sim = Sim().run(50.0, rx=noisy(until=34.0))
+    rel = sim.of("Release")
+    assert len(rel) == 1 and near(rel[0].t_s, 33.5 + 5.0)
+    assert sim.ctl.state == "released"
     note = [n.data for n in sim.of("Note") if n.kind == "prompt"][0]
     assert note["reason"] == "noisy" and note["snr_db"] < 9.0
     play = sim.of("Play")[1]
@@ -275,10 +287,10 @@ def test_noisy_line_gets_too_noisy_goodbye_then_release():
 
 def test_gov_asks_a_noisy_line_to_speak_louder_twice_first():
     sim = Sim(profile=Profile.gov()).run(90.0, rx=noisy())
-    assert [p for _, p in sim.plays()] == ["greeting", "speak_louder", "speak_louder",
-                                           "too_noisy_goodbye"]
+    assert [p for _, p in sim.plays()] == ["greeting", "speak_louder_gov", "speak_louder_gov",
+                                           "too_noisy_goodbye_gov"]
     assert all(p.reason == "noisy" for p in sim.of("Play")[1:])
-    assert near(sim.of("Release")[0].t_s, sim.plays()[-1][0] + 2.0 + 2.0)
+    assert not sim.of("Release")        # the caller never stops talking: never released
 
 
 def test_an_ordinary_background_noise_is_not_a_noisy_line():
@@ -290,18 +302,46 @@ def test_an_ordinary_background_noise_is_not_a_noisy_line():
 # --- hold ---------------------------------------------------------------------------------------
 
 def test_hold_asks_mutes_escalates_and_resumes():
-    events = [key(5.0, "hold"), key(130.0, "hold")]
-    sim = Sim().run(135.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
-    assert_plays(sim, [(0.0, "greeting"), (5.0, "hold_ask"), (130.0, "hold_resume")])
+    events = [key(5.0, "hold"), key(135.0, "hold")]
+    sim = Sim().run(140.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
+    # hold_ask 5–7; no answer: muted after 2 s of silence (9.0); past 2 min the longer apology
+    assert_plays(sim, [(0.0, "greeting"), (5.0, "hold_ask"), (135.0, "hold_resume_long")])
     mutes = [(round(m.t_s, 2), m.on) for m in sim.of("Mute")]
-    assert mutes == [(7.0, True), (130.0, False)]
+    assert mutes == [(9.0, True), (135.0, False)]
     leds = [(round(a.t_s, 1), a.pattern) for a in sim.of("Led")]
     assert [p for _, p in leds] == ["on", "blink_slow", "blink_fast", "off"]
-    assert near(leds[1][0], 27.0) and near(leds[2][0], 127.0) and near(leds[3][0], 130.0)
+    assert near(leds[1][0], 29.0) and near(leds[2][0], 129.0) and near(leds[3][0], 135.0)
     kinds = [n.kind for n in sim.of("Note")]
     assert "hold_over_limit" in kinds
+    start = [n for n in sim.of("Note") if n.kind == "hold_start"][0]
+    assert start.data["consent"] == "silence"
     end = [n for n in sim.of("Note") if n.kind == "hold_end"][0]
-    assert end.data["hold_s"] == pytest.approx(123.0, abs=0.3)
+    assert end.data["hold_s"] == pytest.approx(126.0, abs=0.3)
+
+
+def test_hold_mutes_after_the_callers_answer_and_a_pause():
+    # hold_ask 5–7; the caller says "好的" 7.3–8.3; muted after a 0.8 s pause: 9.1
+    rx = lambda t: -26.0 if (2.5 <= t < 4.5 or 7.3 <= t < 8.3) else None
+    sim = Sim().run(30.0, rx=rx, events=[key(5.0, "hold"), key(25.0, "hold")])
+    mutes = [(m.t_s, m.on) for m in sim.of("Mute")]
+    assert mutes[0][1] is True and near(mutes[0][0], 9.1)
+    assert [n.data["consent"] for n in sim.of("Note") if n.kind == "hold_start"] == ["answer"]
+    assert sim.plays()[-1] == (25.0, "hold_resume")        # a short hold: the short apology
+
+
+def test_hold_never_mutes_while_the_caller_is_still_answering():
+    # a long answer 7.2–12.0: nothing is muted until it is over and 0.8 s have passed
+    rx = lambda t: -26.0 if (2.5 <= t < 4.5 or 7.2 <= t < 12.0) else None
+    sim = Sim().run(20.0, rx=rx, events=[key(5.0, "hold")])
+    mute = sim.of("Mute")[0]
+    assert mute.on and near(mute.t_s, 12.8)
+
+
+def test_gov_resumes_a_hold_with_seed_001_words():
+    events = [key(5.0, "hold"), key(25.0, "hold")]
+    sim = Sim(profile=Profile.gov()).run(30.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None,
+                                         events=events)
+    assert sim.plays()[-1] == (25.0, "hold_resume_thanks")
 
 
 def test_hold_pressed_again_before_the_caller_is_muted_takes_it_back():
@@ -336,6 +376,55 @@ def test_caller_speech_after_goodbye_restarts_the_silence():
     sim = Sim().run(35.0, rx=rx, events=events)
     assert_plays(sim, [(0.0, "greeting"), (5.0, "goodbye"), (15.0, "anything_else"),
                        (22.0, "hanging_up")])
+
+
+def test_caller_who_answers_anything_else_is_never_released():
+    # goodbye 5–7, silent → anything_else 12–14; the caller answers for six seconds 14.5–20.5
+    events = [key(5.0, "goodbye")]
+    rx = lambda t: -26.0 if (2.5 <= t < 4.5 or 14.5 <= t < 20.5) else None
+    sim = Sim().run(60.0, rx=rx, events=events)
+    assert [p for _, p in sim.plays()] == ["greeting", "goodbye", "anything_else"]
+    assert not sim.of("Release") and sim.ctl.state == "talking"
+    spoke = [n.data for n in sim.of("Note") if n.kind == "caller_spoke"]
+    assert spoke[-1] == {"ladder": "closing", "step": "hanging_up"}
+
+
+def test_caller_who_answers_i_am_hanging_up_is_not_released():
+    # ... anything_else 12–14, hanging_up 19–21; the caller speaks up at 22.0
+    events = [key(5.0, "goodbye")]
+    rx = lambda t: -26.0 if (2.5 <= t < 4.5 or 22.0 <= t < 23.0) else None
+    sim = Sim().run(60.0, rx=rx, events=events)
+    assert [p for _, p in sim.plays()] == ["greeting", "goodbye", "anything_else", "hanging_up"]
+    assert not sim.of("Release") and sim.ctl.state == "talking"
+
+
+def test_gov_closing_ladder_speaks_seed_001():
+    events = [key(5.0, "goodbye")]
+    sim = Sim(profile=Profile.gov()).run(30.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None,
+                                         events=events)
+    assert [p for _, p in sim.plays()] == ["greeting", "goodbye_gov", "anything_else_gov",
+                                           "hanging_up"]
+    assert sim.of("Release")
+
+
+def test_supervisor_key_shows_on_the_led_until_the_call_ends_under_hold():
+    events = [key(5.0, "supervisor"), key(8.0, "hold"), key(20.0, "hold")]
+    sim = Sim().run(30.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
+    leds = [(round(a.t_s, 1), a.pattern) for a in sim.of("Led")]
+    assert leds[0] == (5.0, "supervisor")
+    assert [p for _, p in leds] == ["supervisor", "on", "supervisor"]   # hold shows over it
+    no_led = Sim(profile=Profile().with_values(supervisor_led="")).run(
+        30.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events[:1])
+    assert not no_led.of("Led") and no_led.of("Alert")
+
+
+def test_pad_key_values_ride_in_the_key_name():
+    desk = DeskIdentity(hotline_name="榆林市残疾人服务热线", agent_no="3")
+    sim = Sim(desk=desk).run(8.0, events=[key(5.0, "phrase:complaint_deadline?title=sir&days=15")])
+    play = sim.of("Play")[-1]
+    assert play.phrase == "complaint_deadline"
+    assert play.values["title"] == "sir" and play.values["days"] == "15"
+    assert play.values["agent_no"] == "3"
 
 
 def test_agent_speaking_after_goodbye_stops_the_closing_ladder():
@@ -526,7 +615,7 @@ def test_the_hands_free_prompt_can_be_turned_off():
 def test_another_key_during_hold_brings_the_caller_back_first():
     events = [key(5.0, "hold"), key(15.0, "goodbye")]
     sim = Sim().run(18.0, rx=lambda t: -26.0 if 2.5 <= t < 4.5 else None, events=events)
-    assert [(round(m.t_s, 1), m.on) for m in sim.of("Mute")] == [(7.0, True), (15.0, False)]
+    assert [(round(m.t_s, 1), m.on) for m in sim.of("Mute")] == [(9.0, True), (15.0, False)]
     assert sim.of("Led")[-1].pattern == "off"
     assert sim.plays()[-1] == (15.0, "goodbye")
 
@@ -638,7 +727,7 @@ def test_next_due_covers_the_hold_warnings():
     ctl = Controller(Profile.standard(), DeskIdentity())
     acts = _sleeping_driver(ctl, [Hook(0.0, True), Key(5.0, "hold")], 200.0)
     leds = [(round(a.t_s, 6), a.pattern) for a in acts if isinstance(a, Led)]
-    assert leds == [(7.0, "on"), (27.0, "blink_slow"), (127.0, "blink_fast")]
+    assert leds == [(9.0, "on"), (29.0, "blink_slow"), (129.0, "blink_fast")]
     assert ctl.next_due_s() is None                  # over the limit: waits for the agent
 
 
@@ -647,3 +736,54 @@ def test_next_due_is_the_end_of_ringing_between_rings():
     ctl.handle(Ring(1.0))
     assert ctl.next_due_s() == pytest.approx(1.0 + Profile.standard().ring_reset_s)
     assert Controller(Profile.standard(), DeskIdentity()).next_due_s() is None   # idle desk
+
+
+# --- the agent's pace ---------------------------------------------------------------------------
+
+def _agent_at(per_min, start_s, end_s):
+    """The agent speaking ``per_min`` syllables a minute (a swell of loudness each) in
+    stretches of 4 s with 0.6 s pauses, from ``start_s`` to ``end_s``."""
+    import math
+    syl_s = 60.0 / per_min
+
+    def tx(t):
+        if not start_s <= t < end_s or (t - start_s) % 4.6 >= 4.0:
+            return False
+        phase = ((t - start_s) % 4.6) % syl_s / syl_s
+        return talk(t, -32.0 + 12.0 * math.sin(math.pi * phase) ** 2)
+    return tx
+
+
+def _pace_profile(**kw):
+    from dataclasses import replace
+    return replace(Profile.standard(), pace_cue_per_min=180.0, **kw)
+
+
+def test_an_agent_running_well_above_the_pace_gets_a_gentle_cue():
+    sim = Sim(profile=_pace_profile(), phrase_s={"greeting": 3.0})
+    sim.run(70.0, tx=_agent_at(300, 5.0, 60.0))
+    leds = [(a.pattern, a.t_s) for a in sim.of("Led")]
+    assert leds[0][0] == "pace" and 5.0 + 30.0 <= leds[0][1] <= 5.0 + 45.0
+    assert leds[1] == ("off", pytest.approx(leds[0][1] + 3.0, abs=0.02))
+    note = sim.of("Note")
+    high = [dict(n.data) for n in note if n.kind == "agent_pace_high"]
+    assert high and 200 <= high[0]["per_min"] <= 400
+    # at most once a window of speech
+    assert [p for p, _ in leds].count("pace") <= 2
+
+
+def test_an_agent_at_the_standards_pace_gets_no_cue():
+    sim = Sim(profile=_pace_profile(), phrase_s={"greeting": 3.0})
+    sim.run(70.0, tx=_agent_at(120, 5.0, 60.0))
+    assert not [a for a in sim.of("Led") if a.pattern == "pace"]
+    assert not [n for n in sim.of("Note") if n.kind == "agent_pace_high"]
+
+
+def test_no_pace_cue_unless_configured_and_never_over_hold():
+    sim = Sim(phrase_s={"greeting": 3.0}).run(70.0, tx=_agent_at(300, 5.0, 60.0))
+    assert not [a for a in sim.of("Led") if a.pattern == "pace"]
+    sim = Sim(profile=_pace_profile(), phrase_s={"greeting": 3.0, "hold_ask": 2.0})
+    sim.run(70.0, tx=_agent_at(300, 10.0, 60.0), events=[key(4.0, "hold")])   # muted at 8 s
+    pats = [a.pattern for a in sim.of("Led")]
+    assert pats[0] == "on" and "pace" not in pats
+    assert not [n for n in sim.of("Note") if n.kind == "agent_pace_high"]

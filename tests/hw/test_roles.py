@@ -113,3 +113,45 @@ def test_phrase_pad_keys_are_desk_keys_named_by_their_phrase():
 def test_a_phrase_key_on_a_used_pin_is_refused_by_the_desk_too():
     with pytest.raises(HardwareError, match="GPIO5 is given to both key:hold and key:phrase:x"):
         DeskIO(DeskPins(keys={"hold": 5, "phrase:x": 5}), MockFactory(), "fake")
+
+
+def test_every_pattern_the_controller_asks_for_is_shown(desk):
+    from deskline.call.events import LED_PATTERNS
+
+    for pattern in LED_PATTERNS:
+        desk.led.show(pattern)
+        assert desk.snapshot()["led"] == pattern
+    desk.led.show("off")
+
+
+def test_supervisor_pattern_flashes_twice_a_beat_and_stops_for_another(desk):
+    import time
+
+    pin = desk.factory.pin(22)
+    desk.led.show("supervisor")
+    time.sleep(2.2)                                  # a beat is 2 s: two flashes in it
+    ons = [s for s in pin.states if s.state]
+    assert len(ons) >= 3
+    desk.led.show("off")
+    time.sleep(0.15)
+    n = len(pin.states)
+    time.sleep(0.3)
+    assert len(pin.states) == n and not pin.state    # the cycle is gone, the LED dark
+
+
+def test_beacon_is_an_optional_output_reset_by_safe():
+    from deskline.config import loads_config
+
+    assert DeskPins.from_config(loads_config("").hw).beacon is None
+    pins = DeskPins.from_config(loads_config("[hw]\nbeacon_pin = 16\n").hw)
+    assert pins.beacon == 16 and pins.all_pins()["beacon"] == 16
+    d = fake.open_desk(pins)
+    try:
+        d.beacon.set(True)
+        assert d.snapshot()["beacon"] and d.factory.pin(16).state
+        d.safe()
+        assert not d.snapshot()["beacon"]
+    finally:
+        d.close()
+    with pytest.raises(HardwareError, match="GPIO22 is given to both mute_led and beacon"):
+        DeskIO(DeskPins(beacon=22), MockFactory(), "fake")

@@ -262,3 +262,94 @@ def test_a_second_writer_leaves_the_live_writers_call_open(tmp_path):
     live.close()                                   # the service died without closing the call
     with Journal(db) as restarted:
         assert restarted.recovered == [1]
+
+
+def test_ringing_that_stops_is_an_unanswered_call_of_its_own(tmp_path):
+    with Journal(tmp_path / "calls.db") as j:
+        rec = CallRecorder(j)
+        rec.on_event(Ring(0.0))
+        rec.on_event(Ring(4.0))
+        rec.on_actions([Note(14.0, "ringing_stopped", {"rings": 2})])   # the caller gave up
+        _normal_call(rec, 100.0, rings=1)
+        first, second = (j.call(i) for i in rec.call_ids)
+        r = j.report()
+    assert first["end_reason"] == "unanswered" and first["rings"] == 2
+    assert first["answered_t_s"] is None and first["duration_s"] == 0.0
+    assert second["rings"] == 1 and second["answer_delay_s"] == 4.0   # not 104 s, not 3 rings
+    assert r["unanswered"] == 1 and r["answered_within_3_rings"] == 1
+
+
+def test_late_greeting_is_recorded_and_not_a_silent_call(tmp_path):
+    with Journal(tmp_path / "calls.db") as j:
+        rec = CallRecorder(j, agent_no="1024")
+        for i in range(4):
+            rec.on_event(Ring(4.0 * i))
+        rec.on_event(Hook(16.0, True))
+        rec.on_actions([Play(16.0, "greeting_late", {"agent_no": "1024"}, reason="answered")])
+        _feed_speech(rec, 30.0, 34.0)
+        rec.on_event(Hook(60.0, False))
+        call = j.call(rec.call_ids[0])
+        r = j.report()
+    assert call["late_greeting"] and not call["silent"] and call["agent_no"] == "1024"
+    assert r["late_greetings"] == 1 and r["silent_calls"] == 0
+    assert r["agent_hung_up_first"] == 1
+
+
+def test_report_by_date_range_and_agent(tmp_path, capsys):
+    import json
+    db = tmp_path / "calls.db"
+    days = iter(["2026-03-01T09:00:00+00:00", "2026-03-02T23:59:00+00:00",
+                 "2026-03-03T00:01:00+00:00"])
+    with Journal(db, clock=lambda: next(days)) as j:
+        _normal_call(CallRecorder(j, agent_no="1001"), 0.0, rings=2)
+        _normal_call(CallRecorder(j, agent_no="1002"), 100.0, rings=4)
+        rec = CallRecorder(j, agent_no="1001")
+        _normal_call(rec, 200.0, rings=1)
+        rec.on_event(Key(260.0, "phrase:thanks"))          # after the on-hook: not a call's
+    code, out = _calls_cli(["--db", str(db), "--report", "--json", "--since", "2026-03-02",
+                            "--until", "2026-03-02"], capsys)
+    r = json.loads(out)
+    assert code == 0 and r["calls"] == 1 and r["answered_within_3_rings"] == 0
+    code, out = _calls_cli(["--db", str(db), "--report", "--json", "--agent", "1001"], capsys)
+    r = json.loads(out)
+    assert r["calls"] == 2 and r["holds"] == 2 and r["first_call_at"].startswith("2026-03-01")
+    code, out = _calls_cli(["--db", str(db), "--report", "--agent", "1001",
+                            "--since", "2026-03-02"], capsys)
+    assert out.splitlines()[0].startswith("Calls of agent 1001, started 2026-03-02")
+    assert "Calls: 1 (1 answered" in out
+    with pytest.raises(SystemExit):
+        _calls_cli(["--db", str(db), "--report", "--since", "March"], capsys)
+    assert "not a date (YYYY-MM-DD): 'March'" in capsys.readouterr().err
+
+
+def test_agent_phrases_in_the_report(tmp_path):
+    with Journal(tmp_path / "calls.db") as j:
+        rec = CallRecorder(j)
+        rec.on_event(Hook(0.0, True))
+        rec.on_actions([Play(0.0, "greeting", reason="answered")])
+        rec.on_event(Key(20.0, "phrase:wrong_number"))
+        rec.on_actions([Play(20.0, "wrong_number", reason="key:phrase")])
+        rec.on_event(Hook(40.0, False))
+        r = j.report()
+    assert r["agent_phrases"] == 1 and r["agent_phrases_by_phrase"] == {"wrong_number": 1}
+    assert r["device_prompts"] == 0
+
+
+def test_a_record_of_the_first_schema_gains_the_new_columns(tmp_path):
+    db = tmp_path / "old.db"
+    with Journal(db) as j:
+        _normal_call(CallRecorder(j))
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE calls DROP COLUMN agent_no")
+    con.execute("ALTER TABLE calls DROP COLUMN late_greeting")
+    con.execute("PRAGMA user_version=1")
+    con.commit()
+    con.close()
+    with Journal(db, readonly=True) as j:                 # read as it is: the defaults
+        assert j.call(1)["agent_no"] == "" and j.report(agent_no="")["calls"] == 1
+    with Journal(db) as j:                                # the service's open adds them
+        _normal_call(CallRecorder(j, agent_no="1003"), 100.0)
+        assert j.call(2)["agent_no"] == "1003" and j.call(1)["agent_no"] == ""
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    con.close()

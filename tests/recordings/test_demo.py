@@ -51,7 +51,8 @@ def test_all_six_calls_behave(demo_json):
     assert _plays(quiet) == ["greeting", "speak_louder", "switch_phone_quiet"]
     assert quiet["summary"]["quiet"]
     assert _plays(noisy) == ["greeting", "too_noisy_goodbye"] and noisy["summary"]["noisy"]
-    assert _plays(hold) == ["greeting", "hold_ask", "hold_resume", "goodbye"]
+    # past two minutes the longer apology (seed 001 item 16)
+    assert _plays(hold) == ["greeting", "hold_ask", "hold_resume_long", "goodbye"]
     leds = [a["pattern"] for a in hold["actions"] if a["action"] == "led"]
     assert leds == ["on", "blink_slow", "blink_fast", "off"]
     assert hold["summary"]["holds"][0]["length_s"] > 120.0

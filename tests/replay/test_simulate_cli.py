@@ -55,7 +55,7 @@ def test_malformed_events_line(tmp_path, capsys):
 def _silent_line(path, rate_hz=8000):
     rng = np.random.default_rng(3)
     fridge = load_clip(FIX / "freesound_fridge.wav", rate_hz=rate_hz)
-    n = int(40.0 * rate_hz)
+    n = int(70.0 * rate_hz)   # the whole ladder at the standard's 120 characters a minute
     x = np.tile(fridge, n // fridge.size + 1)[:n]
     x = x * (10 ** (-62 / 20) / np.sqrt(np.mean(x ** 2))) + rng.normal(0, 1e-5, n)
     sf.write(path, x, rate_hz, subtype="PCM_16")

@@ -25,7 +25,7 @@ def _answered_call(duration_s, rings, answer_s, *, caller_at=None, seed=0):
 
 
 def test_greeting_with_hotline_name_and_agent_number_on_off_hook():
-    out = replay(_answered_call(30.0, 2, 7.0, caller_at=15.0))
+    out = replay(_answered_call(45.0, 2, 7.0, caller_at=27.0))   # the caller answers it
     first = out.plays()[0]
     assert first[0] == "greeting" and near(first[1], 7.0 + HOOK_S, 0.02)
     play = next(a for a in out.actions if getattr(a, "phrase", "") == "greeting")
@@ -35,28 +35,37 @@ def test_greeting_with_hotline_name_and_agent_number_on_off_hook():
 
 
 def test_answered_after_the_third_ring_gets_the_late_greeting():
-    out = replay(_answered_call(30.0, 4, 13.5, caller_at=21.0))
+    out = replay(_answered_call(60.0, 4, 13.5, caller_at=39.0))
     assert out.plays()[0][0] == "greeting_late" and near(out.plays()[0][1], 13.5 + HOOK_S, 0.02)
-    assert "greeting" not in out.phrases()
+    assert out.phrases() == ["greeting_late"]
+    # the apology and who answered: seed 000 item 1 asks the hotline and the agent of it too
+    play = next(a for a in out.actions if getattr(a, "phrase", "") == "greeting_late")
+    assert dict(play.values) == {"hotline_name": "12345", "agent_no": "1024"}
     assert out.record["rings"] == 4
+    assert out.record["late_greeting"] and not out.record["silent"]
 
 
 @pytest.mark.parametrize("profile, pause_s, release_s", [("standard", 5.0, 5.0), ("gov", 3.0, 2.0)])
 def test_silent_call_ladder(profile, pause_s, release_s):
-    out = replay(_answered_call(50.0, 1, 1.0), profile=profile)
-    assert out.phrases() == ["greeting", "greeting_repeat", "no_sound_goodbye"]
+    out = replay(_answered_call(75.0, 1, 1.0), profile=profile)
+    # gov speaks seed 001's words: "您好，您的电话已接通，请讲！", "对不起，听不到您的声音…"
+    sfx = "_gov" if profile == "gov" else ""
+    repeat, goodbye = f"greeting_repeat{sfx}", f"no_sound_goodbye{sfx}"
+    assert out.phrases() == ["greeting", repeat, goodbye]
     g_end = out.done_t("greeting")
-    assert near(out.play_t("greeting_repeat"), g_end + pause_s)
-    assert near(out.play_t("no_sound_goodbye"), out.done_t("greeting_repeat") + pause_s)
+    assert near(out.play_t(repeat), g_end + pause_s)
+    assert near(out.play_t(goodbye), out.done_t(repeat) + pause_s)
     assert len(out.releases()) == 1
-    assert near(out.releases()[0], out.done_t("no_sound_goodbye") + release_s)
+    # the silent caller is released: the release waits the profile's pause and 5 s of the
+    # caller's silence, which a silent line has had all along
+    assert near(out.releases()[0], out.done_t(goodbye) + release_s)
     rec = out.record
     assert rec["silent"] and rec["end_reason"] == "device_release" and rec["released_by"] == "device"
-    assert [p["phrase"] for p in rec["prompts"]] == ["greeting", "greeting_repeat", "no_sound_goodbye"]
+    assert [p["phrase"] for p in rec["prompts"]] == ["greeting", repeat, goodbye]
 
 
 def test_silent_call_without_release_relay_asks_the_agent_to_hang_up():
-    out = replay(_answered_call(50.0, 1, 1.0), release_relay=False)
+    out = replay(_answered_call(75.0, 1, 1.0), release_relay=False)
     assert out.releases() == []
     hang = [t for p, t in out.leds() if p == "hang_up"]
     assert len(hang) == 1 and near(hang[0], out.done_t("no_sound_goodbye") + 5.0)
@@ -72,3 +81,26 @@ def test_caller_who_answers_the_repeat_stops_the_silent_ladder():
     assert out.phrases() == ["greeting", "greeting_repeat"]
     assert out.releases() == [] and not out.notes("release")
     assert out.record["end_reason"] == "agent_hangup"
+
+
+def test_ringing_that_stops_is_recorded_as_an_unanswered_call():
+    from deskline.replay.simulate import simulate_samples
+    from scenario_kit import config
+
+    b = CallBuilder(70.0)
+    b.background(noise("freesound_fridge.wav"), -62.0, rng=np.random.default_rng(5))
+    b.event(Ring(0.0))
+    b.event(Ring(4.0))                                  # the caller gives up
+    b.event(Ring(30.0))                                 # a new caller, answered at once
+    b.event(Hook(31.0, True))
+    b.caller(speech("aishell1_BAC009S0724W0121.wav", -24.0), 31.0 + 20.0)
+    b.event(Hook(69.0, False))
+    result, records = simulate_samples(b.samples(), rate_hz=b.rate_hz, events=b.events,
+                                       config=config())
+    assert [r["end_reason"] for r in records] == ["unanswered", "agent_hangup"]
+    missed, answered = records
+    assert missed["rings"] == 2 and missed["answered_t_s"] is None
+    assert answered["rings"] == 1 and near(answered["answer_delay_s"], 1.0, 0.01)
+    assert answered["agent_no"] == "1024" and not answered["late_greeting"]
+    play = [a for a in result.actions if type(a).__name__ == "Play"]
+    assert play[0].phrase == "greeting"                 # two rings of its own: not late

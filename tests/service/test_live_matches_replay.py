@@ -80,12 +80,12 @@ echo_tail_s = 0.1
 PLAN = [
     (0.5, "hook off"),
     (2.8, "press greet"),      # while the silent caller's greeting_repeat sounds: cuts it
-    (7.5, "press hold"),
-    (9.5, "press hold"),
-    (20.5, "hook on"),
+    (7.5, "press hold"),       # asked; muted after 2 s with no answer
+    (11.5, "press hold"),
+    (22.5, "hook on"),
 ]
-BUSY_AT_S = 14.0
-DURATION_S = 21.5
+BUSY_AT_S = 16.0
+DURATION_S = 23.5
 
 
 def _busy_tone(duration_s):
@@ -100,7 +100,7 @@ def _call() -> np.ndarray:
     b.background(fridge, -55.0, rng=np.random.default_rng(3))      # a room behind the caller
     caller = at_active_level(load_clip(FIXTURES / "silero_test.wav", rate_hz=RATE), -24.0)
     b.caller(caller[: 3 * RATE], 4.0)                 # answers the second greeting
-    b.caller(caller[3 * RATE: 6 * RATE], 10.5)        # and again after the hold
+    b.caller(caller[3 * RATE: 6 * RATE], 12.5)        # and again after the hold
     b.caller(_busy_tone(6.0), BUSY_AT_S)              # the caller's side hangs up
     x = b.samples().astype(np.float64)
     n0, n = int(MARK_AT_S * RATE), int(MARK_S * RATE)

@@ -176,7 +176,9 @@ def test_hold_key_mutes_and_lights_then_resumes(service):
     desk.factory.pin(5).drive_low()            # HOLD pressed ...
     run_for(svc, 0.1)
     desk.factory.pin(5).drive_high()           # ... and let go
-    run_for(svc, 0.6)                          # hold_ask played, then mute
+    run_for(svc, 0.6)                          # hold_ask played: the caller is asked first
+    assert desk.snapshot()["mute"] is False
+    run_for(svc, 2.2)                          # no answer for 2 s: consent, mute
     snap = desk.snapshot()
     assert snap["mute"] is True and snap["led"] == "on"
     desk.factory.pin(5).drive_low()

@@ -19,8 +19,11 @@ Behaviour (standard profile; see :mod:`deskline.call.ladder` for the ladders' di
 
     ring ring ring ring  off-hook ▕greeting_late▏   (more than late_after_rings rings)
     off-hook ▕greeting (hotline_name, agent_no)▏ ─▶ silent-call ladder armed
-    HOLD ▕hold_ask▏ mute on, LED on ──20 s── LED blink_slow ──120 s── LED blink_fast + note
-    HOLD (again)  mute off, LED off ▕hold_resume▏
+    (the late greeting names the desk too: seed 000 item 1 asks it of every first sentence)
+    HOLD ▕hold_ask▏ caller answers, pauses 0.8 s (or 2 s of no answer): mute on, LED on
+         ──20 s── LED blink_slow ──120 s── LED blink_fast + note
+    HOLD (again)  mute off, LED off ▕hold_resume▏ (past 120 s: ▕hold_resume_long▏)
+    SUPERVISOR  alert; LED ``supervisor`` while it stands (to the end of the call)
     busy/congestion tone on the receive tap → note far_end_hangup, LED hang_up
     release → Release (LINE_RELEASE relay fitted) or LED hang_up (ask the agent)
 
@@ -51,6 +54,11 @@ Rules that guard the caller:
   plays once a call, while talking, with no ladder running, in a pause of ``min_pause_s`` of
   both sides and of our own phrases. A cue that stops holding before the pause asks nothing.
 - Each device prompt is preceded by a ``Note("prompt", …)`` with the reason and the figures.
+- No ladder releases the line while the caller speaks or within ``release_quiet_s`` of the
+  caller's last words; a caller who answers the silent ladder's or the closing ladder's
+  prompts ends that ladder (``caller_spoke``) and the call goes back to talk.
+- Hold asks first: the microphone is muted only after the caller's answer and a pause
+  (``hold_answer_pause_s``), or ``hold_consent_s`` with no answer; never while anyone speaks.
 
 Notes for the call record (``Note.kind``: data): ``answered`` (rings, answer_delay_s),
 ``prompt`` (phrase, reason silent|quiet|noisy|closing|speakerphone, step, and the figures:
@@ -61,7 +69,8 @@ step, by agent|key), ``prompt_dropped`` (the verdict stopped holding before the 
 ``hold_start``, ``hold_long`` / ``hold_over_limit`` (hold_s), ``hold_end`` (hold_s),
 ``hold_cancelled``, ``far_end_hangup`` (plan, tone, tone_t_s), ``release`` (ladder, relay),
 ``flash``, ``unknown_key`` (name), ``ringing_stopped`` (rings), ``call_end`` (duration_s,
-device_done).
+device_done), ``release_waits`` (the caller spoke when the release was due: it waits for their
+silence), ``hold_start`` carries consent (answer|silence) and wait_s.
 """
 from __future__ import annotations
 
@@ -75,10 +84,11 @@ from deskline.call.events import (
 from deskline.call.judge import CallerJudge
 from deskline.call.ladder import (
     PRIORITY_GREETING, PRIORITY_KEY, PRIORITY_LADDER, RELEASE, Step, closing_steps, noisy_steps,
-    quiet_steps, silent_steps,
+    quiet_steps, silent_steps, worded,
 )
 from deskline.call.profile import DeskIdentity, Profile
 from deskline.call.speaker import Playing, Speaker
+from deskline.dsp.pace import HOP_S as PACE_HOP_S, count_syllables
 from deskline.dsp.state import FLOOR_DBOV
 
 log = logging.getLogger(__name__)
@@ -88,6 +98,9 @@ HANGUP_TONES = ("busy", "congestion")
 
 #: Phrases with hotline-name / agent-number template fields.
 _TEMPLATED = ("greeting", "greeting_late")
+
+#: The longer apology after a hold past the profile's limit (seed 001 item 16).
+HOLD_RESUME_LONG = "hold_resume_long"
 
 _NEVER = -math.inf
 
@@ -160,6 +173,10 @@ class Controller:
         if self._ended:
             return None
         due = []
+        if self._hold_asked_t is not None:
+            due.append(self._consent_due())
+        if self._pace_cue_until is not None:
+            due.append(self._pace_cue_until)
         if self._state == "hold":
             if self._led == "on":
                 due.append(self._hold_t + p.hold_warn_s)
@@ -168,7 +185,10 @@ class Controller:
         st = self._step
         if st is not None:
             base = max(st.base_t_s, self._caller_last_t) if st.silence_restarts else st.base_t_s
-            due.append(base + st.wait_s)
+            at = base + st.wait_s
+            if st.action == RELEASE:
+                at = max(at, self._caller_last_t + p.release_quiet_s)
+            due.append(at)
         return min(due) if due else None
 
     # --- call lifecycle ----------------------------------------------------------------------
@@ -183,6 +203,7 @@ class Controller:
         self._quality_ladder: str | None = None
         self._verdict_figures: dict = {}
         self._caller_run_s = 0.0
+        self._caller_audible_run_s = 0.0
         self._caller_last_t = _NEVER
         self._caller_power_s = 0.0   # sum of power x seconds of the caller's audible talk
         self._caller_talk_s = 0.0
@@ -194,6 +215,13 @@ class Controller:
         self._led = "off"
         self._hold_t = 0.0
         self._supervisor_presses = 0
+        self._supervisor_standing = False
+        self._hold_asked_t: float | None = None   # hold_ask ended: waiting for the consent
+        self._pace_run: list[float] = []          # the agent's current stretch: hop levels
+        self._pace_stretches: list[tuple[int, float]] = []   # (syllables, seconds), newest last
+        self._pace_cue_until: float | None = None
+        self._pace_cued_t = _NEVER
+        self._release_waited = False
         self._hands_free_since: float | None = None
         self._hands_free_figures: dict | None = None   # set: the prompt waits for its pause
         self._hands_free_asked = False
@@ -291,10 +319,7 @@ class Controller:
                               silence_restarts=True)
             self._set_state("closing", t, out)
         elif kind == "hold_ask":
-            self._muted = True
-            self._hold_t = t
-            out += [Mute(t, True), self._led_to("on", t), Note(t, "hold_start")]
-            self._set_state("hold", t, out)
+            self._hold_asked_t = t   # the question is out: mute once the caller has answered
         return out
 
     def _next_ladder_step(self, ladder: str, stage: int, t: float) -> list[Action]:
@@ -304,14 +329,18 @@ class Controller:
                  "closing": closing_steps}[ladder](p)
         nxt = stage + 1
         if nxt >= len(steps):
-            self._step = Step(ladder, nxt, RELEASE, t, p.release_after_s, needs_pause=False)
+            # a caller who answers the silent or closing ladder's last words is not released
+            self._step = Step(ladder, nxt, RELEASE, t, p.release_after_s, needs_pause=False,
+                              cancel_on_caller=ladder in ("silent", "closing"))
+            self._release_waited = False
             self._set_state("releasing", t, out)
         elif ladder == "silent":
             self._step = Step(ladder, nxt, steps[nxt], t, p.silence_timeout_s,
                               cancel_on_caller=True)
         elif ladder == "closing":
+            # the caller was asked "anything else?": an answer ends the ladder
             self._step = Step(ladder, nxt, steps[nxt], t, p.closing_silence_s,
-                              silence_restarts=True)
+                              silence_restarts=True, cancel_on_caller=True)
         else:
             # quality ladders: the caller gets a fresh hearing before the next step
             self._stage[ladder] = nxt
@@ -322,6 +351,12 @@ class Controller:
         self._led = pattern
         return Led(t, pattern)
 
+    def _resting_led(self) -> str:
+        """The LED when nothing else is shown: the supervisor call while it stands, else off."""
+        if self._supervisor_standing and self.profile.supervisor_led:
+            return self.profile.supervisor_led
+        return "off"
+
     # --- keys --------------------------------------------------------------------------------
 
     def _on_key(self, name: str, t: float) -> list[Action]:
@@ -330,12 +365,20 @@ class Controller:
             self._supervisor_presses += 1
             if self._supervisor_presses == 1 or not self._off_hook or self._ended:
                 out.append(Alert(t, "supervisor"))
+                if self._off_hook and not self._supervisor_standing:
+                    self._supervisor_standing = True
+                    if self._led == "off" and self._resting_led() != "off":
+                        out.append(self._led_to(self._resting_led(), t))
                 return out
             out += self._play(t, "not_in_scope", PRIORITY_KEY, ("key",), "key:supervisor")
             return out
         if not self._off_hook or self._ended:
             return out
         out += self._cancel_step(t, "key")
+        if self._hold_asked_t is not None and name != "hold":
+            self._hold_asked_t = None   # another key before the mute: the agent went on
+            out.append(Note(t, "hold_cancelled", {"by": "key", "name": name}))
+            self._set_state("talking", t, out)
         if self._state == "hold" and name != "hold":
             out += self._end_hold(t)  # any other key brings the caller back first
             self._set_state("talking", t, out)
@@ -346,12 +389,15 @@ class Controller:
         elif name == "louder":
             out += self._play(t, "can_you_hear_me", PRIORITY_KEY, ("key",), "key:louder")
         elif name == "anything_else":
-            out += self._play(t, "anything_else", PRIORITY_KEY, ("key",), "key:anything_else")
+            out += self._play(t, worded(self.profile, "anything_else"), PRIORITY_KEY, ("key",),
+                              "key:anything_else")
         elif name == "goodbye":
-            out += self._play(t, "goodbye", PRIORITY_KEY, ("goodbye",), "key:goodbye")
+            out += self._play(t, worded(self.profile, "goodbye"), PRIORITY_KEY, ("goodbye",),
+                              "key:goodbye")
         elif name.startswith("phrase:") and name[len("phrase:"):]:
-            phrase = name[len("phrase:"):]
-            out += self._play(t, phrase, PRIORITY_KEY, ("pad",), "key:phrase")
+            phrase, values = parse_pad_key(name)
+            out += self._speaker.request(t, phrase, PRIORITY_KEY, ("pad",), "key:phrase",
+                                         {**self.desk.template_values(), **values})
         else:
             out.append(Note(t, "unknown_key", {"name": name}))
         if self._state in ("greeting", "awaiting_caller", "closing", "releasing"):
@@ -361,9 +407,17 @@ class Controller:
     def _hold_key(self, t: float) -> list[Action]:
         out: list[Action] = []
         if self._state == "hold":
+            long_hold = t - self._hold_t >= self.profile.hold_limit_s - 1e-9
             out += self._end_hold(t)
             self._set_state("talking", t, out)
-            out += self._play(t, "hold_resume", PRIORITY_KEY, ("key",), "key:hold")
+            phrase = HOLD_RESUME_LONG if long_hold else worded(self.profile, "hold_resume")
+            out += self._play(t, phrase, PRIORITY_KEY, ("key",), "key:hold")
+            return out
+        if self._hold_asked_t is not None:
+            # a second press before the mute takes the request back
+            self._hold_asked_t = None
+            out.append(Note(t, "hold_cancelled"))
+            self._set_state("talking", t, out)
             return out
         sp = self._speaker
         asking = sp.drop(lambda r: r.tag[:1] == ("hold_ask",))
@@ -381,8 +435,58 @@ class Controller:
 
     def _end_hold(self, t: float) -> list[Action]:
         self._muted = False
-        return [Mute(t, False), self._led_to("off", t),
+        return [Mute(t, False), self._led_to(self._resting_led(), t),
                 Note(t, "hold_end", {"hold_s": round(t - self._hold_t, 2)})]
+
+    def _agent_pace(self, speaking: bool, level_dbov: float, t: float) -> list[Action]:
+        """The agent's pace over their last ``pace_window_s`` of speech; the ``pace`` cue when it
+        runs above ``pace_cue_per_min`` (at most once a window, and only over a resting LED)."""
+        p = self.profile
+        if speaking:
+            self._pace_run.append(level_dbov)
+            return []
+        if not self._pace_run:
+            return []
+        run, self._pace_run = self._pace_run, []
+        self._pace_stretches.append((count_syllables(run), len(run) * PACE_HOP_S))
+        talk = sum(s for _, s in self._pace_stretches)
+        while self._pace_stretches and talk - self._pace_stretches[0][1] >= p.pace_window_s:
+            talk -= self._pace_stretches.pop(0)[1]
+        if talk < p.pace_window_s - 1e-9:
+            return []
+        rate = 60.0 * sum(n for n, _ in self._pace_stretches) / talk
+        if rate <= p.pace_cue_per_min or t - self._pace_cued_t < p.pace_window_s:
+            return []
+        out: list[Action] = [Note(t, "agent_pace_high", {"per_min": round(rate, 1),
+                                                          "over_s": round(talk, 1)})]
+        self._pace_cued_t = t
+        if self._led == self._resting_led():
+            out.append(self._led_to("pace", t))
+            self._pace_cue_until = t + p.pace_cue_s
+        return out
+
+    def _consent_due(self) -> float:
+        """When the caller, asked to hold, has consented: an answer and a pause, or silence."""
+        p = self.profile
+        asked = self._hold_asked_t
+        answered = self._caller_last_t > asked
+        return max(asked if answered else asked + p.hold_consent_s,
+                   self._speech_last_t + p.hold_answer_pause_s)
+
+    def _hold_consented(self, t: float) -> list[Action]:
+        out: list[Action] = []
+        asked = self._hold_asked_t
+        if asked is None or t < self._consent_due() - 1e-9 or self._speaker.playing is not None:
+            return out
+        answered = self._caller_last_t > asked
+        self._hold_asked_t = None
+        self._muted = True
+        self._hold_t = t
+        out += [Mute(t, True), self._led_to("on", t),
+                Note(t, "hold_start", {"consent": "answer" if answered else "silence",
+                                       "wait_s": round(t - asked, 2)})]
+        self._set_state("hold", t, out)
+        return out
 
     def _cancel_step(self, t: float, by: str) -> list[Action]:
         out: list[Action] = []
@@ -441,12 +545,20 @@ class Controller:
                 self._caller_last_t = t  # restarts the closing ladder's silence
                 self._caller_power_s += dt * 10.0 ** (rx.level_dbov / 10.0)
                 self._caller_talk_s += dt
+                self._caller_audible_run_s += dt
+            else:
+                self._caller_audible_run_s = 0.0
             self._caller_run_s += dt
             if self._caller_run_s >= p.speech_confirm_s - 1e-9:
-                out += self._caller_spoke(t)
+                out += self._caller_spoke(
+                    t, self._caller_audible_run_s >= p.speech_confirm_s - 1e-9)
         else:
             self._caller_run_s = 0.0
+            self._caller_audible_run_s = 0.0
 
+        if tx is not None and p.pace_cue_per_min > 0:
+            # on hold the agent speaks to the room, not to the caller
+            out += self._agent_pace(agent_now and self._state != "hold", tx.level_dbov, t)
         self._hands_free_cue(ev.echo, t)
         if rx.tone is None and not ours:
             self._judge.observe(rx)
@@ -502,12 +614,18 @@ class Controller:
         st = self._step
         return st is None or st.ladder in ("quiet", "noisy")
 
-    def _caller_spoke(self, t: float) -> list[Action]:
+    def _caller_spoke(self, t: float, audible: bool) -> list[Action]:
+        """The caller has spoken ``speech_confirm_s`` (``audible``: out of the line's noise and
+        not far under their own level — the answer that ends the closing ladder or stops a
+        release must be the caller's, not noise the speech detector takes for talk)."""
         out: list[Action] = []
         st = self._step
-        if st is not None and st.cancel_on_caller:
+        strict = st is not None and (st.ladder == "closing" or st.action == RELEASE)
+        if st is not None and st.cancel_on_caller and (audible or not strict):
             self._step = None
             out.append(Note(t, "caller_spoke", {"ladder": st.ladder, "step": st.action}))
+            if self._state in ("closing", "releasing"):
+                self._set_state("talking", t, out)
         if self._state == "awaiting_caller":
             self._set_state("talking", t, out)
         return out
@@ -566,6 +684,11 @@ class Controller:
                 out += [self._led_to("blink_slow", t),
                         Note(t, "hold_long", {"hold_s": round(held, 2),
                                               "warn_s": p.hold_warn_s})]
+        out += self._hold_consented(t)
+        if self._pace_cue_until is not None and t >= self._pace_cue_until - 1e-9:
+            self._pace_cue_until = None
+            if self._led == "pace":
+                out.append(self._led_to(self._resting_led(), t))
         out += self._hands_free_prompt(t)
         st = self._step
         if st is None:
@@ -583,6 +706,14 @@ class Controller:
         if t < base + st.wait_s - 1e-9:
             return out
         if st.action == RELEASE:
+            quiet_s = t - self._caller_last_t
+            if quiet_s < p.release_quiet_s - 1e-9:
+                if not self._release_waited:
+                    self._release_waited = True
+                    out.append(Note(t, "release_waits", {
+                        "ladder": st.ladder, "caller_quiet_s": round(quiet_s, 2),
+                        "release_quiet_s": p.release_quiet_s}))
+                return out
             return out + self._release(st, t)
         if self._speaker.playing is not None or (st.needs_pause and not self._paused(t)):
             return out
@@ -601,6 +732,7 @@ class Controller:
         return out
 
     def _release(self, st: Step, t: float) -> list[Action]:
+        """Release the line (the caller has been quiet for ``release_quiet_s``)."""
         out: list[Action] = []
         self._step = None
         self._ended = True
@@ -613,3 +745,21 @@ class Controller:
             out.append(self._led_to("hang_up", t))
             self._set_state("hang_up_requested", t, out)
         return out
+
+
+def parse_pad_key(name: str) -> tuple[str, dict[str, str]]:
+    """``"phrase:<id>"`` or ``"phrase:<id>?field=value&…"`` -> (phrase id, values).
+
+    The keypad's key map gives a key its phrase and the values of its template fields (the
+    title 先生/女士, a complaint's 5 or 15 days, the hotline a wrong number meant); they ride in
+    the key's name so every input (GPIO pad, USB keypad, the fake desk) reaches the controller
+    the same way.
+    """
+    body = name[len("phrase:"):]
+    phrase, _, query = body.partition("?")
+    values: dict[str, str] = {}
+    for part in query.split("&") if query else ():
+        field, _, value = part.partition("=")
+        if field:
+            values[field] = value
+    return phrase, values

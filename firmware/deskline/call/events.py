@@ -14,7 +14,8 @@ from deskline.dsp.echo import EchoState
 from deskline.dsp.state import LineState
 
 #: LED patterns the service knows how to show.
-LED_PATTERNS = ("off", "on", "blink_slow", "blink_fast", "hang_up", "error")
+LED_PATTERNS = ("off", "on", "blink_slow", "blink_fast", "hang_up", "error", "supervisor",
+                "pace")
 
 #: Keys on the desk (the phrase pad sends ``Key("phrase:<id>")``).
 KEYS = ("hold", "greet", "anything_else", "goodbye", "supervisor", "louder")

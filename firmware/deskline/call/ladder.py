@@ -23,10 +23,19 @@ Noisy line (seed 000 item 5; ``gov``: speak_louder twice first, seed 001 item 6)
 Caller stays on after the agent's goodbye (seed 000 item 34)::
 
     ▕goodbye▏ 5 s caller silent ▕anything_else▏ 5 s caller silent ▕hanging_up▏ 5 s ▶ release
-    (caller speech restarts the silence; agent speech or a key ends the ladder)
+    (caller speech before "anything else?" restarts the silence; a caller who answers
+    "anything else?" or "I'm hanging up" has more to say: the ladder ends, the call is back in
+    talk until the agent closes it again)
 
 In every ladder an agent who speaks (transmit tap) or presses a key cancels the pending step and
-the ladder stops: the agent has taken the call over.
+the ladder stops: the agent has taken the call over. No ladder releases the line while the
+caller speaks, nor within ``release_quiet_s`` (5 s) after the caller last spoke; the silent and
+closing ladders, whose callers were asked and did not answer, end instead when the caller does
+answer before the release.
+
+Wording: profile ``gov`` speaks seed 001's words (:data:`WORDINGS`): "您好，您的电话已接通，请讲！",
+"对不起，听不到您的声音…", "对不起，我听不清您的声音，麻烦您声音大一点，好吗？" (twice), "请问您还需要什么帮助吗？",
+"请您稍后挂机，并进行评价，谢谢！", "感谢您的耐心等待！".
 """
 from __future__ import annotations
 
@@ -40,6 +49,27 @@ PRIORITY_GREETING = 2  # the automatic greeting on off-hook
 PRIORITY_KEY = 3       # anything the agent asked for with a key
 
 RELEASE = "release"
+
+#: Phrase ids a wording speaks in place of the standard ones (catalog ``variant_of``); the
+#: ids not listed keep their standard phrase ("我挂线了" has no seed 001 wording).
+WORDINGS: dict[str, dict[str, str]] = {
+    "standard": {},
+    "gov": {
+        "greeting_repeat": "greeting_repeat_gov",        # 001 cc5
+        "no_sound_goodbye": "no_sound_goodbye_gov",      # 001 cc5
+        "speak_louder": "speak_louder_gov",              # 001 cc6, cc8
+        "switch_phone_quiet": "switch_phone_quiet_gov",  # 001 cc8
+        "too_noisy_goodbye": "too_noisy_goodbye_gov",    # 001 cc6
+        "anything_else": "anything_else_gov",            # 001 cc2
+        "goodbye": "goodbye_gov",                        # 001 cc3
+        "hold_resume": "hold_resume_thanks",             # 001 cc15 "感谢您的耐心等待！"
+    },
+}
+
+
+def worded(profile: Profile, phrase: str) -> str:
+    """The phrase ``profile``'s wording says for the standard phrase id ``phrase``."""
+    return WORDINGS.get(profile.wording, {}).get(phrase, phrase)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +93,21 @@ class Step:
 
 def silent_steps(profile: Profile) -> tuple[str, ...]:
     """Phrases of the silent-call ladder, in order, before the release."""
-    return ("greeting_repeat", "no_sound_goodbye")
+    return tuple(worded(profile, p) for p in ("greeting_repeat", "no_sound_goodbye"))
 
 
 def quiet_steps(profile: Profile) -> tuple[str, ...]:
     """Phrases of the quiet-caller ladder: ``speak_louder`` × N, then ``switch_phone_quiet``."""
-    return ("speak_louder",) * profile.quiet_louder_count + ("switch_phone_quiet",)
+    return tuple(worded(profile, p) for p in
+                 ("speak_louder",) * profile.quiet_louder_count + ("switch_phone_quiet",))
 
 
 def noisy_steps(profile: Profile) -> tuple[str, ...]:
     """Phrases of the noisy-line ladder: ``speak_louder`` × N, then ``too_noisy_goodbye``."""
-    return ("speak_louder",) * profile.noisy_louder_count + ("too_noisy_goodbye",)
+    return tuple(worded(profile, p) for p in
+                 ("speak_louder",) * profile.noisy_louder_count + ("too_noisy_goodbye",))
 
 
 def closing_steps(profile: Profile) -> tuple[str, ...]:
     """Phrases after the agent's goodbye when the caller stays on the line."""
-    return ("anything_else", "hanging_up")
+    return tuple(worded(profile, p) for p in ("anything_else", "hanging_up"))

@@ -10,7 +10,8 @@ its unit. Two profiles are built in, with the service standard's numbers as defa
     (000 item 5), late greeting after the third ring (000 item 16), hold limits 20 s and 2 min
     (seed 001 "等待时间不能超过20秒" and item 16 "如客户等候超出2分钟").
 
-``gov`` — the government hotline variant (seed 001): about 3 s between silent-call prompts
+``gov`` — the government hotline variant (seed 001), in seed 001's words (the ``*_gov``
+    phrases of the catalog): about 3 s between silent-call prompts
     (001 item 5 "等待3秒左右"), 2 s before hanging up and after "anything else?" (001 items 2,
     6, 7, 8 "稍停2秒"), "speak louder" twice before "switch phone" for a quiet caller (001 item 8)
     and twice before "too noisy" on a noisy line (001 item 6).
@@ -104,9 +105,35 @@ class Profile:
     #: little low" (seed 000 item 3: hands-free *and* hard to hear); a hands-free caller who
     #: comes through loud is not asked (0 asks every hands-free caller).
     speakerphone_level_dbov: float = -26.0
-    #: hold: LED blinks slowly past this, fast (and the agent is told) past the limit.
+    #: the device never releases the line while the caller speaks, nor until the caller has
+    #: been quiet this long (seed 000 items 2, 4, 5, 34: "稍停5秒 … 挂机"), whatever the ladder's
+    #: own wait before the release.
+    release_quiet_s: float = 5.0
+    #: hold with consent (seed 000 item 21: "在得到来访者的同意后按静音键"): after "稍等片刻，好吗？"
+    #: the microphone is muted once the caller has answered and paused for
+    #: ``hold_answer_pause_s``, or after ``hold_consent_s`` with no answer at all.
+    hold_consent_s: float = 2.0
+    hold_answer_pause_s: float = 0.8
+    #: hold: LED blinks slowly past this, fast (and the agent is told) past the limit; a hold
+    #: past the limit ends with the longer apology (seed 001 item 16, "如客户等候超出2分钟").
     hold_warn_s: float = 20.0
     hold_limit_s: float = 120.0
+    #: whose wording the ladders speak: "standard" (seed 000) or "gov" (seed 001's
+    #: government-hotline variants, :data:`deskline.call.ladder.WORDINGS`).
+    wording: str = "standard"
+    #: LED pattern while a supervisor call stands (until the call ends; hold and hang-up
+    #: patterns show over it); "" shows nothing.
+    supervisor_led: str = "supervisor"
+    #: the call record counts a dead air when neither side has spoken this long mid-call (not
+    #: on hold, not while a phrase of ours plays).
+    dead_air_s: float = 10.0
+    #: a gentle LED cue (``pace``, ``pace_cue_s`` long) when the agent's own pace, estimated
+    #: from the transmit tap over the last ``pace_window_s`` of their speech, runs above this
+    #: many syllables (characters) a minute; the standard asks about 120 and the estimate is
+    #: good to a quarter (``bench/agent_pace.py``), hence well above it. 0: no cue.
+    pace_cue_per_min: float = 0.0
+    pace_window_s: float = 30.0
+    pace_cue_s: float = 3.0
 
     @classmethod
     def standard(cls) -> "Profile":
@@ -118,7 +145,7 @@ class Profile:
         """The ``gov`` profile: seed 001 (3 s / 2 s pauses, "speak louder" twice first)."""
         return replace(
             cls(), name="gov", silence_timeout_s=3.0, release_after_s=2.0,
-            closing_silence_s=2.0, quiet_louder_count=2, noisy_louder_count=2,
+            closing_silence_s=2.0, quiet_louder_count=2, noisy_louder_count=2, wording="gov",
         )
 
     def with_values(self, **values) -> "Profile":

@@ -240,6 +240,7 @@ def build(cfg):
         def open_recorder():
             journal = Journal(cfg.journal.path)
             return CallRecorder(journal, source="live", profile=cfg.profile.name,
+                                agent_no=cfg.desk.agent_no, dead_air_s=cfg.profile.dead_air_s,
                                 on_close=link.call_closed if link else None), journal.close
 
         recorder = RecorderThread(open_recorder)

@@ -34,7 +34,7 @@ class SimDesk:
         self.journal = Journal(settings.record_path)
         self.link = FloorLink(settings, on_ack=on_ack) if link else None
         self.recorder = CallRecorder(self.journal, source="sim", profile="standard",
-                                     on_close=self.link.call_closed if self.link else None)
+                                     agent_no=settings.agent_no, on_close=self.link.call_closed if self.link else None)
         self.sinks = [self.recorder] + ([self.link] if self.link else [])
         self.t_s = 0.0
 

@@ -13,10 +13,12 @@ Wiring (BCM numbering, all inputs pulled up, active low)::
     HOOK  ──┐ switch to GND      low  = handset off-hook
     RING  ──┤ optocoupler        low  = ringer sounding
     KEYS  ──┘ push buttons       low  = pressed (named keys and the phrase pad's keys)
-    MUTE_LED, MUTE_RELAY, LINE_RELEASE: active high outputs, low at start and at exit
+    MUTE_LED, MUTE_RELAY, LINE_RELEASE, BEACON: active high outputs, low at start and at exit
+    (BEACON, optional: a desk beacon lit while the agent's supervisor call stands)
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import time
@@ -27,15 +29,19 @@ from deskline.exc import HardwareError
 
 log = logging.getLogger(__name__)
 
-#: LED patterns as (on_s, off_s) blink timings; "on"/"off" are steady.
+#: LED patterns as (on_s, off_s) blink timings, or (on_s, off_s, on_s, off_s, …) repeated
+#: (shown through gpiozero's ``source`` in steps of :data:`LED_STEP_S`); "on"/"off" are steady.
 LED_BLINK_S = {
     "blink_slow": (0.5, 0.5),
     "blink_fast": (0.125, 0.125),
     "hang_up": (1.0, 0.25),     # mostly lit with a short gap: "put the handset down"
     "error": (0.1, 0.9),        # a short flash each second: "the desk needs a look"
     "acked": (0.05, 0.15),      # a quick flicker: "the floor lead has seen your alert"
+    "supervisor": (0.25, 0.25, 0.25, 1.25),   # two flashes a beat: "the supervisor is called"
+    "pace": (0.05, 1.95),       # a faint blip every 2 s: "a little slower, please"
 }
 LED_STEADY = {"off": False, "on": True}
+LED_STEP_S = 0.05
 #: a phrase-pad key's name is this prefix and the phrase id (the controller's convention)
 PHRASE_KEY_PREFIX = "phrase:"
 
@@ -58,6 +64,7 @@ class DeskPins:
     mute_led: int = 22
     mute_relay: int = 23
     line_release: int | None = 24
+    beacon: int | None = None
     keys: dict = field(default_factory=lambda: {
         "hold": 5, "greet": 6, "anything_else": 13, "goodbye": 19, "supervisor": 26})
 
@@ -75,7 +82,8 @@ class DeskPins:
         keys.update({f"{PHRASE_KEY_PREFIX}{pid}": pin
                      for pid, pin in getattr(hw, "phrase_keys", {}).items()})
         return cls(hook=hw.hook_pin, ring=hw.ring_pin, mute_led=hw.mute_led_pin,
-                   mute_relay=hw.mute_relay_pin, line_release=hw.line_release_pin, keys=keys)
+                   mute_relay=hw.mute_relay_pin, line_release=hw.line_release_pin,
+                   beacon=getattr(hw, "beacon_pin", None), keys=keys)
 
     def all_pins(self) -> dict[str, int]:
         """Every used pin by role name, for checks and reports."""
@@ -83,6 +91,8 @@ class DeskPins:
                 "mute_relay": self.mute_relay}
         if self.line_release is not None:
             pins["line_release"] = self.line_release
+        if self.beacon is not None:
+            pins["beacon"] = self.beacon
         pins.update({f"key:{k}": v for k, v in self.keys.items()})
         return pins
 
@@ -159,13 +169,21 @@ class LedRole:
     def show(self, pattern: str) -> None:
         if pattern == self.pattern:
             return
+        if pattern not in LED_STEADY and pattern not in LED_BLINK_S:
+            raise HardwareError(f"unknown LED pattern {pattern!r}")
+        if self._dev.source is not None:
+            self._dev.source = None
         if pattern in LED_STEADY:
             self._dev.on() if LED_STEADY[pattern] else self._dev.off()
-        elif pattern in LED_BLINK_S:
+        elif len(LED_BLINK_S[pattern]) == 2:
             on_s, off_s = LED_BLINK_S[pattern]
             self._dev.blink(on_time=on_s, off_time=off_s, background=True)
         else:
-            raise HardwareError(f"unknown LED pattern {pattern!r}")
+            self._dev.off()
+            steps = [lit for i, d in enumerate(LED_BLINK_S[pattern])
+                     for lit in [i % 2 == 0] * max(1, round(d / LED_STEP_S))]
+            self._dev.source_delay = LED_STEP_S
+            self._dev.source = itertools.cycle(steps)
         self.pattern = pattern
 
     @property
@@ -173,6 +191,7 @@ class LedRole:
         return bool(self._dev.value)
 
     def close(self) -> None:
+        self._dev.source = None
         self._dev.off()
         self._dev.close()
 
@@ -199,6 +218,8 @@ class DeskIO:
             self.mute = self._add(RelayRole("mute_relay", pins.mute_relay, factory))
             self.release = (self._add(RelayRole("line_release", pins.line_release, factory))
                             if pins.line_release is not None else None)
+            self.beacon = (self._add(RelayRole("beacon", pins.beacon, factory))
+                           if pins.beacon is not None else None)
         except HardwareError:
             self.close()
             raise
@@ -220,6 +241,7 @@ class DeskIO:
         """Leave the desk harmless: microphone not muted, line not released, LED off."""
         for step in (lambda: self.mute.set(False),
                      lambda: self.release and self.release.set(False),
+                     lambda: self.beacon and self.beacon.set(False),
                      lambda: self.led.show("off")):
             try:
                 step()
@@ -235,6 +257,7 @@ class DeskIO:
             "led_lit": self.led.lit,
             "mute": self.mute.on,
             "release": bool(self.release and self.release.on),
+            "beacon": bool(self.beacon and self.beacon.on),
             "keys_down": sorted(k for k, r in self.keys.items() if r.active),
         }
 

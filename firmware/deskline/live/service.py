@@ -148,14 +148,18 @@ class DeskOutputs(BaseSink):
 
     def __init__(self, desk):
         self.desk = desk
+        self.off_hook = False
         self.led_wanted = "off"
         self.card_lost = False
         self.cue_until_mono: float | None = None
         self._release_on = False
 
     def on_event(self, event) -> None:
-        if isinstance(event, Hook) and not event.off_hook:
-            self._let_line_go()
+        if isinstance(event, Hook):
+            self.off_hook = event.off_hook
+            if not event.off_hook:
+                self._let_line_go()
+                self._beacon(False)     # the supervisor call ends with the call
 
     def on_actions(self, actions) -> None:
         for a in actions:
@@ -169,6 +173,8 @@ class DeskOutputs(BaseSink):
                 self._release(a.t_s)
             elif isinstance(a, Alert):
                 log.warning("supervisor alert at %.2f s: %s", a.t_s, a.reason or "(no reason)")
+                if a.reason == "supervisor" and self.off_hook:
+                    self._beacon(True)
             elif isinstance(a, State):
                 log.info("state %s at %.2f s", a.name, a.t_s)
             elif isinstance(a, Note):
@@ -190,6 +196,11 @@ class DeskOutputs(BaseSink):
         if self.cue_until_mono is not None and now_mono >= self.cue_until_mono:
             self.cue_until_mono = None
             self.show_led()
+
+    def _beacon(self, on: bool) -> None:
+        beacon = getattr(self.desk, "beacon", None)
+        if beacon is not None:
+            beacon.set(on)
 
     def _release(self, t_s: float) -> None:
         relay = self.desk.release

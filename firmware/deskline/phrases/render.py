@@ -33,11 +33,13 @@ log = logging.getLogger(__name__)
 #: espeak-ng voice per language.
 VOICES = {"zh": "cmn-latn-pinyin", "en": "en"}
 #: espeak-ng speaking rate per language: its ``-s`` "words per minute" (default 175), which is
-#: not the pace heard. Measured over the catalog's recordings (``bench/phrase_pace.py``):
-#: Mandarin at 210 (each pinyin syllable is a word to it) says 4.5 syllables/s, a calm hotline
-#: pace (150 said 3.1); English at 130 says 158 words/min, 3.5 syllables/s, inside the
-#: 150-170 words/min of telephone prompts (160 said 195 words/min, 4.3 syllables/s).
-SPEEDS_WPM = {"zh": 210, "en": 130}
+#: not the pace heard. The standard's pace (seed 001, 语音运用 4: "语速：适中，每分钟应保持在120个字
+#: 左右") is 120 characters a minute; measured over the catalog's recordings
+#: (``bench/phrase_pace.py``), Mandarin at 100 (each pinyin syllable, one character, is a word
+#: to it) says 118 characters a minute (210 said 271). English has no figure of its own: it
+#: speaks the same unhurried 120 a minute counted in words, 119 words a minute at 100 (110 said
+#: 131, 130 said 157; telephone prompts run at 150-170).
+SPEEDS_WPM = {"zh": 100, "en": 100}
 
 _ZH_DIGIT_PINYIN = ("ling2", "yao1", "er4", "san1", "si4", "wu3", "liu4", "qi1", "ba1", "jiu3")
 _ZH_COUNT_PINYIN = ("ling2", "yi1", "er4", "san1", "si4", "wu3", "liu4", "qi1", "ba1", "jiu3")

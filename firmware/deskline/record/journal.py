@@ -30,8 +30,24 @@ from deskline.exc import JournalError
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-#: schema versions this deskline opens (1: before the floor outbox; it is added on open)
+#: schema versions this deskline opens (0 and 1: before the floor outbox and the agent's
+#: columns; they are added on open)
 READS_VERSIONS = (0, 1, 2)
+
+#: Columns later versions added to ``calls``, and how: a record of an earlier version gets them
+#: when the service opens it (readers of an earlier record see their defaults).
+_ADDED_COLUMNS = {
+    "agent_no": "TEXT NOT NULL DEFAULT ''",
+    "late_greeting": "INTEGER NOT NULL DEFAULT 0",
+    "agent_talk_s": "REAL NOT NULL DEFAULT 0",
+    "agent_syllables": "INTEGER NOT NULL DEFAULT 0",
+    "talk_overs": "INTEGER NOT NULL DEFAULT 0",
+    "dead_airs": "INTEGER NOT NULL DEFAULT 0",
+    "longest_dead_air_s": "REAL NOT NULL DEFAULT 0",
+}
+_ADDED_DEFAULTS = {"agent_no": "''", "late_greeting": "0", "agent_talk_s": "0",
+                   "agent_syllables": "0", "talk_overs": "0", "dead_airs": "0",
+                   "longest_dead_air_s": "0"}
 
 #: Where the service keeps the record (systemd StateDirectory=deskline).
 DEFAULT_PATH = "/var/lib/deskline/calls.db"
@@ -57,7 +73,14 @@ CREATE TABLE IF NOT EXISTS calls (
     caller_snr_db REAL,                  -- caller's active level over the mean noise floor
     silent INTEGER NOT NULL DEFAULT 0,   -- the device prompted for a silent line
     quiet INTEGER NOT NULL DEFAULT 0,    -- ... for a quiet caller
-    noisy INTEGER NOT NULL DEFAULT 0     -- ... for a noisy line
+    noisy INTEGER NOT NULL DEFAULT 0,    -- ... for a noisy line
+    agent_no TEXT NOT NULL DEFAULT '',   -- the agent at the desk (config [desk] agent_no)
+    late_greeting INTEGER NOT NULL DEFAULT 0,  -- answered late: the apology was the greeting
+    agent_talk_s REAL NOT NULL DEFAULT 0,      -- the agent's speech on the transmit tap
+    agent_syllables INTEGER NOT NULL DEFAULT 0,  -- ... syllables in it (estimated, dsp/pace.py)
+    talk_overs INTEGER NOT NULL DEFAULT 0,     -- the agent starting while the caller spoke
+    dead_airs INTEGER NOT NULL DEFAULT 0,      -- both silent past the profile's dead_air_s
+    longest_dead_air_s REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS holds (
     id INTEGER PRIMARY KEY,
@@ -108,7 +131,8 @@ _CALL_FIELDS = (
     "id", "started_at", "source", "profile", "start_t_s", "rings", "answered_t_s",
     "answer_delay_s", "ended_t_s", "duration_s", "far_end_hangup_t_s", "released_by",
     "end_reason", "caller_speech_s", "caller_level_dbov", "caller_snr_db", "silent", "quiet",
-    "noisy",
+    "noisy", "agent_no", "late_greeting", "agent_talk_s", "agent_syllables", "talk_overs",
+    "dead_airs", "longest_dead_air_s",
 )
 
 
@@ -122,6 +146,10 @@ def apply_schema(db: sqlite3.Connection, path: str) -> None:
         raise JournalError(f"{path}: call record schema {version}, this deskline reads "
                            f"{', '.join(map(str, READS_VERSIONS[1:]))}")
     db.executescript(_SCHEMA)
+    have = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
+    for col, decl in _ADDED_COLUMNS.items():
+        if col not in have:
+            db.execute(f"ALTER TABLE calls ADD COLUMN {col} {decl}")
     if version != SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -213,10 +241,12 @@ class Journal:
         self._write("UPDATE holds SET end_t_s=?, length_s=MAX(0, ? - start_t_s) "
                     "WHERE call_id=? AND end_t_s IS NULL", (t_s, t_s, call_id))
 
-    def open_call(self, t_s: float, *, source: str = "live", profile: str = "") -> int:
+    def open_call(self, t_s: float, *, source: str = "live", profile: str = "",
+                  agent_no: str = "") -> int:
         """Start a call record at audio-clock time ``t_s``; returns its id."""
-        return self._write("INSERT INTO calls (started_at, source, profile, start_t_s, last_t_s) "
-                           "VALUES (?, ?, ?, ?, ?)", (self._clock(), source, profile, t_s, t_s))
+        return self._write("INSERT INTO calls (started_at, source, profile, start_t_s, last_t_s, "
+                           "agent_no) VALUES (?, ?, ?, ?, ?, ?)",
+                           (self._clock(), source, profile, t_s, t_s, agent_no))
 
     def fact(self, call_id: int, t_s: float, kind: str, data: dict | None = None) -> None:
         """Log one raw fact (hook, ring, key, led, mute, note …) of an open call."""
@@ -284,18 +314,29 @@ class Journal:
         except sqlite3.DatabaseError:
             raise JournalError(f"{self.path}: not a deskline call record") from None
 
+    def _columns(self) -> set[str]:
+        return {r[1] for r in self._db.execute("PRAGMA table_info(calls)").fetchall()}
+
+    def _select_fields(self) -> str:
+        """The call columns to read; a record of an earlier version reads the defaults."""
+        have = self._columns()
+        return ", ".join(f if f in have else f"{_ADDED_DEFAULTS[f]} AS {f}" for f in _CALL_FIELDS)
+
     def call(self, call_id: int) -> dict:
         """One call's full record: the row, its holds and its prompts."""
-        row = self._db.execute(f"SELECT {', '.join(_CALL_FIELDS)} FROM calls WHERE id=?",
+        row = self._db.execute(f"SELECT {self._select_fields()} FROM calls WHERE id=?",
                                (call_id,)).fetchone()
         if row is None:
             raise JournalError(f"{self.path}: no call {call_id}")
         out = dict(zip(_CALL_FIELDS, row))
-        for k in ("silent", "quiet", "noisy"):
+        for k in ("silent", "quiet", "noisy", "late_greeting"):
             out[k] = bool(out[k])
         for k in ("start_t_s", "answered_t_s", "answer_delay_s", "ended_t_s", "duration_s",
-                  "far_end_hangup_t_s", "caller_speech_s", "caller_level_dbov", "caller_snr_db"):
+                  "far_end_hangup_t_s", "caller_speech_s", "caller_level_dbov", "caller_snr_db",
+                  "agent_talk_s", "longest_dead_air_s"):
             out[k] = _r(out[k])
+        talk = out["agent_talk_s"] or 0.0
+        out["agent_pace_per_min"] = _r(60.0 * out["agent_syllables"] / talk, 1) if talk >= 1.0 else None
         out["holds"] = [
             {"start_t_s": _r(a), "end_t_s": _r(b), "length_s": _r(c)}
             for a, b, c in self._db.execute(
@@ -319,25 +360,65 @@ class Journal:
             args = (int(limit),)
         return [self.call(i) for (i,) in self._db.execute(sql, args).fetchall()]
 
-    def report(self) -> dict:
-        """The floor supervisor's summary over every call in the record."""
-        q = self._db.execute
-        n_calls, n_answered, within3, unanswered, talk_s, silent, quiet, noisy, far_end, interrupted = q(
+    def report(self, *, since: str | None = None, until: str | None = None,
+               agent_no: str | None = None) -> dict:
+        """The floor supervisor's summary over the calls in the record: those started at or
+        after ``since`` and before ``until`` (UTC ISO 8601 dates or times, compared as text),
+        of agent ``agent_no``; all by default."""
+        have = self._columns()
+        late_col = "late_greeting" if "late_greeting" in have else "0"
+        conds, args = [], []
+        if since:
+            conds.append("started_at >= ?")
+            args.append(since)
+        if until:
+            conds.append("started_at < ?")
+            args.append(until)
+        if agent_no is not None:
+            conds.append(("agent_no" if "agent_no" in have else "''") + " = ?")
+            args.append(agent_no)
+        where = (" WHERE " + " AND ".join(conds)) if conds else ""
+        ids = f"call_id IN (SELECT id FROM calls{where})"
+
+        def q(sql, params=()):
+            return self._db.execute(sql, tuple(params))
+
+        n_calls, n_answered, within3, unanswered, talk_s, silent, quiet, noisy, far_end, interrupted, late = q(
             "SELECT COUNT(*), COUNT(answered_t_s), "
             "COALESCE(SUM(answered_t_s IS NOT NULL AND rings <= 3), 0), "
             "COALESCE(SUM(answered_t_s IS NULL AND end_reason IS NOT NULL), 0), "
             "COALESCE(SUM(duration_s), 0), COALESCE(SUM(silent), 0), COALESCE(SUM(quiet), 0), "
             "COALESCE(SUM(noisy), 0), COUNT(far_end_hangup_t_s), "
-            "COALESCE(SUM(end_reason = 'interrupted'), 0) FROM calls").fetchone()
+            f"COALESCE(SUM(end_reason = 'interrupted'), 0), COALESCE(SUM({late_col}), 0) "
+            f"FROM calls{where}", args).fetchone()
         n_holds, over20, over120, longest, total_hold = q(
             "SELECT COUNT(*), COALESCE(SUM(length_s > 20), 0), COALESCE(SUM(length_s > 120), 0), "
-            "MAX(length_s), COALESCE(SUM(length_s), 0) FROM holds").fetchone()
+            f"MAX(length_s), COALESCE(SUM(length_s), 0) FROM holds WHERE {ids}", args).fetchone()
         by_phrase = dict(q("SELECT phrase, COUNT(*) FROM prompts WHERE asked_by='device' "
-                           "GROUP BY phrase ORDER BY phrase").fetchall())
+                           f"AND {ids} GROUP BY phrase ORDER BY phrase", args).fetchall())
+        by_agent = dict(q("SELECT phrase, COUNT(*) FROM prompts WHERE asked_by='agent' "
+                          f"AND {ids} GROUP BY phrase ORDER BY phrase", args).fetchall())
         n_prompts = sum(v for k, v in by_phrase.items() if k not in GREETINGS)
         talk_h = talk_s / 3600.0
-        first, last = q("SELECT MIN(started_at), MAX(started_at) FROM calls").fetchone()
+        first, last = q(f"SELECT MIN(started_at), MAX(started_at) FROM calls{where}",
+                        args).fetchone()
+        if "agent_talk_s" in have:
+            a_talk, a_syl, overs, dead, longest_dead = q(
+                "SELECT COALESCE(SUM(agent_talk_s), 0), COALESCE(SUM(agent_syllables), 0), "
+                "COALESCE(SUM(talk_overs), 0), COALESCE(SUM(dead_airs), 0), "
+                f"MAX(longest_dead_air_s) FROM calls{where}", args).fetchone()
+        else:
+            a_talk, a_syl, overs, dead, longest_dead = 0.0, 0, 0, 0, None
+        end_reasons = dict(q(f"SELECT end_reason, COUNT(*) FROM calls{where}"
+                             + (" AND" if where else " WHERE") + " end_reason IS NOT NULL "
+                             "GROUP BY end_reason ORDER BY end_reason", args).fetchall())
+        released_by = dict(q(f"SELECT released_by, COUNT(*) FROM calls{where}"
+                             + (" AND" if where else " WHERE") + " released_by IS NOT NULL "
+                             "GROUP BY released_by ORDER BY released_by", args).fetchall())
         return {
+            "since": since,
+            "until": until,
+            "agent_no": agent_no,
             "calls": n_calls,
             "first_call_at": first,
             "last_call_at": last,
@@ -345,6 +426,7 @@ class Journal:
             "unanswered": unanswered,
             "answered_within_3_rings": within3,
             "answered_within_3_rings_pct": _r(100.0 * within3 / n_answered, 1) if n_answered else None,
+            "late_greetings": late,
             "talk_time_s": _r(talk_s, 1),
             "holds": n_holds,
             "holds_over_20_s": over20,
@@ -355,14 +437,23 @@ class Journal:
             "quiet_calls": quiet,
             "noisy_calls": noisy,
             "far_end_hangups": far_end,
+            # the standard (seed 004) asks the agent to wait for the caller to hang up first:
+            # an agent's on-hook with no far-end hang-up heard before it
+            "agent_hung_up_first": end_reasons.get("agent_hangup", 0),
             "interrupted_calls": interrupted,
-            "end_reasons": dict(q("SELECT end_reason, COUNT(*) FROM calls WHERE end_reason IS NOT "
-                                  "NULL GROUP BY end_reason ORDER BY end_reason").fetchall()),
-            "released_by": dict(q("SELECT released_by, COUNT(*) FROM calls WHERE released_by IS "
-                                  "NOT NULL GROUP BY released_by ORDER BY released_by").fetchall()),
+            "end_reasons": end_reasons,
+            "released_by": released_by,
             "device_prompts": n_prompts,
             "device_prompts_by_phrase": by_phrase,
             "prompts_per_hour": _r(n_prompts / talk_h, 1) if talk_h > 0 else None,
+            "agent_talk_s": _r(a_talk, 1),
+            # syllables a minute: characters a minute in Mandarin (the standard asks 120)
+            "agent_pace_per_min": _r(60.0 * a_syl / a_talk, 1) if a_talk >= 1.0 else None,
+            "talk_overs": overs,
+            "dead_airs": dead,
+            "longest_dead_air_s": _r(longest_dead, 1),
+            "agent_phrases": sum(by_agent.values()),
+            "agent_phrases_by_phrase": by_agent,
         }
 
     def facts(self, call_id: int) -> list[dict]:

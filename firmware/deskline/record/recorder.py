@@ -9,7 +9,9 @@ import logging
 import math
 from typing import TYPE_CHECKING, Callable
 
+from deskline.call.ladder import WORDINGS
 from deskline.dsp.grid import HOP_S
+from deskline.dsp.pace import PaceCounter
 from deskline.dsp.state import FLOOR_DBOV
 from deskline.engine import BaseSink
 
@@ -22,6 +24,10 @@ log = logging.getLogger(__name__)
 def _r(x: float | None, nd: int = 2) -> float | None:
     return None if x is None else round(float(x), nd)
 
+#: a phrase of ours is still on the line this long after its end (its echo): not the agent
+_PHRASE_TAIL_S = 0.3
+#: the caller has been speaking this long when the agent starts: a talk-over
+_TALK_OVER_CALLER_S = 0.3
 
 _FLAG_BY_PHRASE = {
     "greeting_repeat": "silent", "no_sound_goodbye": "silent",
@@ -29,7 +35,13 @@ _FLAG_BY_PHRASE = {
 }
 
 
+#: a wording's phrase -> the standard phrase it stands for (``gov``'s "对不起，听不到您的声音…"
+#: is the silent ladder's goodbye all the same)
+_STANDARD_OF = {worded: std for words in WORDINGS.values() for std, worded in words.items()}
+
+
 def _prompt_flag(phrase: str, reason: str) -> str | None:
+    phrase = _STANDARD_OF.get(phrase, phrase)
     if phrase in _FLAG_BY_PHRASE:
         return _FLAG_BY_PHRASE[phrase]
     if phrase == "speak_louder":
@@ -49,13 +61,16 @@ class CallRecorder(BaseSink):
     """
 
     def __init__(self, journal: Journal, *, source: str = "live", profile: str = "",
-                 checkpoint_s: float = 5.0, on_close: Callable[[int], None] | None = None):
+                 agent_no: str = "", dead_air_s: float = 10.0, checkpoint_s: float = 5.0,
+                 on_close: Callable[[int], None] | None = None):
         """``on_close(call_id)`` is called (on the recorder's thread) once a call's record is
         complete in the journal, e.g. to hand it to the floor."""
         self.journal = journal
         self.on_close = on_close
         self.source = source
         self.profile = profile
+        self.agent_no = agent_no
+        self.dead_air_s = dead_air_s
         self.checkpoint_s = checkpoint_s
         self.call_id: int | None = None
         #: every call this recorder opened, in order
@@ -78,13 +93,24 @@ class CallRecorder(BaseSink):
         self._caller_level_dbov: float | None = None
         self._next_checkpoint_t_s = 0.0
         self._cause = None
+        # the agent's line (transmit tap): pace, talk-overs, dead air
+        self._pace = PaceCounter()
+        self._sounds: list = []     # (start, end or None) of our phrases, call clock
+        self._last_counted_t_s: float | None = None
+        self._tx_was_speech = False
+        self._rx_run_s = 0.0
+        self._talk_overs = 0
+        self._quiet_s = 0.0
+        self._dead_airs = 0
+        self._longest_dead_s = 0.0
 
     # --- events ------------------------------------------------------------------------
 
     def _open(self, t_s: float) -> int:
         self._reset_call()
         self._start_t_s = t_s
-        self.call_id = self.journal.open_call(t_s, source=self.source, profile=self.profile)
+        self.call_id = self.journal.open_call(t_s, source=self.source, profile=self.profile,
+                                              agent_no=self.agent_no)
         self.call_ids.append(self.call_id)
         return self.call_id
 
@@ -128,6 +154,7 @@ class CallRecorder(BaseSink):
             elif name == "Flash":
                 self.journal.fact(self.call_id, t_s, "flash")
             elif name == "PhraseDone":
+                self._sound_ends(t_s)
                 data = {"phrase": event.phrase}
                 if event.cut:
                     data["cut"] = True
@@ -159,9 +186,49 @@ class CallRecorder(BaseSink):
         self._noise_sum_dbov += rx.noise_dbov
         if rx.speech and rx.tone is None and (event.tx is None or not event.tx.speech):
             self._speech_hops += 1
+        self._agent_line(event)
         if event.t_s >= self._next_checkpoint_t_s:
             self._next_checkpoint_t_s = event.t_s + self.checkpoint_s
             self._checkpoint(event.t_s)
+
+    def _agent_line(self, event) -> None:
+        """The agent's pace, talk-overs and dead air from one hop (not on hold: checked)."""
+        rx, tx = event.rx, event.tx
+        # by the line's own time: a live desk hears the line a run after it acts
+        ours = any(a <= event.t_s and (b is None or event.t_s < b + _PHRASE_TAIL_S)
+                   for a, b in self._sounds[-3:])
+        prev, self._last_counted_t_s = self._last_counted_t_s, event.t_s
+        if prev is not None and event.t_s - prev > 2 * HOP_S + 1e-9:
+            self._quiet_s = 0.0        # the hops in between were a hold: no dead air across it
+        rx_talk = rx.speech and rx.tone is None and not ours
+        tx_talk = tx is not None and tx.speech and tx.tone is None and not ours
+        if tx is not None:
+            self._pace.hop(tx_talk, tx.level_dbov)
+            if tx_talk and not self._tx_was_speech and self._rx_run_s >= _TALK_OVER_CALLER_S:
+                self._talk_overs += 1
+            self._tx_was_speech = tx_talk
+        self._rx_run_s = self._rx_run_s + HOP_S if rx_talk and not tx_talk else (
+            self._rx_run_s if rx_talk else 0.0)
+        if rx.speech or (tx is not None and tx.speech) or ours:
+            self._quiet_s = 0.0
+            return
+        before = self._quiet_s
+        self._quiet_s += HOP_S
+        if before < self.dead_air_s - 1e-9 <= self._quiet_s:
+            self._dead_airs += 1
+        if self._quiet_s >= self.dead_air_s - 1e-9:
+            self._longest_dead_s = max(self._longest_dead_s, self._quiet_s)
+
+    def _sound_ends(self, t_s: float) -> None:
+        if self._sounds and self._sounds[-1][1] is None:
+            self._sounds[-1] = (self._sounds[-1][0], t_s)
+
+    def _agent_figures(self) -> dict:
+        self._pace.finish()
+        return {"agent_talk_s": round(self._pace.talk_s, 2),
+                "agent_syllables": self._pace.syllables, "talk_overs": self._talk_overs,
+                "dead_airs": self._dead_airs,
+                "longest_dead_air_s": round(self._longest_dead_s, 2)}
 
     def _caller_figures(self) -> dict:
         speech_s = self._speech_hops * HOP_S
@@ -191,6 +258,8 @@ class CallRecorder(BaseSink):
             name = type(action).__name__
             t_s = action.t_s
             if name == "Play":
+                self._sound_ends(t_s)
+                self._sounds.append((t_s, None))
                 self._play(action, notes)
             elif name == "Mute":
                 self.journal.fact(self.call_id, t_s, "mute", {"on": action.on})
@@ -207,6 +276,10 @@ class CallRecorder(BaseSink):
                 if action.kind == "far_end_hangup" and self._far_end_t_s is None:
                     self._far_end_t_s = t_s
                     self.journal.update_call(self.call_id, far_end_hangup_t_s=t_s)
+                elif action.kind == "ringing_stopped" and self._answered_t_s is None:
+                    # the caller gave up before the answer: a call of its own, unanswered,
+                    # not the first rings of the next one
+                    self._close(t_s, "unanswered", None)
             elif name == "Release":
                 self.journal.fact(self.call_id, t_s, "release")
                 if self._far_end_t_s is not None:
@@ -220,6 +293,7 @@ class CallRecorder(BaseSink):
             elif name == "Alert":
                 self.journal.fact(self.call_id, t_s, "alert", {"reason": action.reason})
             elif name == "StopPlayback":
+                self._sound_ends(t_s)
                 self.journal.fact(self.call_id, t_s, "stop_playback")
             elif name == "State":
                 self.journal.fact(self.call_id, t_s, "state", {"name": action.name})
@@ -238,6 +312,8 @@ class CallRecorder(BaseSink):
         flag = _prompt_flag(action.phrase, action.reason) if asked_by == "device" else None
         if flag:
             self.journal.update_call(self.call_id, **{flag: 1})
+        if action.phrase == "greeting_late":
+            self.journal.update_call(self.call_id, late_greeting=1)
 
     def _measurements(self, notes: dict) -> dict:
         measurements: dict = {}
@@ -262,7 +338,7 @@ class CallRecorder(BaseSink):
 
     def _close(self, t_s: float, end_reason: str, released_by: str | None) -> None:
         self._settle_prompts(math.inf)    # the line as last heard, for a prompt at the very end
-        self.journal.update_call(self.call_id, **self._caller_figures())
+        self.journal.update_call(self.call_id, **self._caller_figures(), **self._agent_figures())
         self.journal.close_call(self.call_id, t_s, end_reason=end_reason, released_by=released_by)
         closed, self.call_id = self.call_id, None
         self._reset_call()

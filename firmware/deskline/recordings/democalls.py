@@ -74,11 +74,12 @@ def normal() -> CallBuilder:
 
 
 def silent() -> CallBuilder:
-    b = CallBuilder(45.0)
+    # the whole ladder at the standard's pace (120 characters a minute): about 55 s
+    b = CallBuilder(70.0)
     b.background(clip("freesound_fridge_0-6s.flac"), -62.0, rng=np.random.default_rng(2))
     b.event(Ring(0.0))
     b.event(Hook(1.5, True))
-    b.event(Hook(44.0, False))
+    b.event(Hook(69.0, False))
     return b
 
 

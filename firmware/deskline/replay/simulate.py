@@ -64,6 +64,8 @@ def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
         journal = Journal(":memory:")
     try:
         recorder = CallRecorder(journal, source=source, profile=profile_name,
+                                agent_no=controller.desk.agent_no,
+                                dead_air_s=controller.profile.dead_air_s,
                                 on_close=on_call_closed)
         plans = config.audio.tone_plans if config is not None else None
         hw = config.hw if config is not None else HwConfig()

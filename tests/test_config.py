@@ -247,3 +247,39 @@ def test_config_check_refuses_a_phrase_key_not_in_the_catalog(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert f"{bad}:4: hw.phrase_keys.wrong_numbr: no phrase 'wrong_numbr' in the catalog" in err
+
+
+FLOOR = """
+[floor]
+host = "floor.lan"
+credentials_file = "/etc/deskline/floor.cred"
+site = "tj-3f"
+desk_id = "desk-07"
+"""
+
+
+def test_a_floor_section_loads_and_shows_back_the_same(tmp_path):
+    cfg = loads_config(FLOOR, "floor.toml")
+    assert cfg.floor.enabled and (cfg.floor.site, cfg.floor.desk_id, cfg.floor.port) == (
+        "tj-3f", "desk-07", 1883)
+    again = loads_config(cfg.to_toml(), "shown.toml")
+    assert again.floor == cfg.floor
+
+
+def test_without_a_floor_section_the_desk_has_no_floor():
+    cfg = loads_config("", "none.toml")
+    assert not cfg.floor.enabled
+    assert "[floor]" not in cfg.to_toml().replace("# [floor]", "")
+
+
+@pytest.mark.parametrize("text, where", [
+    (FLOOR.replace('desk_id = "desk-07"\n', ""), "floor.toml:2: floor: desk_id is needed"),
+    (FLOOR.replace('"tj-3f"', '"tj/3f"'), "floor.toml:5: floor.site: 'tj/3f'"),
+    (FLOOR.replace('"desk-07"', '"+"'), "floor.toml:6: floor.desk_id: '+'"),
+    (FLOOR + "port = 0\n", "floor.toml:7: floor.port"),
+])
+def test_a_wrong_floor_section_is_one_line_naming_the_key(text, where):
+    with pytest.raises(ConfigError) as got:
+        loads_config(text, "floor.toml")
+    assert str(got.value).startswith(where), str(got.value)
+    assert "\n" not in str(got.value)

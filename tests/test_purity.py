@@ -71,3 +71,47 @@ def test_rules_check_catches_a_hardware_module_importing_the_rules():
     mods = [m for m, _ in _imports(tree)]
     assert [m for m in mods if not any(m == a or m.startswith(a + ".") for a in HW_ALLOWED)] \
         == ["deskline.call.hook"]
+
+
+def _dsp_import_graph(files):
+    """Module name -> the deskline.dsp modules it imports (anywhere in it, functions included)."""
+    graph = {}
+    for path in files:
+        name = "deskline.dsp." + path.stem
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        graph[name] = {m for m, _ in _imports(tree) if m.startswith("deskline.dsp.")} - {name}
+    return graph
+
+
+def _cycles(graph):
+    """Every import circle in ``graph``, each as the list of modules around it."""
+    found, state = [], {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, stack)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+    return found
+
+
+def test_dsp_modules_import_no_circle():
+    graph = _dsp_import_graph(sorted((PKG / "dsp").glob("*.py")))
+    assert "deskline.dsp.noise" in graph["deskline.dsp.vad"]
+    assert not _cycles(graph), _cycles(graph)
+
+
+def test_circle_check_finds_a_circle_through_a_function_local_import(tmp_path):
+    (tmp_path / "noise.py").write_text("def f():\n    from deskline.dsp.vad import g\n")
+    (tmp_path / "vad.py").write_text("from deskline.dsp.noise import f\n")
+    graph = _dsp_import_graph(sorted(tmp_path.glob("*.py")))
+    assert _cycles(graph) == [["deskline.dsp.noise", "deskline.dsp.vad", "deskline.dsp.noise"]]

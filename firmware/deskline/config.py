@@ -4,7 +4,8 @@ Sections: ``[desk]`` (names for the greeting, language, profile), ``[profiles.<n
 (controller timings and thresholds, see :class:`deskline.call.profile.Profile`), ``[hw]`` (GPIO
 backend, BCM pins, debounce and flash windows; ``[hw.phrase_keys]``: the phrase pad, one
 ``<phrase id> = <BCM pin>`` a key), ``[audio]`` (sound card, rates, channels),
-``[phrases]`` (a centre's own recordings), ``[journal]`` (the call record). Every key is
+``[phrases]`` (a centre's own recordings), ``[journal]`` (the call record), ``[floor]``
+(the floor's MQTT broker; see :mod:`deskline.floor.link`). Every key is
 optional; what is missing takes the built-in default, which is also what
 ``deskline config show`` prints. The commented example is ``deskline/data/deskline.example.toml``.
 
@@ -116,6 +117,23 @@ class JournalConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FloorConfig:
+    """The floor's broker (``[floor]``); without ``host`` the desk opens no socket."""
+
+    host: str = ""
+    port: int = 1883
+    credentials_file: str = ""   # one line ``<user>:<password>``, readable by the service only
+    site: str = ""
+    desk_id: str = ""
+    ca_file: str = ""            # TLS with this CA when set
+    far_end_wait_s: float = 10.0  # far-end hang-up this long without the on-hook: an alert
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True, slots=True)
 class DeskConfig:
     """The ``[desk]`` section as written."""
 
@@ -137,6 +155,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     phrases: PhrasesConfig = field(default_factory=PhrasesConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
+    floor: FloorConfig = field(default_factory=FloorConfig)
     path: str | None = None
 
     @classmethod
@@ -171,13 +190,17 @@ class Config:
             profiles[name] = {k: getattr(prof, k) for k in PROFILE_KEYS}
         return {"desk": section(self.desk_section), "profiles": profiles,
                 "hw": section(self.hw), "audio": section(self.audio),
-                "phrases": section(self.phrases), "journal": section(self.journal)}
+                "phrases": section(self.phrases), "journal": section(self.journal),
+                "floor": section(self.floor)}
 
     def to_toml(self) -> str:
         """The effective configuration as a TOML file (every key, every profile)."""
         data = self.to_dict()
         lines = [f"# effective deskline configuration ({self.path or 'built-in defaults'})"]
-        for sec in ("desk", "hw", "audio", "phrases", "journal"):
+        for sec in ("desk", "hw", "audio", "phrases", "journal", "floor"):
+            if sec == "floor" and not self.floor.enabled:
+                lines += ["", "# [floor] not set: the desk reports to no floor and opens no socket"]
+                continue
             lines += ["", f"[{sec}]"] + [f"{k} = {_toml_value(v)}" for k, v in data[sec].items()
                                          if not isinstance(v, dict)]
             if sec == "hw":
@@ -335,7 +358,22 @@ _SECTIONS: dict[str, dict[str, Any]] = {
     },
     "phrases": {"dir": _want_str},
     "journal": {"path": lambda v: _nonempty(v)},
+    "floor": {
+        "host": lambda v: _nonempty(v), "port": lambda v: _want_int(v, 1, 65535),
+        "credentials_file": lambda v: _nonempty(v), "site": lambda v: _topic_name(v),
+        "desk_id": lambda v: _topic_name(v), "ca_file": _want_str,
+        "far_end_wait_s": lambda v: _time(v, positive=True),
+    },
 }
+
+
+def _topic_name(v):
+    from deskline.floor.messages import NAME
+
+    if not NAME.fullmatch(_want_str(v)):
+        raise _Bad(f"{v!r}: use letters, digits, '_', '-' or '.' (one MQTT topic level, "
+                   "at most 64 characters)")
+    return v
 
 
 #: a phrase id as the catalog allows it (deskline.phrases.catalog checks the same form)
@@ -556,7 +594,7 @@ class _Loader:
         for key, v in data.items():
             if key not in _SECTIONS and key != "profiles":
                 raise self.error((), key, "unknown section (known: desk, profiles, hw, audio, "
-                                 "phrases, journal)")
+                                 "phrases, journal, floor)")
             if not isinstance(v, dict):
                 raise self.error((), key, f"must be a table [{key}], not {_typename(v)}")
         desk = self.section(data, "desk", DeskConfig)
@@ -564,13 +602,20 @@ class _Loader:
         audio = self.section(data, "audio", AudioConfig)
         phrases = self.section(data, "phrases", PhrasesConfig)
         journal = self.section(data, "journal", JournalConfig)
+        floor = self.section(data, "floor", FloorConfig)
+        if "floor" in data:
+            for key in ("host", "site", "desk_id", "credentials_file"):
+                if not getattr(floor, key):
+                    raise self.error(("floor",), None if key not in data["floor"] else key,
+                                     f"{key} is needed to reach the floor (or remove [floor])"
+                                     if key not in data["floor"] else "must not be empty")
         profiles = self.profiles(data)
         if desk.profile not in profiles:
             raise self.error(("desk",), "profile", f"no profile {desk.profile!r} (known: "
                              f"{', '.join(sorted(profiles))})")
         self._check_hw(hw, self.table(data, ("hw",)))
         return Config(desk_section=desk, profiles=MappingProxyType(profiles), hw=hw,
-                      audio=audio, phrases=phrases, journal=journal,
+                      audio=audio, phrases=phrases, journal=journal, floor=floor,
                       path=None if self.path == "<defaults>" else self.path)
 
     def _check_hw(self, hw: HwConfig, written: dict) -> None:

@@ -38,6 +38,7 @@ judge). A gap in the audio (a card reopened, blocks dropped) moves their clock o
 """
 from __future__ import annotations
 
+import collections
 import heapq
 import logging
 import math
@@ -54,6 +55,8 @@ from deskline.dsp.meter import transmit_factory
 log = logging.getLogger(__name__)
 
 _NEVER = math.inf
+#: On-hook audio kept for the start of a call (the switch settles before it is believed).
+ON_HOOK_KEPT_S = 1.0
 
 
 # --- the seams ------------------------------------------------------------------------------
@@ -163,11 +166,17 @@ class Engine:
         self._posted: list = []                         # heap of (t_s, seq, event) not yet handled
         self._marks: list = []                          # heap of (t_s, seq, off_hook): hook
         #                                                 changes the audio has not reached yet
+        self._on_hook: collections.deque = collections.deque()  # the latest on-hook audio
+        self._held: list | None = None                  # a call's first hops, until the
+        #                                                 controller is told of the handset
         self._seq = 0
         self._in_call = False                           # the audio fed now belongs to a call
         self._origin_s: float | None = None             # call-clock time of the meters' start
+        self._meter_s = 0.0                             # audio the meters have heard since
+        self._steps: list = []                          # (meter time, seconds): gaps to come
         self._fed_until_s: float | None = None          # the audio has been fed up to here
         self._ticked_s = -_NEVER                        # the controller's clock
+        self._acting_s = -_NEVER                        # the latest event acted on, when
 
     # --- what the drivers call -------------------------------------------------------------
 
@@ -187,13 +196,24 @@ class Engine:
         self.meter_tx = transmit_factory(self.meter_factory)(self.rate_hz) if stereo else None
         # the agent's voice coming back from the caller's room (both taps wired)
         self.echo = EchoMeter() if stereo else None
+        self._on_hook.clear()
         self._restart_meters(None)
 
-    def post(self, event: Event) -> None:
-        """A timed hardware event; handled when the clock reaches its time (at once if past)."""
-        heapq.heappush(self._posted, (event.t_s, self._seq, event))
+    def post(self, event: Event, *, acted_s: float | None = None) -> None:
+        """A timed hardware event; handled when the clock reaches its time (at once if past).
+
+        ``acted_s``: when the desk can act on it, if later than when it happened — a switch is
+        believed once it has settled (the debounce), so a phrase it asks for starts sounding
+        then, while the event and the action keep the switch's own time.
+        """
+        at = event.t_s if acted_s is None else max(event.t_s, acted_s)
+        heapq.heappush(self._posted, (at, self._seq, event))
         if isinstance(event, Hook):
-            heapq.heappush(self._marks, (event.t_s, self._seq, event.off_hook))
+            # the call's meters start at the sample the handset was lifted on (the audio since
+            # is kept for that) and stop when the desk knows it is down: until then it could
+            # be a flash, and the line is heard as the desk heard it
+            mark = event.t_s if event.off_hook else at
+            heapq.heappush(self._marks, (mark, self._seq, event.off_hook))
         self._seq += 1
 
     def audio(self, t0_s: float, rx: np.ndarray, tx: np.ndarray | None = None) -> None:
@@ -206,15 +226,16 @@ class Engine:
         end_s = t0_s + n / rate
         fed = self._fed_until_s
         if fed is not None and self._origin_s is not None and t0_s - fed > 0.5 * HOP_S:
-            # a gap: the meters did not hear it, but the call's clock went on
-            self._origin_s += t0_s - fed
+            # a gap: the meters did not hear it, but the call's clock went on, from the hop
+            # that holds the first sample after it (the meters still hold some before it)
+            self._steps.append((self._meter_s, t0_s - fed))
         pos = 0
         while self._marks and self._marks[0][0] < end_s:
             t_mark, _, off_hook = heapq.heappop(self._marks)
             cut = min(n, max(pos, int(math.ceil((t_mark - t0_s) * rate - 1e-6))))
             self._feed_or_skip(rx, tx, pos, cut, t0_s)
             pos = cut
-            self._hook_mark(off_hook, t0_s + cut / rate)
+            self._hook_mark(off_hook, t0_s + cut / rate, t_mark)
         self._feed_or_skip(rx, tx, pos, n, t0_s)
         self._fed_until_s = end_s
 
@@ -225,7 +246,12 @@ class Engine:
 
     def advance(self, t_s: float) -> None:
         """Move the clock to ``t_s`` with no audio: the hardware events, phrase ends and the
-        controller's timers that fall due on the way, in time order; then a tick at ``t_s``."""
+        controller's timers that fall due on the way, in time order.
+
+        The controller's own clock goes no further than what fell due: a line state heard
+        late (the card delivers audio a run at a time) is then judged at its own time, as a
+        replay of the same audio judges it.
+        """
         while True:
             nxt = self._next_internal_s()
             due = self.controller.next_due_s()
@@ -238,7 +264,6 @@ class Engine:
                 self._tick(due)
             else:
                 self._until(step)
-        self._tick(t_s)
 
     def next_due_s(self) -> float | None:
         """When something next falls due without audio: a posted event, the end of the phrase
@@ -289,23 +314,52 @@ class Engine:
         if b <= a:
             return
         if not self._in_call:
-            # no call: nothing to judge; what is due on the way still happens on time
+            # no call: nothing to judge; what is due on the way still happens on time. The
+            # last moments are kept: a lifted handset is known only once the switch has
+            # settled, and the call's meters start at the sample it was lifted on
+            self._keep_on_hook(t0_s + a / self.rate_hz, rx[a:b], None if tx is None else tx[a:b])
             self.advance(t0_s + b / self.rate_hz)
             return
         if self._origin_s is None:
             self._origin_s = t0_s + a / self.rate_hz
+        self._meter_s += (b - a) / self.rate_hz
         states = self.meter_rx.feed_all(rx[a:b])
         tx_states = self.meter_tx.feed_all(tx[a:b]) if self.meter_tx is not None else None
         self._hops(states, tx_states)
 
-    def _hook_mark(self, off_hook: bool, t_s: float) -> None:
-        """The audio reached a hook change at ``t_s``."""
-        if off_hook:
-            self._restart_meters(t_s)
-            self._in_call = True
-        elif self._in_call:
-            self._flush_meters()
-            self._in_call = False
+    def _keep_on_hook(self, t0_s: float, rx: np.ndarray, tx: np.ndarray | None) -> None:
+        kept = self._on_hook
+        if kept and abs(kept[-1][0] + kept[-1][1].shape[0] / self.rate_hz - t0_s) > 0.5 * HOP_S:
+            kept.clear()                      # a gap: what came before is not the lead-in
+        kept.append((t0_s, rx.copy(), None if tx is None else tx.copy()))
+        keep = int(ON_HOOK_KEPT_S * self.rate_hz)
+        while sum(x.shape[0] for _, x, _ in kept) - kept[0][1].shape[0] >= keep:
+            kept.popleft()
+
+    def _hook_mark(self, off_hook: bool, t_s: float, t_mark: float) -> None:
+        """The audio reached a hook change, which happened at ``t_mark`` (``t_s``: where the
+        audio is now; later, when the change became known after the audio went by)."""
+        if not off_hook:
+            self._held = None
+            if self._in_call:
+                self._flush_meters()
+                self._in_call = False
+            return
+        # the controller hears the call's line once it has been told of the lifted handset
+        # (the desk acts on the switch once it has settled): the line until then waits
+        self._held = None if self.off_hook else []
+        kept, self._on_hook = list(self._on_hook), collections.deque()
+        rate = self.rate_hz
+        start = t_s
+        if t_s - t_mark > 0.5 / rate and kept:
+            start = max(t_mark, kept[0][0])
+        self._restart_meters(start)
+        self._in_call = True
+        for t0, rx, tx in kept:               # the lead-in the audio went by (the live desk)
+            a = max(0, int(math.ceil((start - t0) * rate - 1e-6)))
+            b = min(rx.shape[0], int(round((t_s - t0) * rate)))
+            if b > a:
+                self._feed_or_skip(rx, tx, a, b, t0)
 
     def _restart_meters(self, origin_s: float | None) -> None:
         if self.meter_rx is None:
@@ -316,6 +370,8 @@ class Engine:
         if self.echo is not None:
             self.echo.reset()
         self._origin_s = origin_s
+        self._meter_s = 0.0
+        self._steps = []
 
     def _flush_meters(self) -> None:
         if self.meter_rx is None or self._origin_s is None:
@@ -337,7 +393,11 @@ class Engine:
         line_sinks = self.line_sinks
         n_tx = len(tx_states) if tx_states is not None else 0
         next_t = self._next_internal_s()
+        steps = self._steps
         for i, st in enumerate(states):
+            while steps and st.t_s > steps[0][0] + 1e-9:
+                origin += steps.pop(0)[1]       # the hops after a gap: the clock stepped over it
+                self._origin_s = origin
             t_s = origin + st.t_s
             if next_t <= t_s:
                 self._until(t_s)
@@ -346,6 +406,10 @@ class Engine:
             if i < n_tx:
                 tx = tx_states[i].at(t_s) if origin else tx_states[i]
             line = Line(t_s, rx, tx, echoes[i] if echoes is not None else None)
+            if self._held is not None:
+                self._held.append(line)
+                next_t = self._next_internal_s()
+                continue
             for sink in line_sinks:
                 sink.on_line(line)
             acts = handle(line)
@@ -381,7 +445,11 @@ class Engine:
                 self._event(PhraseDone(end, phrase))
                 self._tick(end)
             elif ev_t <= t_s:
-                _, _, event = heapq.heappop(self._posted)
+                at, _, event = heapq.heappop(self._posted)
+                if at > self._acting_s:
+                    self._acting_s = at
+                if at > self._ticked_s:
+                    self._tick(at)           # the controller acts on it now, not back then
                 self._event(event)
             else:
                 return
@@ -401,6 +469,18 @@ class Engine:
         acts = self.controller.handle(event)
         if acts:
             self._dispatch(acts)
+        if self._held is not None and isinstance(event, Hook) and event.off_hook:
+            held, self._held = self._held, None
+            for line in held:
+                self._line(line)
+
+    def _line(self, line: Line) -> None:
+        for sink in self.line_sinks:
+            sink.on_line(line)
+        acts = self.controller.handle(line)
+        if acts:
+            self._dispatch(acts)
+        self._tick(line.t_s)
 
     def _dispatch(self, actions: Sequence[Action]) -> None:
         """Hand a batch of actions to the sinks, then carry out Play and StopPlayback."""
@@ -411,19 +491,21 @@ class Engine:
             if isinstance(a, Play):
                 follow += self._play(a)
             elif isinstance(a, StopPlayback):
-                follow += self._cut(a.t_s)
+                follow += self._cut(max(a.t_s, self._acting_s))
         for done in follow:        # the controller hears of a cut (or failed) phrase at once
             self._event(done)
 
     def _play(self, a: Play) -> list[PhraseDone]:
-        follow = self._cut(a.t_s)
+        # asked for by a switch that had to settle first, it sounds from when it settled
+        start_s = max(a.t_s, self._acting_s)
+        follow = self._cut(start_s)
         try:
-            length_s = self.playback.start(a.t_s, a.phrase, a.values)
+            length_s = self.playback.start(start_s, a.phrase, a.values)
         except Exception as exc:  # a broken recording must not end the shift
             log.error("cannot play %s: %s", a.phrase, exc)
-            return follow + [PhraseDone(a.t_s, a.phrase)]
-        self.sounding = Sounding(a.phrase, a.t_s, length_s)
-        log.info("play %s (%.2f s) at %.2f s (%s)", a.phrase, length_s, a.t_s,
+            return follow + [PhraseDone(start_s, a.phrase)]
+        self.sounding = Sounding(a.phrase, start_s, length_s)
+        log.info("play %s (%.2f s) at %.2f s (%s)", a.phrase, length_s, start_s,
                  a.reason or "asked")
         return follow
 

@@ -53,7 +53,7 @@ class Sim:
             if isinstance(a, StopPlayback) and self._playing:
                 ph, _ = self._playing
                 self._playing = None
-                self._take(self.ctl.handle(PhraseDone(t, ph)), t)
+                self._take(self.ctl.handle(PhraseDone(t, ph, cut=True)), t)
             elif isinstance(a, Play):
                 self._playing = (a.phrase, t + self.phrase_s.get(a.phrase, self.default_phrase_s))
 

@@ -8,10 +8,10 @@ import soundfile
 import soxr
 
 from deskline.dsp.noise import (MinimumStatistics, NoiseParams, NoiseTracker, hop_power,
-                                measure_noise, summarise_noise)
+                                summarise_noise)
 from deskline.dsp.p56 import active_speech_level
 from deskline.dsp.state import FLOOR_DBOV
-from deskline.dsp.vad import SpeechDetector
+from deskline.dsp.vad import SpeechDetector, measure_noise
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 RATE_HZ = 8000

@@ -5,10 +5,12 @@ import pytest
 
 from deskline.call.events import Hook, Key, Ring
 from deskline.recordings.callmix import CallBuilder
-from scenario_kit import near, noise, replay, speech
+from scenario_kit import config, near, noise, replay, speech
 
 CALLER = "silero_test.wav"
 AGENT = "cmu_arctic_us_aew_a0001.wav"
+#: The desk acts on a key once it has settled (its debounce); so does the replay.
+KEY_S = config().hw.key_debounce_s
 
 
 def _talking_call(duration_s, *, seed=0, bg="freesound_fridge.wav", bg_dbov=-62.0):
@@ -30,19 +32,19 @@ def test_hold_led_escalation_and_resume():
     b.caller(speech(CALLER, -24.0)[8 * 8000: 14 * 8000], resume_at + 5.0)
     b.event(Hook(199.0, False))
     out = replay(b)
-    assert near(out.play_t("hold_ask"), hold_at, 0.02)
+    assert near(out.play_t("hold_ask"), hold_at + KEY_S, 0.02)
     on = out.done_t("hold_ask")                      # mute and LED when the caller was told
     mutes = out.mutes()
     assert [m for m, _ in mutes] == [True, False]
-    assert near(mutes[0][1], on, 0.02) and near(mutes[1][1], resume_at, 0.02)
+    assert near(mutes[0][1], on, 0.02) and near(mutes[1][1], resume_at + KEY_S, 0.02)
     leds = out.leds()
     assert [p for p, _ in leds] == ["on", "blink_slow", "blink_fast", "off"]
     assert near(leds[0][1], on) and near(leds[1][1], on + 20.0) and near(leds[2][1], on + 120.0)
-    assert near(leds[3][1], resume_at)
-    assert near(out.play_t("hold_resume"), resume_at, 0.02)
+    assert near(leds[3][1], resume_at + KEY_S)
+    assert near(out.play_t("hold_resume"), resume_at + KEY_S, 0.02)
     assert out.notes("hold_over_limit")
     hold = out.record["holds"]
-    assert len(hold) == 1 and near(hold[0]["length_s"], resume_at - on)
+    assert len(hold) == 1 and near(hold[0]["length_s"], resume_at + KEY_S - on)
 
 
 def test_closing_keys_and_agent_hangs_up():
@@ -53,8 +55,8 @@ def test_closing_keys_and_agent_hangs_up():
     b.event(Hook(t2 + 5.0, False))
     out = replay(b)
     assert out.phrases() == ["greeting", "anything_else", "goodbye"]
-    assert near(out.play_t("anything_else"), t + 1.0, 0.02)
-    assert near(out.play_t("goodbye"), t2 + 1.0, 0.02)
+    assert near(out.play_t("anything_else"), t + 1.0 + KEY_S, 0.02)
+    assert near(out.play_t("goodbye"), t2 + 1.0 + KEY_S, 0.02)
     assert out.releases() == []
     assert out.record["end_reason"] == "agent_hangup" and out.record["released_by"] == "agent"
     assert [p["asked_by"] for p in out.record["prompts"]] == ["device", "agent", "agent"]
@@ -106,9 +108,9 @@ def test_supervisor_alert_then_not_in_scope():
     b.event(Hook(34.0, False))
     out = replay(b)
     alerts = [a for a in out.actions if type(a).__name__ == "Alert"]
-    assert len(alerts) == 1 and near(alerts[0].t_s, t + 1.0, 0.02)
+    assert len(alerts) == 1 and near(alerts[0].t_s, t + 1.0 + KEY_S, 0.02)
     assert out.phrases() == ["greeting", "not_in_scope"]
-    assert near(out.play_t("not_in_scope"), t + 3.0, 0.02)
+    assert near(out.play_t("not_in_scope"), t + 3.0 + KEY_S, 0.02)
 
 
 def test_agent_louder_key_and_phrase_pad():
@@ -118,8 +120,8 @@ def test_agent_louder_key_and_phrase_pad():
     b.event(Hook(39.0, False))
     out = replay(b)
     assert out.phrases() == ["greeting", "can_you_hear_me", "wrong_number"]
-    assert near(out.play_t("can_you_hear_me"), t + 1.0, 0.02)
-    assert near(out.play_t("wrong_number"), max(t + 8.0, out.done_t("can_you_hear_me")), 0.02)
+    assert near(out.play_t("can_you_hear_me"), t + 1.0 + KEY_S, 0.02)
+    assert near(out.play_t("wrong_number"), max(t + 8.0 + KEY_S, out.done_t("can_you_hear_me")), 0.02)
 
 
 def test_agent_speaking_cancels_the_silent_ladder():

@@ -49,3 +49,22 @@ def test_missing_sound_card_is_named(tmp_path, capsys, monkeypatch):
 def test_missing_gpio_is_named(tmp_path, capsys, monkeypatch):
     rc, err = _run(tmp_path, capsys, '[hw]\nbackend = "gpiozero"\n', monkeypatch)
     assert rc == 2 and len(err) == 1 and "no GPIO" in err[0]
+
+
+FLOOR = '[floor]\nhost = "127.0.0.1"\nsite = "f3"\ndesk_id = "desk-01"\ncredentials_file = "{cred}"\n'
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "cannot read the floor credentials"),
+    ("desk-01\n", "want one line <user>:<password>"),
+    ("desk-01:\n", "user and password must not be empty"),
+])
+def test_unusable_floor_credentials_exit_78_before_any_hardware(tmp_path, capsys, monkeypatch,
+                                                                content, problem):
+    cred = tmp_path / "floor.cred"
+    if content is not None:
+        cred.write_text(content, encoding="utf-8")
+    rc, err = _run(tmp_path, capsys, FLOOR.format(cred=cred), monkeypatch, hw="fake")
+    assert rc == 78 and len(err) == 1
+    assert str(cred) in err[0] and problem in err[0]
+    assert not (tmp_path / "hw.sock").exists()

@@ -132,7 +132,7 @@ class Controller:
         elif isinstance(event, Key):
             out += self._on_key(event.name, t)
         elif isinstance(event, Hook):
-            out += self._on_hook(event.off_hook, t)
+            out += self._on_hook(event.off_hook, t, event.t_s)
         elif isinstance(event, Ring):
             out += self._on_ring(t)
         elif isinstance(event, Flash):
@@ -217,7 +217,8 @@ class Controller:
         self._set_state("ringing", t, out)
         return out
 
-    def _on_hook(self, off_hook: bool, t: float) -> list[Action]:
+    def _on_hook(self, off_hook: bool, t: float, edge_t: float) -> list[Action]:
+        """The handset changed at ``edge_t``; the desk acts on it at ``t`` (once settled)."""
         out: list[Action] = []
         if off_hook == self._off_hook:
             return out
@@ -229,7 +230,7 @@ class Controller:
             self._rings = 0
             data = {"rings": rings}
             if rings:
-                data["answer_delay_s"] = round(t - self._first_ring_t, 2)
+                data["answer_delay_s"] = round(edge_t - self._first_ring_t, 2)
             out.append(Note(t, "answered", data))
             if rings or self.profile.greet_without_ring:
                 late = rings > self.profile.late_after_rings

@@ -41,6 +41,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
+
 from deskline.call.profile import Profile
 from deskline.dsp.state import FLOOR_DBOV, LineState
 
@@ -75,7 +77,8 @@ class CallerJudge:
         """Forget the speech evidence (after a prompt the caller gets a fresh hearing); with
         ``line=True`` forget the line's noise floor too (a new call)."""
         if line or not hasattr(self, "_floor_levels"):
-            self._floor_levels: deque[tuple[float, float]] = deque()  # (t_s, level_dbov)
+            self._floor_levels: deque[float] = deque()      # level_dbov of each hop heard
+            self._floor_times: deque[float] = deque()       # and its t_s
             self._floor_cache: float | None = None
             self._floor_age = 0
             self._floor_t = 0.0
@@ -107,9 +110,8 @@ class CallerJudge:
         if self._floor_cache is None and not enough:
             return FLOOR_DBOV
         if enough and (self._floor_cache is None or self._floor_age >= 25):
-            ranked = sorted(lv for _, lv in levels)
-            k = int(self.profile.noise_percentile / 100.0 * (len(ranked) - 1))
-            now = ranked[k]
+            k = int(self.profile.noise_percentile / 100.0 * (len(levels) - 1))
+            now = float(np.partition(np.array(levels), k)[k])
             if self._floor_cache is not None:
                 rise = self.profile.noise_rise_db_per_s * max(0.0, self._t - self._floor_t)
                 now = min(now, self._floor_cache + rise)
@@ -168,9 +170,11 @@ class CallerJudge:
         """
         self._t = rx.t_s
         self._floor_age += 1
-        levels = self._floor_levels
-        levels.append((rx.t_s, rx.level_dbov))
-        while levels and rx.t_s - levels[0][0] > self.profile.noise_window_s:
+        levels, times = self._floor_levels, self._floor_times
+        levels.append(rx.level_dbov)
+        times.append(rx.t_s)
+        while times and rx.t_s - times[0] > self.profile.noise_window_s:
+            times.popleft()
             levels.popleft()
 
     def feed(self, dt_s: float, rx: LineState) -> Verdict | None:

@@ -197,6 +197,15 @@ def check_desk(cfg) -> None:
                               f"under [desk])")
 
 
+def floor_link(cfg):
+    """The desk's link to the floor's broker when ``[floor]`` is set (not started), else None."""
+    if not cfg.floor.enabled:
+        return None
+    from deskline.floor.link import link_from_config
+
+    return link_from_config(cfg)     # unreadable credentials: ConfigError, one line
+
+
 def build(cfg):
     """Every part of the service from the configuration (hardware opened except the card)."""
     from deskline.call.controller import Controller
@@ -222,6 +231,7 @@ def build(cfg):
     rate = min(card_rate, RATE_HZ) if card_rate else None
     # before any thread of ours exists: the helper process is a plain fork
     prepared, errors = prepared_phrases(cfg, prepare, rate) if rate else ({}, {})
+    link = floor_link(cfg)      # None without [floor] (no socket); bad credentials: one line
     on_close: list = []
     desk = open_desk(cfg, on_close)
     try:
@@ -229,10 +239,14 @@ def build(cfg):
 
         def open_recorder():
             journal = Journal(cfg.journal.path)
-            return CallRecorder(journal, source="live", profile=cfg.profile.name), journal.close
+            return CallRecorder(journal, source="live", profile=cfg.profile.name,
+                                on_close=link.call_closed if link else None), journal.close
 
         recorder = RecorderThread(open_recorder)
         on_close.append(lambda: recorder.finish(0.0))   # the service finishes it first
+        if link is not None:
+            link.start()
+            on_close.append(link.close)   # after the record: the last call goes out too
         a = cfg.audio
         audio = open_audio_role(cfg)
         notifier = Notifier()
@@ -244,7 +258,7 @@ def build(cfg):
                                              kept_rate_hz=min(rate, RATE_HZ)),
             recorder=recorder, notifier=notifier, edges=EdgeInterpreter.from_config(cfg.hw),
             watchdog_s=watchdog_interval_s(), analysis_s=a.block_s, prepare=prepare,
-            on_close=on_close)
+            on_close=on_close, sinks=[link] if link is not None else [])
     except BaseException:
         for fn in reversed(on_close):
             fn()
@@ -262,4 +276,10 @@ def run(args) -> int:
     cfg = load_effective(args.config)        # ConfigError -> exit 78 with one line
     check_desk(cfg)                          # likewise
     parts = build(cfg)                       # HardwareError (GPIO) -> exit 2 with one line
-    return Service(parts).run()              # HardwareError (card) -> exit 2 with one line
+    service = Service(parts)
+    for sink in parts.sinks:                 # the floor lead's acknowledgement: the LED says so
+        if hasattr(sink, "on_ack"):
+            from deskline.floor.link import ACK_CUE, ACK_CUE_S
+
+            sink.on_ack = lambda alert_id: service.show_cue(ACK_CUE, ACK_CUE_S)
+    return service.run()                     # HardwareError (card) -> exit 2 with one line

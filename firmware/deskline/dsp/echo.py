@@ -53,8 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RATE_HZ = 8000
-HOP_SAMPLES = 80
+from deskline.dsp.grid import HOP_SAMPLES, RATE_HZ
 
 
 @dataclass(frozen=True, slots=True)

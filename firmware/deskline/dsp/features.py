@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RATE_HZ = 8000
-HOP_SAMPLES = 80
+from deskline.dsp.grid import HOP_SAMPLES, RATE_HZ
+
 FRAME_SAMPLES = 256
 FFT_SAMPLES = 512
 BIN_HZ = RATE_HZ / FFT_SAMPLES

@@ -39,11 +39,7 @@ from deskline.dsp.p56 import ActiveLevelMeter
 from deskline.dsp.state import FLOOR_DBOV, LineState, ToneEvent
 from deskline.dsp.tones import ToneDetector
 from deskline.dsp.vad import SpeechDetector, SpeechDetectorParams
-
-RATE_HZ = 8000
-HOP_SAMPLES = 80
-HOPS_PER_S = RATE_HZ // HOP_SAMPLES
-HOP_S = HOP_SAMPLES / RATE_HZ
+from deskline.dsp.grid import HOP_S, HOP_SAMPLES, HOPS_PER_S, RATE_HZ  # noqa: F401 (the grid)
 
 
 @dataclass(frozen=True, slots=True)

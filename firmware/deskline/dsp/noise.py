@@ -24,8 +24,9 @@ full-scale square wave is 0 dBov and a full-scale sine -3.01 dBov; a power of ze
   silence +100 dB).
 
 :func:`summarise_noise` gives the same quantities for a whole signal (means over all noise
-and speech hops), and :class:`MinimumStatistics` is the VAD-free floor tracker the speech
-detector uses for its sub-bands (R. Martin, "An efficient algorithm to estimate the
+and speech hops; :func:`deskline.dsp.vad.measure_noise` runs the speech detector for it), and
+:class:`MinimumStatistics` is the VAD-free floor tracker the speech detector uses for its
+sub-bands (R. Martin, "An efficient algorithm to estimate the
 instantaneous SNR of speech signals", Eurospeech 1993: the floor is the minimum of the
 smoothed power over a window a little longer than a speech burst).
 """
@@ -35,12 +36,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deskline.dsp.features import HOP_SAMPLES, RATE_HZ
 from deskline.dsp.filters import OnePole, sliding_min
+from deskline.dsp.grid import HOP_S, HOP_SAMPLES
 from deskline.dsp.levels import power_to_dbov
 from deskline.dsp.state import FLOOR_DBOV
 
-HOP_S = HOP_SAMPLES / RATE_HZ
 _FLOOR_POWER = 10.0 ** (FLOOR_DBOV / 10.0)
 MIN_SNR_DB = -30.0
 MAX_SNR_DB = 100.0
@@ -241,11 +241,3 @@ def summarise_noise(x: np.ndarray, *, speech: np.ndarray, noise_hop: np.ndarray)
     return NoiseSummary(float(power_to_dbov(noise)), speech_dbov, snr,
                         float(quiet.sum() * HOP_S), float(speech.sum() * HOP_S))
 
-
-def measure_noise(x: np.ndarray, *, params=None) -> NoiseSummary:
-    """Whole-signal noise floor and SNR of an 8 kHz signal, using the default speech detector."""
-    from deskline.dsp.vad import SpeechDetector, SpeechDetectorParams
-
-    block = SpeechDetector(params or SpeechDetectorParams()).analyse(
-        np.asarray(x, dtype=np.float64)[: len(x) // HOP_SAMPLES * HOP_SAMPLES])
-    return summarise_noise(x, speech=block.speech, noise_hop=block.noise_hop)

@@ -50,10 +50,7 @@ import numpy as np
 from deskline.dsp.state import ToneEvent
 from deskline.dsp.tone_plans import ToneSpec, tone_specs
 from deskline.exc import ConfigError
-
-RATE_HZ = 8000
-HOP_SAMPLES = 80
-HOP_S = HOP_SAMPLES / RATE_HZ
+from deskline.dsp.grid import HOP_S, HOP_SAMPLES, RATE_HZ
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ LED_BLINK_S = {
     "blink_fast": (0.125, 0.125),
     "hang_up": (1.0, 0.25),     # mostly lit with a short gap: "put the handset down"
     "error": (0.1, 0.9),        # a short flash each second: "the desk needs a look"
+    "acked": (0.05, 0.15),      # a quick flicker: "the floor lead has seen your alert"
 }
 LED_STEADY = {"off": False, "on": True}
 #: a phrase-pad key's name is this prefix and the phrase id (the controller's convention)

@@ -273,6 +273,7 @@ class ServiceParts:
     retry_s: float = 1.0               # how often a lost card is looked for
     on_close: list = dataclasses.field(default_factory=list)
     sinks: list = dataclasses.field(default_factory=list)    # more engine sinks (the floor link)
+    line_sinks: list = dataclasses.field(default_factory=list)   # and more that hear the line
 
 
 class Service:
@@ -288,7 +289,8 @@ class Service:
         sinks += parts.sinks
         self.engine = Engine(parts.controller, self.playback, meter_factory=parts.meter_factory,
                              sinks=sinks,
-                             line_sinks=[parts.recorder] if parts.recorder is not None else [])
+                             line_sinks=([parts.recorder] if parts.recorder is not None else [])
+                             + list(parts.line_sinks))
         self._pending: list = []           # card blocks gathered for the next analysis run
         self._pending_t_s = 0.0
         self._pending_samples = 0
@@ -494,10 +496,11 @@ class Service:
             events += self.p.edges.feed(e.source, e.active, self._edge_t_s(e.mono_s))
         events += self.p.edges.poll(self.now_s())
         events.sort(key=lambda ev: ev.t_s)
+        now_s = self.now_s()
         for ev in events:
-            self.engine.post(ev)
+            self.engine.post(ev, acted_s=now_s)    # settled only now: acted on now
         if events:
-            self.engine.advance(self.now_s())
+            self.engine.advance(now_s)
             self.playback.fill()
 
     def _note_settle(self, mono_s: float) -> None:

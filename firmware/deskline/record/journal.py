@@ -29,7 +29,9 @@ from deskline.exc import JournalError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: schema versions this deskline opens (1: before the floor outbox; it is added on open)
+READS_VERSIONS = (0, 1, 2)
 
 #: Where the service keeps the record (systemd StateDirectory=deskline).
 DEFAULT_PATH = "/var/lib/deskline/calls.db"
@@ -80,6 +82,20 @@ CREATE TABLE IF NOT EXISTS facts (
     kind TEXT NOT NULL,
     data TEXT NOT NULL DEFAULT '{}'
 );
+-- what the desk owes the floor (deskline.floor.outbox): alerts and finished calls, each kept
+-- until the broker acknowledged it (PUBACK); added in schema 2, created on open of older records
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,             -- send order
+    id TEXT NOT NULL UNIQUE,             -- the message's id (receivers drop repeats by it)
+    kind TEXT NOT NULL,                  -- alert | call
+    payload TEXT NOT NULL,               -- JSON, as published
+    queued_at TEXT NOT NULL
+);
+-- the newest call of this record already handed to the outbox (one row, key 'calls_queued')
+CREATE TABLE IF NOT EXISTS outbox_mark (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS holds_call ON holds(call_id);
 CREATE INDEX IF NOT EXISTS prompts_call ON prompts(call_id);
 CREATE INDEX IF NOT EXISTS facts_call ON facts(call_id);
@@ -94,6 +110,20 @@ _CALL_FIELDS = (
     "end_reason", "caller_speech_s", "caller_level_dbov", "caller_snr_db", "silent", "quiet",
     "noisy",
 )
+
+
+def apply_schema(db: sqlite3.Connection, path: str) -> None:
+    """Create what is missing of the record's tables on ``db`` (older records gain the rest).
+
+    Raises :class:`JournalError` for a record written by a newer deskline.
+    """
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version not in READS_VERSIONS:
+        raise JournalError(f"{path}: call record schema {version}, this deskline reads "
+                           f"{', '.join(map(str, READS_VERSIONS[1:]))}")
+    db.executescript(_SCHEMA)
+    if version != SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 def _utc_now() -> str:
@@ -129,12 +159,7 @@ class Journal:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.execute("PRAGMA foreign_keys=ON")
-                self._db.executescript(_SCHEMA)
-                version = self._db.execute("PRAGMA user_version").fetchone()[0]
-                if version not in (0, SCHEMA_VERSION):
-                    raise JournalError(f"{self.path}: call record schema {version}, "
-                                       f"this deskline reads {SCHEMA_VERSION}")
-                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                apply_schema(self._db, self.path)
                 if self._take_writer_lock():
                     self._recover()
                 else:
@@ -208,11 +233,18 @@ class Journal:
         self._write(f"UPDATE calls SET {cols} WHERE id=?", (*fields.values(), call_id))
 
     def prompt(self, call_id: int, t_s: float, phrase: str, reason: str, asked_by: str,
-               measurements: dict) -> None:
-        """Record a phrase the device played, why, and the measurements behind it."""
-        self._write("INSERT INTO prompts (call_id, t_s, phrase, reason, asked_by, measurements) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (call_id, t_s, phrase, reason, asked_by, json.dumps(measurements, sort_keys=True)))
+               measurements: dict) -> int:
+        """Record a phrase the device played, why, and the measurements behind it; returns
+        the prompt's id."""
+        return self._write(
+            "INSERT INTO prompts (call_id, t_s, phrase, reason, asked_by, measurements) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (call_id, t_s, phrase, reason, asked_by, json.dumps(measurements, sort_keys=True)))
+
+    def prompt_measurements(self, prompt_id: int, measurements: dict) -> None:
+        """Put the line as it was when a prompt began in place of what was known then."""
+        self._write("UPDATE prompts SET measurements=? WHERE id=?",
+                    (json.dumps(measurements, sort_keys=True), prompt_id))
 
     def hold_start(self, call_id: int, t_s: float) -> None:
         self._write("INSERT INTO holds (call_id, start_t_s) VALUES (?, ?)", (call_id, t_s))

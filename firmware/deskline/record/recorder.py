@@ -6,8 +6,10 @@ through a :class:`deskline.record.journal.Journal` as things happen.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Callable
 
+from deskline.dsp.grid import HOP_S
 from deskline.dsp.state import FLOOR_DBOV
 from deskline.engine import BaseSink
 
@@ -20,8 +22,6 @@ log = logging.getLogger(__name__)
 def _r(x: float | None, nd: int = 2) -> float | None:
     return None if x is None else round(float(x), nd)
 
-#: Analysis hop of the line meter (DESIGN: 10 ms at 8 kHz).
-HOP_S = 0.01
 
 _FLAG_BY_PHRASE = {
     "greeting_repeat": "silent", "no_sound_goodbye": "silent",
@@ -49,8 +49,11 @@ class CallRecorder(BaseSink):
     """
 
     def __init__(self, journal: Journal, *, source: str = "live", profile: str = "",
-                 checkpoint_s: float = 5.0):
+                 checkpoint_s: float = 5.0, on_close: Callable[[int], None] | None = None):
+        """``on_close(call_id)`` is called (on the recorder's thread) once a call's record is
+        complete in the journal, e.g. to hand it to the floor."""
         self.journal = journal
+        self.on_close = on_close
         self.source = source
         self.profile = profile
         self.checkpoint_s = checkpoint_s
@@ -65,6 +68,8 @@ class CallRecorder(BaseSink):
         self._answered_t_s: float | None = None
         self._far_end_t_s: float | None = None
         self._on_hold = False
+        self._holds: list = []      # (start, end or None) of the call's holds, call clock
+        self._pending: list = []    # prompts waiting for the line as it was when they began
         self._hangup_asked = False
         self._speech_hops = 0
         self._line_hops = 0
@@ -134,11 +139,21 @@ class CallRecorder(BaseSink):
 
     def _line(self, event) -> None:
         rx = event.rx
-        self._last_rx = rx
         if self._answered_t_s is None or self.call_id is None:
+            self._last_rx = rx
             return
-        if self._on_hold:
-            return
+        # a line state can reach the record after what the desk did next (a live desk hears
+        # the line a run at a time): it is counted by its own time, not by when it came
+        if self._pending:
+            self._settle_prompts(event.t_s)
+        self._last_rx = rx
+        if not self._held_at(event.t_s):
+            self._count(event, rx)
+
+    def _held_at(self, t_s: float) -> bool:
+        return any(a <= t_s and (b is None or t_s < b) for a, b in self._holds)
+
+    def _count(self, event, rx) -> None:
         self._caller_level_dbov = rx.active_level_dbov
         self._line_hops += 1
         self._noise_sum_dbov += rx.noise_dbov
@@ -181,9 +196,11 @@ class CallRecorder(BaseSink):
                 self.journal.fact(self.call_id, t_s, "mute", {"on": action.on})
                 if action.on and not self._on_hold:
                     self._on_hold = True
+                    self._holds.append((t_s, None))
                     self.journal.hold_start(self.call_id, t_s)
                 elif not action.on and self._on_hold:
                     self._on_hold = False
+                    self._holds[-1] = (self._holds[-1][0], t_s)
                     self.journal.hold_end(self.call_id, t_s)
             elif name == "Note":
                 self.journal.fact(self.call_id, t_s, action.kind, dict(action.data))
@@ -211,6 +228,18 @@ class CallRecorder(BaseSink):
         by_key = action.reason.startswith("key:") or (
             type(self._cause).__name__ == "Key" and abs(self._cause.t_s - action.t_s) < 1e-9)
         asked_by = "agent" if by_key else "device"
+        measurements = self._measurements(notes)
+        prompt_id = self.journal.prompt(self.call_id, action.t_s, action.phrase, action.reason,
+                                        asked_by, measurements)
+        # a live desk hears the line a run after it acts: the measurements are put right once
+        # the line up to the prompt's start has been heard (a replay has it at hand already)
+        self._pending.append((action.t_s, prompt_id, notes, measurements))
+        self.journal.fact(self.call_id, action.t_s, "play", {"phrase": action.phrase})
+        flag = _prompt_flag(action.phrase, action.reason) if asked_by == "device" else None
+        if flag:
+            self.journal.update_call(self.call_id, **{flag: 1})
+
+    def _measurements(self, notes: dict) -> dict:
         measurements: dict = {}
         rx = self._last_rx
         if rx is not None:
@@ -218,20 +247,30 @@ class CallRecorder(BaseSink):
         measurements.update(self._caller_figures())
         if notes:
             measurements["notes"] = notes
-        self.journal.prompt(self.call_id, action.t_s, action.phrase, action.reason, asked_by,
-                            measurements)
-        self.journal.fact(self.call_id, action.t_s, "play", {"phrase": action.phrase})
-        flag = _prompt_flag(action.phrase, action.reason) if asked_by == "device" else None
-        if flag:
-            self.journal.update_call(self.call_id, **{flag: 1})
+        return measurements
+
+    def _settle_prompts(self, heard_until_s: float) -> None:
+        """The prompts that began a hop or more before ``heard_until_s``: the line up to them
+        has been heard, and their measurements are what it says."""
+        while self._pending and self._pending[0][0] <= heard_until_s - HOP_S + 1e-9:
+            _, prompt_id, notes, written = self._pending.pop(0)
+            now = self._measurements(notes)
+            if now != written:
+                self.journal.prompt_measurements(prompt_id, now)
 
     # --- ending --------------------------------------------------------------------------
 
     def _close(self, t_s: float, end_reason: str, released_by: str | None) -> None:
+        self._settle_prompts(math.inf)    # the line as last heard, for a prompt at the very end
         self.journal.update_call(self.call_id, **self._caller_figures())
         self.journal.close_call(self.call_id, t_s, end_reason=end_reason, released_by=released_by)
-        self.call_id = None
+        closed, self.call_id = self.call_id, None
         self._reset_call()
+        if self.on_close is not None:
+            try:
+                self.on_close(closed)
+            except Exception:  # whoever listens must not cost the record its next call
+                log.exception("on_close for call %s failed", closed)
 
     def finish(self, t_s: float, reason: str = "end_of_recording") -> None:
         """Close the call still open when the recording (or the service) stops at ``t_s``."""

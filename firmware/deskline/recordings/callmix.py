@@ -18,9 +18,7 @@ from deskline.dsp.levels import dbov_to_amplitude, rms_dbov
 from deskline.dsp.p56 import active_speech_level
 from deskline.replay.eventsfile import dump_event
 from deskline.exc import AudioFileError
-
-#: Rate the built calls are made at (narrowband telephone audio).
-RATE_HZ = 8000
+from deskline.dsp.grid import RATE_HZ  # the built calls' rate: narrowband telephone audio
 
 
 def load_clip(path: str | os.PathLike, *, rate_hz: int = RATE_HZ) -> np.ndarray:

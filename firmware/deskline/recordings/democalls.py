@@ -69,7 +69,7 @@ def normal() -> CallBuilder:
     b.event(Key(t, "anything_else"))
     t = b.caller(en[6 * RATE_HZ:], t + 4.0) + 1.0
     b.event(Key(t, "goodbye"))
-    b.event(Hook(t + 9.0, False))
+    b.event(Hook(t + 7.0, False))        # the agent puts the handset down after it
     return b
 
 
@@ -126,7 +126,7 @@ def hold() -> CallBuilder:
     b.event(Key(resume, "hold"))
     t = b.caller(en[5 * RATE_HZ:], resume + 5.0) + 1.0
     b.event(Key(t, "goodbye"))
-    b.event(Hook(t + 9.0, False))
+    b.event(Hook(t + 7.0, False))        # the agent puts the handset down after it
     return b
 
 

@@ -35,21 +35,27 @@ class Simulation:
 
 def simulate_samples(rx: np.ndarray, *, rate_hz: int, tx: np.ndarray | None = None,
                      events: Iterable | None = None, config=None, journal=None,
-                     source: str = "replay", keep_trace: bool = False) -> tuple[ReplayResult, list]:
+                     source: str = "replay", keep_trace: bool = False, sinks=(),
+                     on_call_closed=None) -> tuple[ReplayResult, list]:
     """Replay samples with the configured controller; returns the result and the call records.
 
     ``config`` is a :class:`deskline.config.Config` (None: built-in defaults); ``journal`` a
-    :class:`deskline.record.journal.Journal` (None: an in-memory one, thrown away).
+    :class:`deskline.record.journal.Journal` (None: an in-memory one, thrown away); ``sinks``
+    follow the desk as well (the floor link), ``on_call_closed(call id)`` hears of each call
+    the record closed.
     """
     from deskline.replay.driver import ArraySource
     return _simulate(ArraySource(rx, tx), rate_hz=rate_hz, events=events, config=config,
-                     journal=journal, source=source, keep_trace=keep_trace)
+                     journal=journal, source=source, keep_trace=keep_trace, sinks=sinks,
+                     on_call_closed=on_call_closed)
 
 
 def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
-              keep_trace: bool) -> tuple[ReplayResult, list]:
+              keep_trace: bool, sinks=(), on_call_closed=None) -> tuple[ReplayResult, list]:
+    from deskline.config import HwConfig
     from deskline.dsp.meter import meter_factory
     from deskline.record.journal import Journal
+    from deskline.replay.driver import settle_times
     from deskline.record.recorder import CallRecorder
 
     controller, playback, profile_name = _controller_and_playback(config)
@@ -57,10 +63,13 @@ def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
     if own_journal:
         journal = Journal(":memory:")
     try:
-        recorder = CallRecorder(journal, source=source, profile=profile_name)
+        recorder = CallRecorder(journal, source=source, profile=profile_name,
+                                on_close=on_call_closed)
         plans = config.audio.tone_plans if config is not None else None
+        hw = config.hw if config is not None else HwConfig()
         engine = Replay(controller=controller, playback=playback, meter_factory=meter_factory(plans),
-                        recorder=recorder, keep_trace=keep_trace)
+                        recorder=recorder, keep_trace=keep_trace, settle_s=settle_times(hw),
+                        sinks=sinks)
         result = engine.run_source(audio, rate_hz=rate_hz, events=events)
         records = [journal.call(i) for i in result.call_ids]
     finally:

@@ -1,0 +1,77 @@
+"""The learned speech evidence: Silero's network shipped in the package, run at 8 kHz."""
+import pathlib
+
+import numpy as np
+import pytest
+import soundfile
+import soxr
+
+import deskline
+from deskline.dsp import speech_model
+from deskline.dsp.speech_model import CHUNK_SAMPLES, SpeechModel
+from deskline.dsp.vad import SpeechDetector
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def load(name):
+    x, rate = soundfile.read(FIXTURES / name, dtype="float64", always_2d=True)
+    x = soxr.resample(x[:, 0], rate, 8000) if rate != 8000 else x[:, 0]
+    return x[: len(x) // 80 * 80]
+
+
+def test_the_model_is_loaded_from_the_installed_package_with_one_thread():
+    package = pathlib.Path(deskline.__file__).resolve().parent
+    assert speech_model.MODEL_PATH.is_file()
+    assert package in speech_model.MODEL_PATH.parents
+    assert (speech_model.MODEL_PATH.parent / "SILERO_VAD_LICENSE").is_file()
+    opts = speech_model._session().get_session_options()
+    assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+
+
+def test_speech_reads_high_and_silence_low():
+    x = load("cmu_arctic_us_aew_a0001.wav")
+    probs = SpeechModel().process(x)
+    assert len(probs) == len(x) // CHUNK_SAMPLES
+    assert np.mean(probs > 0.5) > 0.6
+    assert SpeechModel().process(np.zeros(8000)).max() < 0.1
+
+
+def test_chunks_follow_the_samples_not_the_blocks():
+    x = load("silero_test.wav")[: 5 * 8000]
+    whole = SpeechModel().process(x)
+    model = SpeechModel()
+    cuts = np.sort(np.random.default_rng(2).choice(np.arange(1, len(x)), 30, replace=False))
+    parts = np.concatenate([model.process(p) for p in np.split(x, cuts)])
+    np.testing.assert_allclose(parts, whole, atol=1e-6)
+    assert model.chunks == len(x) // CHUNK_SAMPLES
+
+
+def test_skipped_chunks_read_zero_and_cost_no_run():
+    x = load("cmu_arctic_us_aew_a0001.wav")[: 20 * CHUNK_SAMPLES]
+    model = SpeechModel()
+    run = np.arange(model.due(len(x))) % 2 == 0
+    probs = model.process(x, run)
+    assert np.all(probs[~run] == 0.0) and model.runs == run.sum()
+    model.reset()
+    assert (model.chunks, model.runs) == (0, 0)
+
+
+@pytest.mark.parametrize("signal", ["silence", "line hiss at -80 dBov"])
+def test_the_detector_does_not_run_the_network_on_an_idle_line(signal):
+    """The cheap gate: nothing that could be a caller, no network (a silent desk costs little)."""
+    n = 20 * 8000
+    x = np.zeros(n) if signal == "silence" else \
+        10 ** (-80 / 20) * np.random.default_rng(0).standard_normal(n)
+    det = SpeechDetector()
+    det.process(x)
+    chunks, runs = det._model.chunks, det._model.runs
+    assert chunks == n // CHUNK_SAMPLES
+    assert runs <= 0.05 * chunks
+
+
+def test_the_detector_runs_the_network_where_the_caller_speaks():
+    x = load("cmu_arctic_us_aew_a0001.wav")
+    det = SpeechDetector()
+    det.process(x)
+    assert det._model.runs >= 0.7 * det._model.chunks

@@ -250,7 +250,7 @@ run_arch() {
   local built
   built=$( (find "$R/root/.cache/pip/wheels" "$R/home/pi/.cache/pip/wheels" -name '*.whl' -printf '%f\n' 2>/dev/null || true) | sort -u | tr '\n' ' ')
   local pkgs
-  pkgs=$( (in_root "$RUNAS" '.venv/bin/python -m pip list --format=freeze 2>/dev/null' || true) | (grep -iE '^(numpy|soundfile|soxr|sounddevice|cffi|gpiozero|lgpio|pyserial|pypinyin)==' || true) | tr '\n' ' ')
+  pkgs=$( (in_root "$RUNAS" '.venv/bin/python -m pip list --format=freeze 2>/dev/null' || true) | (grep -iE '^(numpy|soundfile|soxr|sounddevice|cffi|gpiozero|lgpio|onnxruntime|pyserial|pypinyin)==' || true) | tr '\n' ' ')
   local pyver; pyver=$(chroot "$R" python3 --version 2>&1)
   local glibc; glibc=$(chroot "$R" /usr/bin/ldd --version 2>&1 | awk 'NR == 1 {print $NF}')
   write_results "$ARCH" "$base" "$copy_s" "$run_tests" "$built" "$pkgs" "$pyver" "$glibc" "$foreign"

@@ -125,6 +125,9 @@ in_root() {
     /bin/bash -c "cd $CHECKOUT && $*"
 }
 
+# the first N characters of each line (not bytes: the settings hold Chinese names)
+clip() { LC_ALL=C.UTF-8 sed -E "s/^(.{$1}).*/\\1/"; }
+
 # step NAME USER CHECK COMMAND: time COMMAND in the root, then CHECK (a shell test over $out and
 # $rc) says whether it did what it should; the row shows EVIDENCE (set by CHECK) or the last line
 step() {
@@ -139,8 +142,8 @@ step() {
   local verdict=PASS
   if ! ( eval "$check" ) >/dev/null 2>&1; then verdict=FAIL; FAILED=$((FAILED + 1)); fi
   evidence=$(eval "ev_$n" 2>/dev/null || true)
-  [ -n "$evidence" ] || evidence=$(grep -v '^\s*$' "$log" | tail -n 1)
-  evidence=$(echo "$evidence" | tr '\n|' ' /' | cut -c1-400)
+  [ -n "$evidence" ] || evidence=$( (grep -v '^\s*$' "$log" || true) | tail -n 1)
+  evidence=$(echo "$evidence" | tr '\n|' ' /' | clip 400)
   unset -f "ev_$n" 2>/dev/null || true
   ROWS+=("| $name | $verdict | $(awk "BEGIN {printf \"%.1f\", $t1 - $t0}") | exit $rc: $evidence |")
   say "$ARCH: $name: $verdict ($rc)"
@@ -190,7 +193,6 @@ run_arch() {
 
   evidence_for_next 'echo "$(grep -c "^== demo call" <<<"$out") demo calls replayed; $(grep -E "^ *[0-9.]+ +hang up|^ *[0-9.]+ .*PLAY" <<<"$out" | wc -l) phrase and hang-up lines"'
   step "README: install and run (demo)" "$RUNAS" '[ $rc -eq 0 ] && [ $(grep -c "^== demo call" <<<"$out") -ge 6 ]' "$README_INSTALL"
-  evidence_for_next 'echo "lgpio $(grep -o "lgpio [^ ]*" <<<"$out" | head -1 || true) $(tail -n 1 <<<"$out")"'
   if [ "$ARCH" = arm64 ]; then
     step "README route has a GPIO driver (lgpio, aarch64 wheel)" "$RUNAS" '[ $rc -eq 0 ]' \
       '.venv/bin/python -c "import lgpio, gpiozero.pins.lgpio as f; print(\"lgpio\", lgpio.__file__)"'
@@ -234,10 +236,10 @@ run_arch() {
   # doctor on the fake desk, as the unit runs the service and as pi: a root has no sound card,
   # so that is the one check that must fail (with its advice); every other one passes
   local doctor_ok='[ $rc -eq 1 ] && [ $(grep -c "^FAIL" <<<"$out") -eq 1 ] && grep -q "^FAIL  sound card: .*plugged in" <<<"$out" && grep -q "^ok    settings:" <<<"$out" && grep -q "^ok    hook switch" <<<"$out" && grep -q "^ok    phrases:" <<<"$out" && grep -q "^ok    call record:" <<<"$out"'
-  evidence_for_next 'grep -E "^(ok|warn|FAIL)" <<<"$out" | cut -c1-60 | tr "\n" ";"'
+  evidence_for_next 'grep -E "^(ok|warn|FAIL)" <<<"$out" | clip 60 | tr "\n" ";"'
   step "doctor on the fake desk, as the service user" root "$doctor_ok" \
     "cd /tmp && DESKLINE_HW=fake runuser -u deskline -- /opt/deskline/venv/bin/deskline doctor --listen-s 0"
-  evidence_for_next 'grep -E "^(ok|warn|FAIL)" <<<"$out" | cut -c1-60 | tr "\n" ";"'
+  evidence_for_next 'grep -E "^(ok|warn|FAIL)" <<<"$out" | clip 60 | tr "\n" ";"'
   step "doctor on the fake desk, as pi in the deskline group" pi "$doctor_ok" \
     "cd /tmp && DESKLINE_HW=fake /opt/deskline/venv/bin/deskline doctor --listen-s 0"
   evidence_for_next 'tr "\n" " " <<<"$out"'
@@ -248,9 +250,9 @@ run_arch() {
   local built
   built=$( (find "$R/root/.cache/pip/wheels" "$R/home/pi/.cache/pip/wheels" -name '*.whl' -printf '%f\n' 2>/dev/null || true) | sort -u | tr '\n' ' ')
   local pkgs
-  pkgs=$( (in_root "$RUNAS" '.venv/bin/python -m pip list --format=freeze 2>/dev/null' || true) | (grep -iE '^(numpy|soundfile|soxr|sounddevice|cffi|gpiozero|lgpio|pyserial|pypinyin)==' || true) | tr '\n' ' ')
+  pkgs=$( (in_root "$RUNAS" '.venv/bin/python -m pip list --format=freeze 2>/dev/null' || true) | (grep -iE '^(numpy|soundfile|soxr|sounddevice|cffi|gpiozero|lgpio|onnxruntime|pyserial|pypinyin)==' || true) | tr '\n' ' ')
   local pyver; pyver=$(chroot "$R" python3 --version 2>&1)
-  local glibc; glibc=$(chroot "$R" /usr/bin/ldd --version 2>&1 | head -n 1 | awk '{print $NF}')
+  local glibc; glibc=$(chroot "$R" /usr/bin/ldd --version 2>&1 | awk 'NR == 1 {print $NF}')
   write_results "$ARCH" "$base" "$copy_s" "$run_tests" "$built" "$pkgs" "$pyver" "$glibc" "$foreign"
   cleanup
   R=""
@@ -269,7 +271,7 @@ write_results() {
     echo "sudo bash bench/fresh_roots.sh --arch $arch"
     echo '```'
     echo
-    echo "Tree: commit $COMMIT (git archive HEAD$([ "$DIRTY" -gt 0 ] && echo "; the work tree had $DIRTY uncommitted changes, not tested")). Run $(date -u '+%F %H:%M') UTC on $(uname -m), $(nproc) cores$([ "$foreign" -eq 1 ] && echo ", the $arch root through $(qemu-aarch64-static --version | head -n 1) (user emulation: every step is several times slower than on a Pi)"). Root: debootstrap --variant=minbase $SUITE from $MIRROR (made ${base% *} in ${base#* } s, copied afresh in $copy_s s); $pyver, glibc $glibc. Steps run as $([ "$foreign" -eq 1 ] && echo "root (sudo cannot raise privileges under qemu-user)" || echo "the user pi, with sudo as on Raspberry Pi OS")."
+    echo "Tree: commit $COMMIT (git archive HEAD$([ "$DIRTY" -gt 0 ] && echo "; the work tree had $DIRTY uncommitted changes, not tested")). Run $(date -u '+%F %H:%M') UTC on $(uname -m), $(nproc) cores$([ "$foreign" -eq 1 ] && echo ", the $arch root through $(qemu-aarch64-static --version | sed -n 1p) (user emulation: every step is several times slower than on a Pi)"). Root: debootstrap --variant=minbase $SUITE from $MIRROR (made ${base% *} in ${base#* } s, copied afresh in $copy_s s); $pyver, glibc $glibc. Steps run as $([ "$foreign" -eq 1 ] && echo "root (sudo cannot raise privileges under qemu-user)" || echo "the user pi, with sudo as on Raspberry Pi OS")."
     echo
     echo "The README's commands, verbatim:"
     echo

@@ -165,14 +165,28 @@ def check_desk(cfg) -> None:
                               f"under [desk])")
 
 
+def open_recorder_for(cfg):
+    """The live call recorder over the configured record, and its closer.
+
+    A damaged record is set aside by the journal and a fresh one started (the desk keeps
+    recording); that is said once here, in the log, beside the journal's own line.
+    """
+    from deskline.record.journal import Journal
+    from deskline.record.recorder import CallRecorder
+
+    journal = Journal(cfg.journal.path)
+    if journal.set_aside:
+        log.warning("recording into a fresh call record; the damaged one is kept as %s",
+                    journal.set_aside)
+    return CallRecorder(journal, source="live", profile=cfg.profile.name), journal.close
+
+
 def build(cfg):
     """Every part of the service from the configuration (hardware opened except the card)."""
     from deskline.call.controller import Controller
     from deskline.dsp.meter import meter_factory
     from deskline.call.edges import EdgeInterpreter
     from deskline.hw.duplex import DuplexAudio
-    from deskline.record.journal import Journal
-    from deskline.record.recorder import CallRecorder
     from deskline.phrases.catalog import DESIGN_IDS, RATE_HZ
     from deskline.phrases.queue import PhraseQueue
     from deskline.live.sdnotify import Notifier, watchdog_interval_s
@@ -196,11 +210,7 @@ def build(cfg):
     try:
         source = PreparedPhrases(LazyBook(cfg), prepared, errors, rate)
 
-        def open_recorder():
-            journal = Journal(cfg.journal.path)
-            return CallRecorder(journal, source="live", profile=cfg.profile.name), journal.close
-
-        recorder = RecorderThread(open_recorder)
+        recorder = RecorderThread(lambda: open_recorder_for(cfg))
         a = cfg.audio
         audio = DuplexAudio(a.card or None, output_card=a.output_card or None,
                             rate_hz=a.rate_hz, block_s=CARD_BLOCK_S, rx_channel=a.rx_channel,

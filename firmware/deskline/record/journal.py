@@ -11,6 +11,15 @@ loses at most the fact being written. The first writer to open the database (it 
 time of its last fact; a second writer meanwhile leaves them alone. Readers
 (``deskline calls``) open it read-only and never do that, so they can look at a live desk.
 
+Opening for writing looks before it writes: a file that is not deskline's (another program's
+SQLite database) or that a newer deskline wrote is refused untouched; an older record is
+brought forward one ``user_version`` step at a time (:data:`MIGRATIONS`, each step in one
+transaction). A damaged file (truncated, overwritten: SQLite reports it corrupt or not a
+database) is set aside, renamed ``<db>.damaged-<UTC time>`` with its ``-wal`` and ``-shm``
+(never deleted), and a fresh record is started, so the desk goes on recording; the writer
+says so once in the log and keeps the new name in :attr:`Journal.set_aside`. A reader of a
+damaged record gets every call it can still read (:attr:`Journal.unreadable` lists the rest).
+
 :class:`CallRecorder` (in :mod:`deskline.record.recorder`) turns the
 controller's events and actions into these rows; the live service and ``deskline simulate``
 both use it.
@@ -29,7 +38,22 @@ from deskline.exc import JournalError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Each step that brings a record from ``user_version`` N to N + 1, run in one transaction.
+#: A fresh record is made at SCHEMA_VERSION directly (``_SCHEMA``).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: a call the service took over already off-hook (restarted mid-call)
+    1: ("ALTER TABLE calls ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0",),
+}
+
+#: Columns a record of schema 1 has in ``calls``: what tells deskline's file from another's.
+_V1_CALL_COLUMNS = frozenset({
+    "id", "started_at", "source", "profile", "start_t_s", "rings", "answered_t_s",
+    "answer_delay_s", "ended_t_s", "duration_s", "far_end_hangup_t_s", "released_by",
+    "end_reason", "last_t_s", "caller_speech_s", "caller_level_dbov", "caller_snr_db",
+    "silent", "quiet", "noisy"})
+_TABLES = frozenset({"calls", "holds", "prompts", "facts"})
 
 #: Where the service keeps the record (systemd StateDirectory=deskline).
 DEFAULT_PATH = "/var/lib/deskline/calls.db"
@@ -55,7 +79,8 @@ CREATE TABLE IF NOT EXISTS calls (
     caller_snr_db REAL,                  -- caller's active level over the mean noise floor
     silent INTEGER NOT NULL DEFAULT 0,   -- the device prompted for a silent line
     quiet INTEGER NOT NULL DEFAULT 0,    -- ... for a quiet caller
-    noisy INTEGER NOT NULL DEFAULT 0     -- ... for a noisy line
+    noisy INTEGER NOT NULL DEFAULT 0,    -- ... for a noisy line
+    resumed INTEGER NOT NULL DEFAULT 0   -- already off-hook when the service (re)started
 );
 CREATE TABLE IF NOT EXISTS holds (
     id INTEGER PRIMARY KEY,
@@ -92,8 +117,9 @@ _CALL_FIELDS = (
     "id", "started_at", "source", "profile", "start_t_s", "rings", "answered_t_s",
     "answer_delay_s", "ended_t_s", "duration_s", "far_end_hangup_t_s", "released_by",
     "end_reason", "caller_speech_s", "caller_level_dbov", "caller_snr_db", "silent", "quiet",
-    "noisy",
+    "noisy", "resumed",
 )
+_FLAGS = ("silent", "quiet", "noisy", "resumed")
 
 
 def _utc_now() -> str:
@@ -102,6 +128,37 @@ def _utc_now() -> str:
 
 def _r(x: float | None, nd: int = 2) -> float | None:
     return None if x is None else round(float(x), nd)
+
+
+def _damage(exc: sqlite3.DatabaseError) -> bool:
+    """True if SQLite says the file itself is damaged (not: locked, unreadable, read-only)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name:
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
+
+
+def _set_aside_name(path: str, stamp: str) -> str:
+    name = f"{path}.damaged-{stamp}"
+    n = 1
+    while os.path.exists(name):
+        n += 1
+        name = f"{path}.damaged-{stamp}-{n}"
+    return name
+
+
+def set_aside_files(path: str | os.PathLike) -> list[str]:
+    """Damaged records set aside beside ``path`` (``<db>.damaged-*``, not their -wal/-shm)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path) + ".damaged-"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return sorted(os.path.join(folder, n) for n in names
+                  if n.startswith(base) and not n.endswith(("-wal", "-shm")))
 
 
 class Journal:
@@ -114,34 +171,194 @@ class Journal:
         self._clock = clock
         #: ids of calls a previous run left open and this open closed as ``interrupted``
         self.recovered: list[int] = []
+        #: where a damaged record found at this path was moved (None: it was sound)
+        self.set_aside: str | None = None
+        #: (reading a damaged record) ids of calls that could not be read
+        self.unreadable: list[int] = []
+        self._lock_fh = None
+        self._db = None
         try:
             if readonly:
-                if self.path != ":memory:" and not os.path.exists(self.path):
-                    raise JournalError(f"{self.path}: no such call record")
+                self._open_reader()
+            else:
+                self._open_writer()
+        except BaseException:
+            self.close()
+            raise
+
+    # --- opening -------------------------------------------------------------------------
+
+    def _fail(self, what: str, exc: Exception) -> JournalError:
+        return JournalError(f"{self.path}: {what} ({exc})")
+
+    def _open_reader(self) -> None:
+        memory = self.path == ":memory:"
+        if not memory and not os.path.exists(self.path):
+            raise JournalError(f"{self.path}: no such call record")
+        if not memory and os.path.isdir(self.path):
+            raise JournalError(f"{self.path}: is a folder, not a call record")
+        try:
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                       isolation_level=None)
+            tables = self._tables()
+        except sqlite3.DatabaseError as exc:
+            if _damage(exc):
+                raise JournalError(f"{self.path}: damaged call record, nothing can be read "
+                                   f"({exc})") from None
+            if memory or os.path.exists(self.path + "-wal"):
+                raise self._fail("cannot open the call record", exc) from None
+            # a record closed cleanly, in a folder this user cannot write: SQLite cannot make
+            # the -shm index a WAL reader wants, and there is no WAL to read anyway
+            self._db.close()
+            try:
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True,
+                                           isolation_level=None)
+                tables = self._tables()
+            except sqlite3.DatabaseError as exc2:
+                raise self._fail("cannot open the call record", exc2) from None
+        if "calls" not in tables:
+            raise JournalError(f"{self.path}: not a deskline call record"
+                               + (f" (its tables: {', '.join(sorted(tables)[:5])})"
+                                  if tables else " (no tables)"))
+        self._columns = self._call_columns()
+
+    def _tables(self) -> set[str]:
+        return {name for (name,) in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'").fetchall()}
+
+    def _call_columns(self) -> frozenset[str]:
+        return frozenset(r[1] for r in self._db.execute("PRAGMA table_info(calls)").fetchall())
+
+    def _open_writer(self) -> None:
+        memory = self.path == ":memory:"
+        if not memory:
+            parent = os.path.dirname(self.path)
+            if parent:
+                try:
+                    os.makedirs(parent, exist_ok=True)
+                except OSError as exc:
+                    raise JournalError(f"{self.path}: cannot make its folder {parent} "
+                                       f"({exc.strerror or exc})") from None
+            if os.path.isdir(self.path):
+                raise JournalError(f"{self.path}: is a folder, not a call record")
+        owner = self._take_writer_lock()
+        version = None
+        if not memory and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            # looked at through a read-only connection: nothing is written (not even a
+            # checkpoint of its WAL on close) before the file is known to be a sound record
+            try:
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                            isolation_level=None)
-                self._check_schema()
-            else:
-                parent = os.path.dirname(self.path)
-                if parent and self.path != ":memory:":
-                    os.makedirs(parent, exist_ok=True)
-                self._db = sqlite3.connect(self.path, isolation_level=None)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
-                self._db.execute("PRAGMA foreign_keys=ON")
-                self._db.executescript(_SCHEMA)
-                version = self._db.execute("PRAGMA user_version").fetchone()[0]
-                if version not in (0, SCHEMA_VERSION):
-                    raise JournalError(f"{self.path}: call record schema {version}, "
-                                       f"this deskline reads {SCHEMA_VERSION}")
-                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                if self._take_writer_lock():
-                    self._recover()
-                else:
-                    log.info("%s: another deskline process writes this record; its open calls "
-                             "are left alone", self.path)
+                version = self._inspect()
+            except sqlite3.DatabaseError as exc:
+                if not _damage(exc):
+                    raise self._fail("cannot open the call record", exc) from None
+                if not owner:
+                    raise JournalError(f"{self.path}: the call record is damaged ({exc}), and "
+                                       "another deskline process has it open") from None
+                self._set_aside(str(exc))
+                version = None
+            finally:
+                if self._db is not None:
+                    self._db.close()
+                    self._db = None
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path}: cannot open the call record ({exc})") from None
+            raise self._fail("cannot open the call record", exc) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            if version is None:
+                self._create()
+            else:
+                self._migrate(version)
+            if owner:
+                self._recover()
+            else:
+                log.info("%s: another deskline process writes this record; its open calls "
+                         "are left alone", self.path)
+        except sqlite3.DatabaseError as exc:
+            raise self._fail("cannot open the call record", exc) from None
+        self._columns = self._call_columns()
+
+    def _inspect(self) -> int | None:
+        """The record's schema version, None for an empty file; reads only.
+
+        Raises JournalError for another program's database or a newer deskline's record, and
+        sqlite3.DatabaseError (damage) when SQLite finds the file corrupt.
+        """
+        db = self._db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = self._tables()
+        if not tables and version == 0:
+            return None
+        if "calls" not in tables or not _V1_CALL_COLUMNS <= self._call_columns():
+            shown = ", ".join(sorted(tables)[:5]) or "no tables"
+            raise JournalError(f"{self.path}: not a deskline call record (its tables: {shown}; "
+                               f"user_version {version}); left as it is — point [journal] path "
+                               "at another file")
+        if version > SCHEMA_VERSION:
+            raise JournalError(f"{self.path}: call record schema {version}, this deskline reads "
+                               f"up to {SCHEMA_VERSION}; left as it is — update deskline")
+        if self.path != ":memory:":
+            problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {problems[0]}")
+        # 0 with deskline's tables: made before the version was stamped (schema 1)
+        return version or 1
+
+    def _create(self) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _migrate(self, version: int) -> None:
+        db = self._db
+        while version < SCHEMA_VERSION:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in MIGRATIONS[version]:
+                    db.execute(stmt)
+                db.execute(f"PRAGMA user_version={version + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            log.info("%s: call record brought from schema %d to %d", self.path, version,
+                     version + 1)
+            version += 1
+        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _set_aside(self, reason: str) -> None:
+        """Move the damaged file (and its -wal, -shm) out of the way; never delete it."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        target = _set_aside_name(self.path, stamp)
+        try:
+            os.rename(self.path, target)
+            for ext in ("-wal", "-shm"):
+                if os.path.exists(self.path + ext):
+                    os.rename(self.path + ext, target + ext)
+        except OSError as exc:
+            raise JournalError(f"{self.path}: the call record is damaged ({reason}) and cannot "
+                               f"be set aside ({exc.strerror or exc})") from None
+        self.set_aside = target
+        log.error("%s: the call record is damaged (%s); set aside as %s, and a fresh record "
+                  "started (`deskline calls --db %s` reads what is left of it)",
+                  self.path, reason, target, target)
 
     # --- writing -------------------------------------------------------------------------
 
@@ -232,8 +449,10 @@ class Journal:
                      released_by, t_s, call_id))
 
     def close(self) -> None:
-        self._db.close()
-        fh = getattr(self, "_lock_fh", None)
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        fh = self._lock_fh
         if fh is not None:
             fh.close()          # releases the writer lock
             self._lock_fh = None
@@ -246,20 +465,16 @@ class Journal:
 
     # --- reading -------------------------------------------------------------------------
 
-    def _check_schema(self) -> None:
-        try:
-            self._db.execute("SELECT id FROM calls LIMIT 1").fetchall()
-        except sqlite3.DatabaseError:
-            raise JournalError(f"{self.path}: not a deskline call record") from None
-
     def call(self, call_id: int) -> dict:
         """One call's full record: the row, its holds and its prompts."""
-        row = self._db.execute(f"SELECT {', '.join(_CALL_FIELDS)} FROM calls WHERE id=?",
+        cols = [c for c in _CALL_FIELDS if c in self._columns]
+        row = self._db.execute(f"SELECT {', '.join(cols)} FROM calls WHERE id=?",
                                (call_id,)).fetchone()
         if row is None:
             raise JournalError(f"{self.path}: no call {call_id}")
-        out = dict(zip(_CALL_FIELDS, row))
-        for k in ("silent", "quiet", "noisy"):
+        out = dict.fromkeys(_CALL_FIELDS)
+        out.update(zip(cols, row))
+        for k in _FLAGS:
             out[k] = bool(out[k])
         for k in ("start_t_s", "answered_t_s", "answer_delay_s", "ended_t_s", "duration_s",
                   "far_end_hangup_t_s", "caller_speech_s", "caller_level_dbov", "caller_snr_db"):
@@ -279,16 +494,92 @@ class Journal:
         return out
 
     def calls(self, limit: int | None = None) -> list[dict]:
-        """The newest ``limit`` calls (all if None), newest first, each as :meth:`call` gives."""
+        """The newest ``limit`` calls (all if None), newest first, each as :meth:`call` gives.
+
+        In a damaged record, every call that can still be read: one whose holds or prompts
+        are lost comes without them (``"damaged": True``); the ids of the calls that cannot be
+        read at all are left in :attr:`unreadable`.
+        """
         sql = "SELECT id FROM calls ORDER BY id DESC"
         args: tuple = ()
         if limit is not None:
             sql += " LIMIT ?"
             args = (int(limit),)
-        return [self.call(i) for (i,) in self._db.execute(sql, args).fetchall()]
+        self.unreadable = []
+        try:
+            ids = [i for (i,) in self._db.execute(sql, args).fetchall()]
+        except sqlite3.DatabaseError as exc:
+            if not _damage(exc):
+                raise self._fail("cannot read the call record", exc) from None
+            ids = self._salvage_ids(limit)
+        out = []
+        for i in ids:
+            try:
+                out.append(self.call(i))
+            except (sqlite3.DatabaseError, ValueError) as exc:
+                if isinstance(exc, sqlite3.DatabaseError) and not _damage(exc):
+                    raise self._fail("cannot read the call record", exc) from None
+                bare = self._bare_call(i)
+                if bare is None:
+                    self.unreadable.append(i)
+                else:
+                    out.append(bare)
+        return out
+
+    #: a damaged record's ids are looked for one by one, up to this many missing in a row
+    SALVAGE_GAP = 1000
+
+    def _salvage_ids(self, limit: int | None) -> list[int]:
+        """Call ids of a damaged record, newest first, found by looking each one up."""
+        def probe(i: int) -> bool | None:
+            try:
+                return self._db.execute("SELECT 1 FROM calls WHERE id=?", (i,)).fetchone() \
+                    is not None
+            except sqlite3.DatabaseError:
+                return None         # on a damaged page
+
+        found, i, missing = [], 0, 0
+        while missing < self.SALVAGE_GAP:
+            i += 1
+            hit = probe(i)
+            if hit:
+                found.append(i)
+                missing = 0
+            elif hit is None:
+                self.unreadable.append(i)
+                missing = 0
+            else:
+                missing += 1
+        # ids past the last one found are not calls; trailing unreadable ones may be
+        found.reverse()
+        return found if limit is None else found[:limit]
+
+    def _bare_call(self, call_id: int) -> dict | None:
+        """A call's own row alone (its holds and prompts unreadable), or None."""
+        cols = [c for c in _CALL_FIELDS if c in self._columns]
+        try:
+            row = self._db.execute(f"SELECT {', '.join(cols)} FROM calls WHERE id=?",
+                                   (call_id,)).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        if row is None:
+            return None
+        out = dict.fromkeys(_CALL_FIELDS)
+        out.update(zip(cols, row))
+        for k in _FLAGS:
+            out[k] = bool(out[k])
+        out.update(holds=[], prompts=[], damaged=True)
+        return out
 
     def report(self) -> dict:
         """The floor supervisor's summary over every call in the record."""
+        try:
+            return self._report()
+        except sqlite3.DatabaseError as exc:
+            raise self._fail("cannot summarise the call record (damaged? `deskline calls` "
+                             "lists what can be read)", exc) from None
+
+    def _report(self) -> dict:
         q = self._db.execute
         n_calls, n_answered, within3, unanswered, talk_s, silent, quiet, noisy, far_end, interrupted = q(
             "SELECT COUNT(*), COUNT(answered_t_s), "
@@ -324,6 +615,8 @@ class Journal:
             "noisy_calls": noisy,
             "far_end_hangups": far_end,
             "interrupted_calls": interrupted,
+            "resumed_calls": (q("SELECT COALESCE(SUM(resumed), 0) FROM calls").fetchone()[0]
+                              if "resumed" in self._columns else 0),
             "end_reasons": dict(q("SELECT end_reason, COUNT(*) FROM calls WHERE end_reason IS NOT "
                                   "NULL GROUP BY end_reason ORDER BY end_reason").fetchall()),
             "released_by": dict(q("SELECT released_by, COUNT(*) FROM calls WHERE released_by IS "
@@ -339,4 +632,4 @@ class Journal:
             "SELECT t_s, kind, data FROM facts WHERE call_id=? ORDER BY id", (call_id,))]
 
 
-__all__ = ["Journal", "DEFAULT_PATH", "GREETINGS", "JournalError"]
+__all__ = ["Journal", "DEFAULT_PATH", "GREETINGS", "JournalError", "set_aside_files"]

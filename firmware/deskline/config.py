@@ -554,6 +554,13 @@ class _Loader:
             raise self.error(("desk",), "profile", f"no profile {desk.profile!r} (known: "
                              f"{', '.join(sorted(profiles))})")
         self._check_hw(hw, self.table(data, ("hw",)))
+        if audio.tx_channel is not None and audio.tx_channel == audio.rx_channel:
+            written = self.table(data, ("audio",))
+            key = "tx_channel" if "tx_channel" in written or "rx_channel" not in written \
+                else "rx_channel"
+            raise self.error(("audio",), key, f"the receive and transmit taps cannot both be "
+                             f"channel {audio.rx_channel} (rx_channel, tx_channel; \"none\" if "
+                             "the transmit tap is not wired)")
         return Config(desk_section=desk, profiles=MappingProxyType(profiles), hw=hw,
                       audio=audio, phrases=phrases, journal=journal,
                       path=None if self.path == "<defaults>" else self.path)
@@ -622,13 +629,51 @@ def check_phrase_keys(cfg: Config, known) -> None:
     is not in ``known`` (the catalog's ids; kept out of loading so the service starts without it)."""
     for pid in cfg.hw.phrase_keys:
         if pid not in known:
-            text = ""
-            if cfg.path:
-                with open(cfg.path, encoding="utf-8") as f:
-                    text = f.read()
+            text = _read_text(cfg.path) if cfg.path else ""
             raise _Loader(cfg.path or "<config>", text).error(
                 ("hw", "phrase_keys"), pid, f"no phrase {pid!r} in the catalog "
                 "(`deskline phrases list` shows the ids)")
+
+
+def check_desk(cfg: Config) -> None:
+    """Refuse a desk whose greeting cannot be said: it needs the hotline name and agent number.
+
+    The standard's first sentence names both (seed 000 item 1); a desk installed from the
+    commented example has neither until the installer sets them.
+    """
+    d = cfg.desk_section
+    name = d.hotline_name_en if d.language == "en" and d.hotline_name_en else d.hotline_name
+    for key, value in (("hotline_name", name), ("agent_no", d.agent_no)):
+        if not value:
+            if cfg.path:
+                raise _Loader(cfg.path, _read_text(cfg.path)).error(
+                    ("desk",), key, "not set; the greeting says it (set it under [desk])")
+            raise ConfigError(f"built-in defaults (no settings file): desk.{key}: not set; the "
+                              "greeting says it (set it under [desk])")
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def check_service(cfg: Config, catalog_ids=None) -> None:
+    """Everything a desk needs beyond a loadable file; ``deskline run`` and ``config check``
+    both call this, so what one accepts the other accepts.
+
+    The greeting's names (:func:`check_desk`) and the phrase pad's ids against the catalog
+    (``catalog_ids``: the ids to accept; None loads the installed catalog, ~20 ms).
+    """
+    check_desk(cfg)
+    if cfg.hw.phrase_keys:
+        if catalog_ids is None:
+            from deskline.phrases.catalog import default_sounds_dir, load_catalog
+
+            catalog_ids = load_catalog(default_sounds_dir() / "catalog.toml")
+        check_phrase_keys(cfg, catalog_ids)
 
 
 def config_path(path: str | os.PathLike | None = None) -> str | None:

@@ -62,8 +62,8 @@ def _record_calls(path, n):
             rec.on_event(Ring(t))
             rec.on_event(Hook(t + 3.0, True))
             rec.on_actions([Play(t + 3.0, "greeting", {"agent_no": "7"})])
-            for k in range(20):
-                rec.journal.fact(rec.call_id, t + 4 + k, "note", {"pad": "x" * 200})
+            for k in range(3):
+                rec.journal.fact(rec.call_id, t + 4 + k, "note", {"pad": "x" * 1500})
             rec.on_event(Hook(t + 60.0, False))
 
 

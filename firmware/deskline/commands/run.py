@@ -148,23 +148,6 @@ def prepared_phrases(cfg, prepare, rate_hz):
         _FOR_CHILD = ()
 
 
-def check_desk(cfg) -> None:
-    """Refuse a desk whose greeting cannot be said: it needs the hotline name and agent number.
-
-    The standard's first sentence names both (seed 000 item 1); a desk installed from the
-    commented example has neither until the installer sets them.
-    """
-    from deskline.exc import ConfigError
-
-    d = cfg.desk_section
-    name = d.hotline_name_en if d.language == "en" and d.hotline_name_en else d.hotline_name
-    where = cfg.path or "built-in defaults (no settings file)"
-    for key, value in (("hotline_name", name), ("agent_no", d.agent_no)):
-        if not value:
-            raise ConfigError(f"{where}: desk.{key}: not set; the greeting says it (set it "
-                              f"under [desk])")
-
-
 def open_recorder_for(cfg):
     """The live call recorder over the configured record, and its closer.
 
@@ -232,7 +215,7 @@ def build(cfg):
 
 
 def run(args) -> int:
-    from deskline.config import load_effective
+    from deskline.config import check_service, load_effective
     from deskline.live.service import Service
 
     # the service logs to stdout for journald: INFO, or DEBUG with -vv
@@ -240,6 +223,6 @@ def run(args) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout,
                         force=True)
     cfg = load_effective(args.config)        # ConfigError -> exit 78 with one line
-    check_desk(cfg)                          # likewise
+    check_service(cfg)                       # likewise; the same checks as `config check`
     parts = build(cfg)                       # HardwareError (GPIO) -> exit 2 with one line
     return Service(parts).run()              # HardwareError (card) -> exit 2 with one line

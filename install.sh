@@ -6,16 +6,15 @@
 #                                  keeps /etc/deskline (your settings) and /var/lib/deskline (the call record)
 #   sudo ./install.sh --uninstall --purge   also removes those and the deskline user
 #
-# What it does: apt dependencies; a Python venv under /opt/deskline/venv with deskline in it;
-# a system user "deskline" in the audio and gpio groups; /etc/deskline/deskline.toml from the
-# commented example (never overwritten once it exists); the systemd unit, enabled and started.
+# What it does: apt dependencies; a Python venv under /opt/deskline/venv with deskline and its
+# dependencies from PyPI (binary wheels; on a Pi that includes lgpio, the GPIO driver); a system
+# user "deskline" in the audio and gpio groups, and its state directory /var/lib/deskline (the
+# call record); /etc/deskline/deskline.toml from the commented example (never overwritten once
+# it exists), readable by root and the deskline group only; the systemd unit, enabled and started.
 #
 # Environment (for image builds and tests): DESKLINE_ROOT=/path installs into that directory
 # tree instead of / (users are created with useradd --root, nothing is started);
-# DESKLINE_NO_APT=1 skips apt-get; DESKLINE_SYSTEM_PACKAGES=1 builds the venv on the system's
-# site-packages and installs only deskline itself into it (its dependencies must be there);
-# DESKLINE_FROM_SOURCE=1 (with DESKLINE_SYSTEM_PACKAGES) runs deskline from this checkout
-# instead of copying it (a .pth file and a launcher: for development images and tests).
+# DESKLINE_NO_APT=1 skips apt-get.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +25,9 @@ CONF_DIR=/etc/deskline
 STATE_DIR=/var/lib/deskline
 UNIT=/etc/systemd/system/deskline.service
 USER_NAME=deskline
-APT_PKGS=(python3-venv python3-dev libportaudio2 libsndfile1 alsa-utils espeak-ng)
+# nothing is compiled (every Python dependency comes as a wheel, lgpio's on the Pi too);
+# alsa-utils: arecord -l and alsamixer, which doctor's advice names
+APT_PKGS=(python3-venv libportaudio2 libsndfile1 alsa-utils espeak-ng)
 
 say() { echo "install.sh: $*"; }
 die() { echo "install.sh: $*" >&2; exit 1; }
@@ -78,25 +79,9 @@ fi
 
 # 2. the venv and deskline in it (re-installing the same version is a quick no-op for pip)
 mkdir -p "$ROOT$PREFIX"
-extras=""
-case $(uname -m) in aarch64|armv7l|armv6l) extras="[pi]" ;; esac
-if [ -n "${DESKLINE_SYSTEM_PACKAGES:-}" ]; then
-  nopip=(); [ -n "${DESKLINE_FROM_SOURCE:-}" ] && nopip=(--without-pip)
-  [ -x "$ROOT$VENV/bin/python" ] || python3 -m venv --system-site-packages "${nopip[@]}" "$ROOT$VENV"
-  if [ -n "${DESKLINE_FROM_SOURCE:-}" ]; then
-    site=$("$ROOT$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    echo "$SRC/firmware" > "$site/deskline-source.pth"
-    printf '#!%s\nimport sys\nfrom deskline.cli import main\nsys.exit(main())\n' \
-      "$VENV/bin/python" > "$ROOT$VENV/bin/deskline"
-    chmod 0755 "$ROOT$VENV/bin/deskline"
-  else
-    "$ROOT$VENV/bin/python" -m pip install -q --no-deps "$SRC"
-  fi
-else
-  [ -x "$ROOT$VENV/bin/python" ] || python3 -m venv "$ROOT$VENV"
-  "$ROOT$VENV/bin/python" -m pip install -q --upgrade pip
-  "$ROOT$VENV/bin/python" -m pip install -q "$SRC$extras"
-fi
+[ -x "$ROOT$VENV/bin/python" ] || python3 -m venv "$ROOT$VENV"
+"$ROOT$VENV/bin/python" -m pip install -q --upgrade pip
+"$ROOT$VENV/bin/python" -m pip install -q "$SRC"
 install -m 0644 "$SRC/README.md" "$ROOT$PREFIX/README.md"
 
 # 3. the user and its groups (audio: the sound card; gpio: /dev/gpiochip*)
@@ -108,6 +93,11 @@ if ! grep -q "^$USER_NAME:" "$ROOT/etc/passwd"; then
   say "created user $USER_NAME"
 fi
 usermod "${rootopt[@]}" -a -G audio,gpio "$USER_NAME"
+gid() { grep "^$1:" "$ROOT/etc/group" | cut -d: -f3; }
+uid() { grep "^$1:" "$ROOT/etc/passwd" | cut -d: -f3; }
+# the call record's directory, as the unit's StateDirectory= makes it (so doctor and a first
+# start find it before systemd ever ran the service)
+install -d -m 0750 -o "$(uid "$USER_NAME")" -g "$(gid "$USER_NAME")" "$ROOT$STATE_DIR"
 
 # 4. settings: the commented example, only if there is no file yet
 example="$SRC/firmware/deskline/data/deskline.example.toml"
@@ -119,7 +109,13 @@ if [ ! -e "$ROOT$CONF_DIR/deskline.toml" ]; then
 else
   say "kept your $CONF_DIR/deskline.toml"
 fi
-chgrp "$(grep "^$USER_NAME:" "$ROOT/etc/group" | cut -d: -f3)" "$ROOT$CONF_DIR/deskline.toml"
+chgrp "$(gid "$USER_NAME")" "$ROOT$CONF_DIR/deskline.toml"
+# readable by root and the deskline group (the service, and whoever may check the desk)
+owner=${SUDO_USER:-}
+members=$(grep "^$USER_NAME:" "$ROOT/etc/group" | cut -d: -f4)
+if [ -n "$owner" ] && [ "$owner" != root ] && [[ ",$members," != *",$owner,"* ]]; then
+  say "the settings are readable by root and the $USER_NAME group; to run deskline doctor and config show as $owner: sudo usermod -aG $USER_NAME $owner (then log in again)"
+fi
 
 # 5. the unit, enabled (and started when systemd runs here)
 mkdir -p "$(dirname "$ROOT$UNIT")"

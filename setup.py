@@ -1,5 +1,13 @@
 """Packaging for deskline: the desk-side hotline assistant for a Raspberry Pi."""
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
+
+# Every folder under deskline/ is a package, those holding only data (the example settings, the
+# demo calls, the phrase recordings) included, so setuptools ships their files as package data.
+# Folder names that are not Python names (zh-CN) are data of their parent.
+PACKAGES = find_namespace_packages("firmware", include=["deskline", "deskline.*"],
+                                   exclude=["*.__pycache__", "*-*"])
+SOUNDS = ["deskline.sounds"] + [f"deskline.sounds.{p}"
+                                for p in find_namespace_packages("sounds", exclude=["*-*"])]
 
 setup(
     name="deskline",
@@ -12,10 +20,12 @@ setup(
     # sounds/ (the phrase catalog and default recordings) ships inside the package as
     # deskline/sounds, where deskline.phrases.catalog.default_sounds_dir() looks first.
     package_dir={"": "firmware", "deskline.sounds": "sounds"},
-    packages=find_packages("firmware", include=["deskline", "deskline.*"]) + ["deskline.sounds"],
-    include_package_data=True,
-    package_data={"deskline": ["data/*", "data/**/*"],
-                  "deskline.sounds": ["*.toml", "zh-CN/*.flac", "en/*.flac"]},
+    packages=PACKAGES + SOUNDS,
+    package_data={"deskline.data": ["*.toml"],
+                  "deskline.data.demo": ["*.flac", "*.md"],
+                  "deskline.data.demo.phrases": ["*/*.flac"],
+                  "deskline.sounds": ["*.toml", "*/*.flac"],
+                  "deskline.sounds.en": ["*.flac"]},
     install_requires=[
         "numpy>=1.24",
         "soundfile>=0.12",
@@ -24,6 +34,10 @@ setup(
         "gpiozero>=2.0",
         "pyserial>=3.5",
         "pypinyin>=0.49",
+        # gpiozero's pin driver on a Pi (the only one that works on a Pi 5 and with bookworm's
+        # kernels); PyPI has its wheels for 64-bit and 32-bit Raspberry Pi OS
+        "lgpio>=0.2; sys_platform == 'linux' and "
+        "(platform_machine == 'aarch64' or platform_machine == 'armv7l')",
     ],
     extras_require={
         "pi": ["lgpio>=0.2"],

@@ -14,14 +14,19 @@ a level above 0 dBov, a pin outside BCM 0–27, a pin used twice) raises :class:
 with one line ``FILE:LINE: key: problem``.
 
 Where the file comes from (:func:`config_path`): the path given, else ``$DESKLINE_CONFIG``,
-else ``/etc/deskline/deskline.toml`` if it exists, else the built-in defaults.
+else ``/etc/deskline/deskline.toml`` if it exists, else the built-in defaults. The system file
+is readable by root and the ``deskline`` group only (install.sh makes it so); anyone else is
+told so in one line, and the commands that work on recordings (``simulate``) fall back to the
+built-in settings.
 """
 from __future__ import annotations
 
 import dataclasses
+import grp
 import logging
 import math
 import os
+import pwd
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -86,6 +91,14 @@ class AudioConfig:
     #: call-progress tone plans to listen for (ITU-T E.180: cn, eu, uk, na); a desk that
     #: listens only for its own country's tones spends far less on the line meter
     tone_plans: tuple[str, ...] = ("cn", "eu", "uk", "na")
+    #: "card" (PortAudio), "fake" (a recording as the caller, no sound server), or "auto":
+    #: fake on the fake desk (``[hw] backend = "fake"`` or DESKLINE_HW=fake) when no card is
+    #: named, else the card
+    backend: str = "auto"
+    #: the fake card's caller (a recording; mono = receive, stereo = receive, transmit)
+    fake_caller: str = ""
+    #: where the fake card writes what the device says (a WAV file; "" = nowhere)
+    fake_output: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +330,8 @@ _SECTIONS: dict[str, dict[str, Any]] = {
         "card": _want_str, "output_card": _want_str, "rate_hz": _rate,
         "block_s": lambda v: _block(v), "rx_channel": lambda v: _want_int(v, 0, 7),
         "tx_channel": _channel, "tone_plans": lambda v: _tone_plans(v),
+        "backend": _choice("auto", "card", "fake"), "fake_caller": _want_str,
+        "fake_output": _want_str,
     },
     "phrases": {"dir": _want_str},
     "journal": {"path": lambda v: _nonempty(v)},
@@ -614,6 +629,8 @@ def load_config(path: str | os.PathLike) -> Config:
     try:
         with open(path, "rb") as f:
             raw = f.read()
+    except PermissionError:
+        raise ConfigError(unreadable_message(path)) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
@@ -686,8 +703,41 @@ def config_path(path: str | os.PathLike | None = None) -> str | None:
     return SYSTEM_PATH if os.path.exists(SYSTEM_PATH) else None
 
 
-def load_effective(path: str | os.PathLike | None = None) -> Config:
-    """The configuration in force: see :func:`config_path`; built-in defaults without a file."""
+def unreadable_message(path: str) -> str:
+    """One line for a settings file this user may not read, saying who may and what to do."""
+    try:
+        group = grp.getgrgid(os.stat(path).st_gid).gr_name
+    except (OSError, KeyError):
+        group = "root"
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = "$USER"
+    if group == "root":
+        return f"{path}: cannot read: permission denied (only root may read it): use sudo"
+    return (f"{path}: cannot read: permission denied (only root and the {group} group may read "
+            f"the desk's settings): sudo usermod -aG {group} {user}, then log in again; "
+            f"or use sudo")
+
+
+def system_unreadable() -> bool:
+    """True when the desk's settings would be :data:`SYSTEM_PATH` and this user cannot read it."""
+    return (not os.environ.get(ENV_VAR) and os.path.exists(SYSTEM_PATH)
+            and not os.access(SYSTEM_PATH, os.R_OK))
+
+
+def load_effective(path: str | os.PathLike | None = None, *,
+                   system_optional: bool = False) -> Config:
+    """The configuration in force: see :func:`config_path`; built-in defaults without a file.
+
+    ``system_optional``: when no file is named and the system file is there but this user may
+    not read it, say so in one line and use the built-in defaults (for the commands that work on
+    recordings, not on the desk).
+    """
+    if system_optional and not path and system_unreadable():
+        log.warning("%s is not readable by this user; using the built-in settings (or name "
+                    "one with --config)", SYSTEM_PATH)
+        return Config.default()
     found = config_path(path)
     if found is None:
         log.info("no configuration file; using the built-in defaults")

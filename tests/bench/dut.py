@@ -58,7 +58,7 @@ class PacedCard:
 
     def __init__(self):
         self.card, self.rx_channel, self.tx_channel = "bench-double", 0, 1
-        self.rate_hz = RATE_HZ
+        self.rate_hz = self.requested_rate_hz = RATE_HZ
         self.block_samples = int(RATE_HZ * BLOCK_S)
         self.xruns = self.dropped = 0
         self.is_open = self.alive = False
@@ -68,6 +68,7 @@ class PacedCard:
         self._t0_mono = 0.0
         self.played: list[tuple[float, float]] = []   # (t_s, peak) per played block
         self._line = np.zeros((0, 2), np.float32)       # what the taps carry next (8 kHz)
+        self._woken = threading.Event()
 
     def open(self, *, retrying=False):
         self.is_open = self.alive = True
@@ -80,10 +81,12 @@ class PacedCard:
         due = self._t0_mono + (self._n + 1) * BLOCK_S
         wait = due - time.monotonic()
         if wait > timeout_s:
-            time.sleep(timeout_s)
+            self._woken.wait(timeout_s)
+            self._woken.clear()
             return None
-        if wait > 0:
-            time.sleep(wait)
+        if wait > 0 and self._woken.wait(wait):
+            self._woken.clear()
+            return None
         t_s = self._n * BLOCK_S
         self._n += 1
         with self._lock:
@@ -105,6 +108,9 @@ class PacedCard:
         both[:tx.size, 1] = tx
         with self._lock:
             self._line = np.concatenate([self._line, both])
+
+    def wake(self):
+        self._woken.set()
 
     def write(self, mono):
         with self._lock:

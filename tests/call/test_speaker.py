@@ -1,4 +1,4 @@
-"""One phrase at a time: priorities, the key-phrase queue, and late ends of cut phrases."""
+"""One phrase at a time: priorities, the key-phrase queue, and the ends of cut phrases."""
 from deskline.call.events import Play, StopPlayback
 from deskline.call.speaker import Speaker
 
@@ -22,18 +22,20 @@ def test_equal_priority_key_phrases_queue_in_order():
     sp = Speaker(queue_from=KEY)
     ask(sp, 0.0, "apology", KEY)
     assert ask(sp, 0.5, "thanks", KEY) == [] and ask(sp, 0.6, "goodbye", KEY) == []
-    assert sp.done("apology", 2.0, 2.0).phrase == "apology"
+    assert sp.done("apology", 2.0).phrase == "apology"
     req, acts = sp.start_next(2.0)
     assert req.phrase == "thanks" and acts[0].phrase == "thanks"
 
 
-def test_late_end_of_a_cut_copy_of_the_same_phrase_is_ignored():
+def test_the_end_of_a_cut_copy_of_the_same_phrase_is_not_the_new_one_s():
     sp = Speaker(queue_from=KEY)
     ask(sp, 0.0, "greeting", GREETING)
-    ask(sp, 1.0, "greeting", KEY)                  # the agent's greet key restarts it
-    assert sp.done("greeting", 1.0, 1.0) is None   # the end of the cut copy
+    ask(sp, 1.0, "greeting", KEY)                       # the agent's greet key restarts it
+    assert sp.done("greeting", 1.0, cut=True) is None   # the end of the cut copy
     assert sp.playing.phrase == "greeting"
-    assert sp.done("greeting", 4.0, 4.0).phrase == "greeting"
+    # however late the cut copy's end is reported, it is told apart by what it says
+    assert sp.done("greeting", 1.2, cut=True) is None
+    assert sp.done("greeting", 4.0).phrase == "greeting"
     assert sp.playing is None
 
 
@@ -41,5 +43,5 @@ def test_echo_tail_after_the_end():
     sp = Speaker(queue_from=KEY)
     ask(sp, 0.0, "goodbye", KEY)
     assert sp.ours(1.0, 0.3)
-    sp.done("goodbye", 2.0, 2.0)
+    sp.done("goodbye", 2.0)
     assert sp.ours(2.2, 0.3) and not sp.ours(2.31, 0.3)

@@ -1,4 +1,8 @@
-"""install.sh into a scratch root: user and groups, venv, settings, unit; idempotent; --uninstall."""
+"""install.sh into a scratch root: user and groups, venv, settings, unit; idempotent; --uninstall.
+
+install.sh builds its own venv there, as on a Pi: deskline and its dependencies from the package
+index (pip's cache makes the second run quick), nothing from the Python that runs the tests.
+"""
 import os
 import pathlib
 import shutil
@@ -29,11 +33,20 @@ def _root(tmp_path):
     return tmp_path
 
 
-def _install(root, *args):
-    env = dict(os.environ, DESKLINE_ROOT=str(root), DESKLINE_NO_APT="1",
-               DESKLINE_SYSTEM_PACKAGES="1", DESKLINE_FROM_SOURCE="1")
+def _install(root, *args, **env):
+    env = dict(os.environ, DESKLINE_ROOT=str(root), DESKLINE_NO_APT="1", **env)
+    # python3 on PATH is the system's, whatever interpreter runs the tests
+    env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    env.pop("VIRTUAL_ENV", None)
     return subprocess.run(["bash", str(REPO / "install.sh"), *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=900)
+
+
+def _ids(root, name):
+    for f in ("passwd", "group"):
+        for line in (root / "etc" / f).read_text().splitlines():
+            if line.startswith(f"{name}:"):
+                yield int(line.split(":")[2])
 
 
 def _members(root, group):
@@ -46,26 +59,41 @@ def _members(root, group):
 
 def test_install_is_idempotent_and_uninstall_keeps_settings(tmp_path):
     root = _root(tmp_path)
-    res = _install(root)
+    res = _install(root, SUDO_USER="pi")
     assert res.returncode == 0, res.stderr
     conf = root / "etc/deskline/deskline.toml"
     example = REPO / "firmware/deskline/data/deskline.example.toml"
     assert conf.read_text() == example.read_text()
     assert "deskline:" in (root / "etc/passwd").read_text()
     assert {"deskline"} <= _members(root, "audio") and {"deskline"} <= _members(root, "gpio")
+    uid, gid = _ids(root, "deskline")
+    st = conf.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, gid, 0o640)
+    assert "sudo usermod -aG deskline pi" in res.stdout      # how the Pi's owner may read it
+    state = (root / "var/lib/deskline").stat()                # the call record's directory
+    assert (state.st_uid, state.st_gid, state.st_mode & 0o777) == (uid, gid, 0o750)
     unit = root / "etc/systemd/system/deskline.service"
     assert unit.read_text() == (REPO / "systemd/deskline.service").read_text()
     assert (root / "etc/systemd/system/multi-user.target.wants/deskline.service").is_symlink()
-    venv_py = root / "opt/deskline/venv/bin/python"
-    ver = subprocess.run([str(venv_py), str(root / "opt/deskline/venv/bin/deskline"),
-                          "--version"], capture_output=True, text=True)
-    assert ver.stdout.startswith("deskline ")
+    venv = root / "opt/deskline/venv"
+    assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
+    ver = subprocess.run([str(venv / "bin/python"), str(venv / "bin/deskline"), "--version"],
+                         capture_output=True, text=True)
+    assert ver.stdout.startswith("deskline "), ver.stderr
+    # the installed copy runs on its own: a demo call, with the package's data
+    demo = subprocess.run([str(venv / "bin/python"), str(venv / "bin/deskline"), "demo",
+                           "--call", "silent"], capture_output=True, text=True, cwd=tmp_path)
+    assert demo.returncode == 0 and "silent" in demo.stdout, demo.stderr
 
     conf.write_text(conf.read_text().replace('agent_no = ""', 'agent_no = "1023"'))
+    group = root / "etc/group"       # the owner did as told: usermod -aG deskline pi
+    group.write_text("".join(l.rstrip("\n") + ("pi\n" if l.startswith("deskline:") else "\n")
+                             for l in group.read_text().splitlines(True)))
     passwd = (root / "etc/passwd").read_text()
-    res = _install(root)
+    res = _install(root, SUDO_USER="pi")
     assert res.returncode == 0, res.stderr
     assert 'agent_no = "1023"' in conf.read_text() and "kept your" in res.stdout
+    assert "usermod" not in res.stdout
     assert (root / "etc/passwd").read_text() == passwd            # no second user
     assert "created user" not in res.stdout
 

@@ -1,33 +1,24 @@
-"""The simulate wiring: the phrase queue on the replay clock, the example desk."""
+"""The simulate wiring: the phrase book on the replay clock, the example desk."""
 import numpy as np
 import pytest
 
-from deskline.call.events import PhraseDone, Play
 from deskline.config import Config, loads_config
-from deskline.replay.simulate import EXAMPLE_AGENT_NO, QueuePlayback, with_example_desk
+from deskline.replay.simulate import EXAMPLE_AGENT_NO, book_playback, with_example_desk
 
 
-def test_queue_playback_on_the_replay_clock():
+def test_book_playback_on_the_replay_clock():
     from deskline.phrases.queue import PhraseQueue
     lengths = {"greeting": 2.5, "hold_ask": 1.25, "goodbye": 1.0}
-    pb = QueuePlayback(PhraseQueue(8000, lambda pid, values, lang, rate: np.zeros(int(lengths[pid] * rate))))
-    assert pb.next_done_t_s() is None
-    assert pb.play(Play(1.0, "greeting")) == []
-    assert pb.next_done_t_s() == 3.5
-    assert pb.pop_done(3.5) == [PhraseDone(3.5, "greeting")]
-    assert pb.next_done_t_s() is None
-    pb.play(Play(10.0, "hold_ask"))            # idle time in between does not shift it
-    assert pb.next_done_t_s() == 11.25
-    assert pb.stop(10.5) == [PhraseDone(10.5, "hold_ask")]
-    assert pb.next_done_t_s() is None and pb.stop(10.6) == []
-    pb.play(Play(12.0, "goodbye"))
-    pb.play(Play(12.5, "greeting"))            # queued behind: starts when goodbye ends
-    assert pb.next_done_t_s() == 13.0
-    assert pb.pop_done(13.0) == [PhraseDone(13.0, "goodbye")]
-    assert pb.next_done_t_s() == 15.5
-    assert pb.pop_done(15.5) == [PhraseDone(15.5, "greeting")]
-
-
+    pb = book_playback(PhraseQueue(8000, lambda pid, values, lang, rate: np.zeros(int(lengths[pid] * rate))))
+    assert pb.end_t_s() is None
+    assert pb.start(1.0, "greeting", {}) == 2.5
+    assert pb.end_t_s() == 3.5
+    pb.start(10.0, "hold_ask", {})            # idle time in between does not shift it
+    assert pb.end_t_s() == 11.25
+    pb.stop(10.5)
+    assert pb.end_t_s() is None
+    with pytest.raises(KeyError):             # a phrase the book cannot give is not started
+        pb.start(12.0, "no_such_phrase", {})
 
 
 def test_example_desk_only_where_the_config_names_none():
@@ -38,7 +29,7 @@ def test_example_desk_only_where_the_config_names_none():
     assert with_example_desk(own) is own
 
 
-def test_queue_playback_passes_a_phrase_only_the_fields_it_takes():
+def test_book_playback_passes_a_phrase_only_the_fields_it_takes():
     from deskline.phrases.queue import PhraseQueue
     seen = []
 
@@ -47,11 +38,10 @@ def test_queue_playback_passes_a_phrase_only_the_fields_it_takes():
         return np.zeros(800)
 
     fields = {"greeting": ("hotline_name", "agent_no"), "greeting_late": ()}
-    pb = QueuePlayback(PhraseQueue(8000, source), fields_of=lambda p: fields[p])
+    pb = book_playback(PhraseQueue(8000, source), fields_of=lambda p: fields[p])
     desk = {"hotline_name": "12345", "agent_no": "7"}
-    pb.play(Play(0.0, "greeting_late", desk))
-    pb.pop_done(0.1)
-    pb.play(Play(1.0, "greeting", desk))
+    pb.start(0.0, "greeting_late", desk)
+    pb.start(1.0, "greeting", desk)
     assert seen == [("greeting_late", {}), ("greeting", desk)]
 
 

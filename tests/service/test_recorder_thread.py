@@ -16,9 +16,12 @@ class Log:
         self.seen = []
 
     def on_event(self, event):
-        if isinstance(event, Line) and event.t_s == 0.02:
-            raise OSError("disk full")
         self.seen.append(("event", type(event).__name__, event.t_s))
+
+    def on_line(self, line):
+        if line.t_s == 0.02:
+            raise OSError("disk full")
+        self.seen.append(("line", line.t_s))
 
     def on_actions(self, actions):
         self.seen.append(("actions", [type(a).__name__ for a in actions]))
@@ -35,16 +38,16 @@ def test_lines_go_over_together_and_in_order_with_everything_else():
     rt._q.put = lambda item: (puts.append(item), real_put(item))
     rt.on_event(Hook(0.0, True))
     for t in (0.01, 0.02, 0.03):
-        rt.on_event(_line(t))
+        rt.on_line(_line(t))
     rt.on_actions([Play(0.03, "greeting")])      # the lines before it are written first
-    rt.on_event(_line(0.04))
-    rt.on_event(_line(0.05))
+    rt.on_line(_line(0.04))
+    rt.on_line(_line(0.05))
     rt.flush()                                    # the end of a turn of the loop
-    rt.on_event(_line(0.06))
+    rt.on_line(_line(0.06))
     rt.finish(0.07)                               # and what is left at the end
     assert log.seen == [
-        ("event", "Hook", 0.0), ("event", "Line", 0.01), ("event", "Line", 0.03),
-        ("actions", ["Play"]), ("event", "Line", 0.04), ("event", "Line", 0.05),
-        ("event", "Line", 0.06), ("finish", "service_stopped")]
+        ("event", "Hook", 0.0), ("line", 0.01), ("line", 0.03),
+        ("actions", ["Play"]), ("line", 0.04), ("line", 0.05),
+        ("line", 0.06), ("finish", "service_stopped")]
     assert [p[0] for p in puts if p is not None] == [
         "on_event", "on_lines", "on_actions", "on_lines", "on_lines", "finish"]

@@ -123,7 +123,7 @@ def test_a_card_reopened_mid_call_keeps_the_calls_meters_and_clock(tmp_path):
     desk.factory.pin(17).drive_low()
     while card.pos < 30 * RATE:
         svc.step()
-    meter, echo = svc.meter_rx, svc.echo
+    meter, echo = svc.engine.meter_rx, svc.engine.echo
     hops, estimate = meter._hops, echo.last
     assert estimate is not None
     card.close()                                  # what the busy-polling guard does ...
@@ -133,7 +133,7 @@ def test_a_card_reopened_mid_call_keeps_the_calls_meters_and_clock(tmp_path):
     while card.pos < samples.shape[0]:
         svc.step()
     svc.shutdown()
-    assert svc.meter_rx is meter and meter._hops > hops      # the same meters, going on
+    assert svc.engine.meter_rx is meter and meter._hops > hops      # the same meters, going on
     assert echo.last is not None and echo.last.agent_s >= estimate.agent_s * 0.8
     gaps = np.diff(times)
     assert gaps.min() > 0.0                       # the clock never goes back

@@ -33,6 +33,7 @@ class ScriptedCard:
     def __init__(self):
         self.card, self.rx_channel, self.tx_channel = "scripted", 0, None
         self.rate_hz, self.block_samples = RATE, BLOCK
+        self.requested_rate_hz = None
         self.xruns = self.dropped = 0
         self.is_open = self.alive = False
         self.fail_open = False
@@ -97,6 +98,9 @@ class SilentMeter:
 
     def reset(self):
         self.n = 0
+
+    def flush(self):
+        return []
 
     def feed_all(self, x):
         out = []
@@ -312,12 +316,13 @@ def test_a_phrase_heard_to_its_end_is_reported_between_audio_runs(service):
     desk.factory.pin(17).drive_low()
     for _ in range(8):                           # answered; the 0.3 s greeting is queued
         svc.step()
-    assert svc._dones and svc.p.controller._speaker.playing is not None
-    due_s = svc._dones[0][0]
+    assert svc.engine.sounding is not None and svc.p.controller._speaker.playing is not None
+    due_s = svc.playback.end_t_s()
+    assert due_s is not None                     # its last block is written: its end is known
     card.stalled = True                          # no audio run for the rest of the test
     t0 = time.monotonic()
-    while svc._dones and time.monotonic() - t0 < 0.45:
+    while svc.engine.sounding is not None and time.monotonic() - t0 < 0.45:
         svc.step()
-    assert not svc._dones and svc.p.controller._speaker.playing is None
+    assert svc.engine.sounding is None and svc.p.controller._speaker.playing is None
     assert max(card.waits) < 0.45                # woken for it, not by the read timeout
     assert svc.now_s() - due_s < 0.05            # and on time

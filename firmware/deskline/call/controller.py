@@ -128,7 +128,7 @@ class Controller:
         if isinstance(event, Line):
             out += self._on_line(event, t)
         elif isinstance(event, PhraseDone):
-            out += self._on_phrase_done(event.phrase, t, event.t_s)
+            out += self._on_phrase_done(event.phrase, t, event.cut)
         elif isinstance(event, Key):
             out += self._on_key(event.name, t)
         elif isinstance(event, Hook):
@@ -262,9 +262,9 @@ class Controller:
     def _play(self, t: float, phrase: str, priority: int, tag: tuple, reason: str) -> list[Action]:
         return self._speaker.request(t, phrase, priority, tag, reason, self._values(phrase, tag))
 
-    def _on_phrase_done(self, phrase: str, t: float, done_t: float) -> list[Action]:
+    def _on_phrase_done(self, phrase: str, t: float, cut: bool) -> list[Action]:
         out: list[Action] = []
-        done = self._speaker.done(phrase, t, done_t)
+        done = self._speaker.done(phrase, t, cut)
         if done is None or self._ended:
             return out
         self._phrase_end_t = t   # a prompt of ours does not follow another without a pause

@@ -62,9 +62,12 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class PhraseDone:
-    """A phrase finished playing (or was stopped) at ``t_s``."""
+    """A phrase was heard to its end at ``t_s``, or cut there (``cut``: a ``StopPlayback`` or
+    a newer ``Play`` ended it)."""
+
     t_s: float
     phrase: str
+    cut: bool = False
 
 
 Event = Union[Ring, Hook, Flash, Key, Line, PhraseDone]

@@ -5,9 +5,9 @@ the greeting < key phrases). A phrase of higher priority cuts the one playing (`
 then ``Play``); one of lower or equal priority never does — a key phrase then waits in the
 queue for the playing one to end, a ladder prompt is simply not started (its step waits).
 
-The driver reports every end with ``PhraseDone``, including the end of a phrase that was cut;
-:meth:`Speaker.done` tells the end of the phrase playing now from a late report about a cut
-copy of the same phrase.
+The engine reports every end with ``PhraseDone``; the end of a phrase that was cut comes at
+once and says so (``cut``), so :meth:`Speaker.done` never takes it for the end of the phrase
+that replaced it (the same phrase asked again, say).
 """
 from __future__ import annotations
 
@@ -51,7 +51,6 @@ class Speaker:
         self.playing: Playing | None = None
         self.queue: list[Request] = []
         self.last_end_t_s = -math.inf
-        self._cut_same_t: float | None = None
 
     def ours(self, t_s: float, tail_s: float) -> bool:
         """Our phrase is on the line now, or ended less than ``tail_s`` ago (its echo)."""
@@ -69,20 +68,16 @@ class Speaker:
                     self.queue.append(Request(phrase, priority, tag, reason, values))
                 return out
             out.append(StopPlayback(t_s))
-            self._cut_same_t = t_s if cur.phrase == phrase else None
             self.last_end_t_s = t_s
         self.playing = Playing(phrase, priority, tag, t_s)
         out.append(Play(t_s, phrase, values, reason))
         return out
 
-    def done(self, phrase: str, t_s: float, done_t_s: float) -> Playing | None:
+    def done(self, phrase: str, t_s: float, cut: bool = False) -> Playing | None:
         """A ``PhraseDone``: the phrase that ended, or None if it was not the one playing."""
         cur = self.playing
-        if cur is None or cur.phrase != phrase:
-            return None  # a phrase we already cut, or one we never asked for
-        if self._cut_same_t is not None and done_t_s <= self._cut_same_t + 0.05:
-            self._cut_same_t = None  # the end of the copy we cut, not of the one playing now
-            return None
+        if cut or cur is None or cur.phrase != phrase:
+            return None  # a phrase we cut ourselves, or one we never asked for
         self.playing = None
         self.last_end_t_s = t_s
         return cur

@@ -12,11 +12,16 @@ and the sound card while it runs.
 from __future__ import annotations
 
 import os
+import pwd
+import sys
 
 NAME = "doctor"
 HELP = "check pins, sound card, receive level, phrase recordings and call record; explain problems"
 
 STOP_HINT = "is the deskline service running? stop it first: sudo systemctl stop deskline"
+#: the unit's User= and StateDirectory= (systemd/deskline.service; install.sh makes both)
+SERVICE_USER = "deskline"
+STATE_DIR = "/var/lib/deskline"
 
 
 def add_arguments(parser) -> None:
@@ -42,9 +47,13 @@ class _Report:
 
 
 def _check_config(r: _Report, path):
-    from deskline.config import config_path, load_effective
+    from deskline.config import config_path, load_effective, unreadable_message
     from deskline.exc import ConfigError
 
+    found = config_path(path)
+    if found and os.path.exists(found) and not os.access(found, os.R_OK):
+        r.fail(f"settings: {unreadable_message(found)}")
+        return None
     try:
         cfg = load_effective(path)
     except ConfigError as exc:
@@ -69,8 +78,8 @@ def _check_gpio(r: _Report, cfg) -> None:
     try:
         desk = open_desk(cfg, closers, serve=False)
     except HardwareError as exc:
-        r.fail(f"GPIO: {exc} — on a Raspberry Pi install python3-lgpio or `pip install lgpio`; "
-               f"if the pins are busy, {STOP_HINT}")
+        r.fail(f"GPIO: {exc} — on a Raspberry Pi: {_lgpio_hint()}; if the pins are busy, "
+               f"{STOP_HINT}")
         return
     try:
         p = desk.pins
@@ -97,6 +106,13 @@ def _check_gpio(r: _Report, cfg) -> None:
     finally:
         for fn in reversed(closers):
             fn()
+
+
+def _lgpio_hint() -> str:
+    """How to put lgpio (gpiozero's Pi 5 and bookworm pin driver) into the Python running us."""
+    sudo = "" if os.access(sys.prefix, os.W_OK) else "sudo "
+    return (f"{sudo}{sys.executable} -m pip install lgpio (its wheel for the Pi needs nothing "
+            f"compiled; sudo ./install.sh does it for the service)")
 
 
 def _check_card(r: _Report, cfg) -> bool:
@@ -200,6 +216,17 @@ def _check_pad(r: _Report, cfg, book, rep) -> None:
         r.ok(f"phrase pad: {listed} (every phrase known and recorded)")
 
 
+def _owner(path: str) -> str | None:
+    try:
+        return pwd.getpwuid(os.stat(path).st_uid).pw_name
+    except (OSError, KeyError):
+        return None
+
+
+def _self() -> str:
+    return os.path.join(os.path.dirname(sys.executable), "deskline")
+
+
 def _check_journal(r: _Report, cfg) -> None:
     from deskline.exc import JournalError
     from deskline.record.journal import Journal, set_aside_files
@@ -211,11 +238,24 @@ def _check_journal(r: _Report, cfg) -> None:
                f"can still be read")
     if not os.path.exists(path):
         parent = os.path.dirname(os.path.abspath(path)) or "."
-        if os.path.isdir(parent) and os.access(parent, os.W_OK):
+        owner = _owner(parent)
+        if os.path.isdir(parent) and (os.access(parent, os.W_OK) or owner == SERVICE_USER):
             r.ok(f"call record: {path} does not exist yet; the service will create it")
+        elif parent == STATE_DIR:
+            r.fail(f"call record: {STATE_DIR} is missing or not the service's — systemd makes it "
+                   f"when the service starts (sudo systemctl start deskline), and sudo "
+                   f"./install.sh makes it right away")
+        elif os.path.isdir(parent):
+            r.fail(f"call record: cannot create {path}: {parent} belongs to {owner or '?'}, and "
+                   f"the service runs as {SERVICE_USER} — sudo chown {SERVICE_USER}: {parent}, "
+                   f"or fix [journal] path")
         else:
-            r.fail(f"call record: cannot create {path}: {parent} is missing or not writable "
-                   f"— run install.sh again, or fix [journal] path")
+            r.fail(f"call record: cannot create {path}: {parent} is missing — sudo install -d "
+                   f"-o {SERVICE_USER} -g {SERVICE_USER} -m 0750 {parent}, or fix [journal] path")
+        return
+    if not os.access(path, os.R_OK):
+        r.warn(f"call record: {path} is not readable by this user (the service's own file): "
+               f"run doctor as the service does: sudo -u {SERVICE_USER} {_self()} doctor")
         return
     try:
         j = Journal(path, readonly=True)

@@ -42,6 +42,38 @@ def _runtime_dir(cfg) -> str:
     return os.path.dirname(os.path.abspath(cfg.journal.path))
 
 
+def audio_backend(cfg) -> str:
+    """"card" or "fake": ``[audio] backend``, where "auto" means the fake card on the fake desk
+    when no card is named (a laptop has no desk card), else the card."""
+    a = cfg.audio
+    chosen = os.environ.get("DESKLINE_AUDIO") or a.backend
+    if chosen == "auto":
+        return "fake" if _backend(cfg) == "fake" and not (a.card or a.output_card) else "card"
+    return chosen
+
+
+def open_audio_role(cfg):
+    """The line's audio role the config asks for (not yet open)."""
+    a = cfg.audio
+    backend = audio_backend(cfg)
+    if backend == "fake":
+        from deskline.hw.fakeaudio import FakeAudio
+
+        return FakeAudio(rate_hz=a.rate_hz, block_s=CARD_BLOCK_S, deliver_s=a.block_s,
+                         rx_channel=a.rx_channel, tx_channel=a.tx_channel,
+                         caller=os.environ.get("DESKLINE_FAKE_CALLER") or a.fake_caller or None,
+                         output=os.environ.get("DESKLINE_FAKE_OUTPUT") or a.fake_output or None)
+    if backend != "card":
+        from deskline.exc import HardwareError
+
+        raise HardwareError(f"unknown audio backend {backend!r} (auto, card or fake)")
+    from deskline.hw.duplex import DuplexAudio
+
+    return DuplexAudio(a.card or None, output_card=a.output_card or None, rate_hz=a.rate_hz,
+                       block_s=CARD_BLOCK_S, rx_channel=a.rx_channel, tx_channel=a.tx_channel,
+                       deliver_s=a.block_s)
+
+
 def open_desk(cfg, on_close: list, *, serve: bool = True):
     """The GPIO roles the config asks for (fake: with its control socket when ``serve``)."""
     from deskline.exc import HardwareError
@@ -169,7 +201,6 @@ def build(cfg):
     from deskline.call.controller import Controller
     from deskline.dsp.meter import meter_factory
     from deskline.call.edges import EdgeInterpreter
-    from deskline.hw.duplex import DuplexAudio
     from deskline.phrases.catalog import DESIGN_IDS, RATE_HZ
     from deskline.phrases.queue import PhraseQueue
     from deskline.live.sdnotify import Notifier, watchdog_interval_s
@@ -194,10 +225,9 @@ def build(cfg):
         source = PreparedPhrases(LazyBook(cfg), prepared, errors, rate)
 
         recorder = RecorderThread(lambda: open_recorder_for(cfg))
+        on_close.append(lambda: recorder.finish(0.0))   # the service finishes it first
         a = cfg.audio
-        audio = DuplexAudio(a.card or None, output_card=a.output_card or None,
-                            rate_hz=a.rate_hz, block_s=CARD_BLOCK_S, rx_channel=a.rx_channel,
-                            tx_channel=a.tx_channel, deliver_s=a.block_s)
+        audio = open_audio_role(cfg)
         notifier = Notifier()
         on_close.append(notifier.close)
         return ServiceParts(

@@ -24,8 +24,8 @@ def add_arguments(parser) -> None:
                         help="hook, ring, key and flash events (default: off-hook at 0, on-hook at the end)")
     parser.add_argument("--config", metavar="FILE",
                         help="deskline TOML config: profile and desk (default: $DESKLINE_CONFIG, "
-                             "else /etc/deskline/deskline.toml when present; a config naming no "
-                             "hotline and no agent replays with an example desk)")
+                             "else /etc/deskline/deskline.toml when present and readable; a config "
+                             "naming no hotline and no agent replays with an example desk)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object a line: each action, then {\"summary\": record}")
     parser.add_argument("--journal", metavar="DB",

@@ -1,13 +1,17 @@
-"""The live desk: hardware events and line measurements into the controller, its actions out.
+"""The live desk: the sound card and GPIO driving the desk's engine.
 
-One loop on the main thread, paced by the sound card (woken once per line analysis block, or
-at once by a switch edge)::
+The engine (:mod:`deskline.engine`: meters, controller, what is sounding, the sinks) is the one
+``deskline simulate`` replays calls with; this driver gives it the card's audio runs and the
+switches' events on the card's sample clock, and carries out what comes back. One loop on the
+main thread, woken once per line analysis block, or at once by a switch edge::
 
-    card block (t_s) ──▶ LineMeter ──▶ Line events ─┐
-    GPIO edges ──▶ EdgeInterpreter ──▶ Ring/Hook/Key ├─▶ Controller ──▶ actions ──▶ LED, relays,
-    playback queue ──▶ PhraseDone ───────────────────┘   (time = the card's     phrase audio mixed
-                                                          sample clock)          into the output
-    every event and action ──▶ CallRecorder ──▶ journal (SQLite)
+    card audio run (t_s) ─────────────────────────▶ engine.audio ─┐
+    GPIO edges ──▶ EdgeInterpreter ──▶ Ring/Hook/Key ─▶ engine.post ├─▶ Engine ─▶ CardPlayback
+    the loop's wake-ups (timers, phrase ends) ───────▶ engine.advance┘      │      (phrases mixed
+                                                                            │       into the output)
+                          DeskOutputs (LED, relays, logs) ◀── sinks ────────┤
+                          RecorderThread (the call record) ◀────────────────┤
+                          the floor link, where configured ◀────────────────┘
 
 systemd: READY=1 once GPIO and the card are open; WATCHDOG=1 only while card blocks keep
 arriving, or while the card is known to be unplugged and the loop is retrying it (a stream that
@@ -31,12 +35,11 @@ from typing import Callable
 
 import numpy as np
 
-from deskline.call.events import (Alert, Hook, Led, Line, Mute, Note, PhraseDone, Play,
-                                  Release, State, StopPlayback)
-from deskline.dsp.echo import EchoMeter, feed_taps
-from deskline.dsp.meter import transmit_factory
-from deskline.exc import HardwareError
 from deskline.call.edges import EdgeInterpreter
+from deskline.call.events import Alert, Hook, Led, Line, Mute, Note, Release, State
+from deskline.engine import BaseSink, Engine, Sink
+from deskline.exc import HardwareError
+from deskline.hw.protocols import AudioRole, DeskRole
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ class _Stop(Exception):
     """SIGTERM or SIGINT arrived."""
 
 
-class RecorderThread:
+class RecorderThread(BaseSink):
     """The call recorder on a thread of its own, so storage never delays the audio loop.
 
     Every journal write is committed with an fsync, which on an SD card can take tens of
@@ -96,7 +99,7 @@ class RecorderThread:
                 if item is None:
                     return
                 name, args = item
-                calls = [("on_event", (e,)) for e in args[0]] if name == "on_lines" else [item]
+                calls = [("on_line", (e,)) for e in args[0]] if name == "on_lines" else [item]
                 for name, args in calls:
                     try:
                         getattr(self.recorder, name)(*args)
@@ -105,12 +108,12 @@ class RecorderThread:
         finally:
             self._close()
 
-    def on_event(self, event) -> None:
+    def on_line(self, line: Line) -> None:
         # a call brings 100 line blocks a second: they go over together, one queue item per
         # turn of the loop (flush) or before whatever follows them, so the order is kept
-        if isinstance(event, Line):
-            self._lines.append(event)
-            return
+        self._lines.append(line)
+
+    def on_event(self, event) -> None:
         self.flush()
         self._q.put(("on_event", (event,)))
 
@@ -126,51 +129,174 @@ class RecorderThread:
 
     def finish(self, t_s: float, reason: str = "service_stopped") -> None:
         """Close the open call, wait until every queued write is done, close the journal."""
+        if not self._thread.is_alive():
+            return
         self.flush()
         self._q.put(("finish", (t_s, reason)))
         self._q.put(None)
         self._thread.join(timeout=30)
 
 
+class DeskOutputs(BaseSink):
+    """The desk's outputs as the controller asks for them: LED, mute relay, line release; and
+    the decisions in the service's log (journald).
+
+    While the sound card is lost the LED shows ``error``; the pattern the controller asked for
+    meanwhile is kept and shown again when the card is back. A cue (the floor lead's
+    acknowledgement, say) shows for a while and then gives the LED back the same way.
+    """
+
+    def __init__(self, desk):
+        self.desk = desk
+        self.led_wanted = "off"
+        self.card_lost = False
+        self.cue_until_mono: float | None = None
+        self._release_on = False
+
+    def on_event(self, event) -> None:
+        if isinstance(event, Hook) and not event.off_hook:
+            self._let_line_go()
+
+    def on_actions(self, actions) -> None:
+        for a in actions:
+            if isinstance(a, Led):
+                self.led_wanted = a.pattern
+                if not self.card_lost and self.cue_until_mono is None:
+                    self.desk.led.show(a.pattern)
+            elif isinstance(a, Mute):
+                self.desk.mute.set(a.on)
+            elif isinstance(a, Release):
+                self._release(a.t_s)
+            elif isinstance(a, Alert):
+                log.warning("supervisor alert at %.2f s: %s", a.t_s, a.reason or "(no reason)")
+            elif isinstance(a, State):
+                log.info("state %s at %.2f s", a.name, a.t_s)
+            elif isinstance(a, Note):
+                log.info("note %s at %.2f s %s", a.kind, a.t_s, dict(a.data) if a.data else "")
+
+    def show_led(self) -> None:
+        """Show what the LED should show now (the card back, a cue over)."""
+        if self.card_lost:
+            self.desk.led.show("error")
+        elif self.cue_until_mono is None:
+            self.desk.led.show(self.led_wanted)
+
+    def cue(self, pattern: str, until_mono: float) -> None:
+        self.cue_until_mono = until_mono
+        if not self.card_lost:
+            self.desk.led.show(pattern)
+
+    def end_cue(self, now_mono: float) -> None:
+        if self.cue_until_mono is not None and now_mono >= self.cue_until_mono:
+            self.cue_until_mono = None
+            self.show_led()
+
+    def _release(self, t_s: float) -> None:
+        relay = self.desk.release
+        if relay is None:
+            log.warning("release asked at %.2f s but no line-release relay is fitted", t_s)
+            return
+        relay.set(True)
+        self._release_on = True
+        log.info("line released at %.2f s", t_s)
+
+    def _let_line_go(self) -> None:
+        """Let the release relay go once the agent has put the handset down."""
+        if self._release_on and self.desk.release is not None:
+            self.desk.release.set(False)
+            self._release_on = False
+
+
+class CardPlayback:
+    """The engine's playback on the sound card: the phrase queue mixed into the card's output.
+
+    Up to OUTPUT_LEAD_BLOCKS blocks of phrase audio are kept ready for the card, and only while
+    a phrase plays: with nothing prepared the card plays silence by itself. A phrase is heard
+    to its end when the card plays the block holding its last sample; that time is known once
+    that block is written (:meth:`end_t_s` is None until then).
+    """
+
+    def __init__(self, audio, clock: Callable[[], float]):
+        self.audio = audio
+        self.clock = clock
+        self.queue = None            # the PhraseQueue at the card's rate, set by the service
+        self._end_t_s: float | None = None
+
+    def start(self, t_s: float, phrase: str, values) -> float:
+        self._silence()
+        length_s = self.queue.play(phrase, dict(values or {}))
+        self.fill()                  # start now, not after the silence already queued
+        return length_s
+
+    def stop(self, t_s: float) -> None:
+        self._silence()
+
+    def end_t_s(self) -> float | None:
+        return self._end_t_s
+
+    def _silence(self) -> None:
+        if self.queue is not None:
+            self.queue.stop()
+        self._end_t_s = None
+        if self.audio.is_open:
+            self.audio.flush_output()
+
+    def fill(self) -> None:
+        audio, phrases = self.audio, self.queue
+        if phrases is None or not audio.is_open:
+            return
+        block_s = audio.block_samples / audio.rate_hz
+        while phrases.busy and audio.out_backlog < OUTPUT_LEAD_BLOCKS:
+            samples, done = phrases.pull(audio.block_samples)
+            due_s = self.clock() + (audio.out_backlog + 1) * block_s
+            audio.write(samples)
+            if done:
+                self._end_t_s = due_s
+
+
 @dataclasses.dataclass
 class ServiceParts:
     """Everything the loop drives, built by ``deskline run`` from the config (or by tests)."""
 
-    desk: object                       # hw.roles.Desk
-    audio: object                      # hw.duplex.DuplexAudio (not yet open)
+    desk: DeskRole                     # hw.roles.DeskIO
+    audio: AudioRole                   # hw.duplex.DuplexAudio (not yet open)
     controller: object                 # call.controller.Controller
     meter_factory: Callable            # rate_hz -> LineMeter
     phrases: Callable                  # rate_hz -> phrases.PhraseQueue at the card's rate
-    recorder: object | None = None     # journal.CallRecorder
+    recorder: RecorderThread | None = None   # the call record, written on its own thread
     notifier: object | None = None     # sdnotify.Notifier
     edges: EdgeInterpreter = dataclasses.field(default_factory=EdgeInterpreter)
     watchdog_s: float | None = None    # ping interval (half of WatchdogSec)
     prepare: list = dataclasses.field(default_factory=list)  # (phrase, values) to assemble early
-    analysis_s: float = 0.1            # line analysis in blocks this long ([audio] block_s)
+    analysis_s: float = 0.1            # line analysis in runs this long ([audio] block_s)
     stall_s: float = 2.0               # no card block for this long: the stream is dead
     retry_s: float = 1.0               # how often a lost card is looked for
     on_close: list = dataclasses.field(default_factory=list)
+    sinks: list = dataclasses.field(default_factory=list)    # more engine sinks (the floor link)
 
 
 class Service:
-    """The event loop of ``deskline run``."""
+    """The event loop of ``deskline run``: the card and the switches driving the engine."""
 
     def __init__(self, parts: ServiceParts):
         self.p = parts
-        self.queue = None                  # the PhraseQueue, made once the card's rate is known
-        self._dones: list = []             # (audio t_s when heard to the end, phrase)
-        self.meter_rx = None
-        self.meter_tx = None
-        self.echo: EchoMeter | None = None
-        self.meter_rx_rate = 0
-        self._meter_origin_s: float | None = None
+        self.outputs = DeskOutputs(parts.desk)
+        self.playback = CardPlayback(parts.audio, self.now_s)
+        sinks: list[Sink] = [self.outputs]
+        if parts.recorder is not None:
+            sinks.append(parts.recorder)
+        sinks += parts.sinks
+        self.engine = Engine(parts.controller, self.playback, meter_factory=parts.meter_factory,
+                             sinks=sinks,
+                             line_sinks=[parts.recorder] if parts.recorder is not None else [])
+        self._pending: list = []           # card blocks gathered for the next analysis run
+        self._pending_t_s = 0.0
+        self._pending_samples = 0
         self._last_block_mono = 0.0
         self._last_block_t_s = 0.0
         self._card_lost = False
         self._next_retry_mono = 0.0
         self._next_ping_mono = 0.0
-        self._led_wanted = "off"
-        self._release_on = False
         self._xruns_logged = 0
         self._next_xrun_log_mono = 0.0
         self._opened_without_blocks = 0
@@ -178,6 +304,12 @@ class Service:
         self._spin_next_mono = 0.0
         self._spin_strikes = 0
         self._settle_mono: float | None = None   # when the newest raw edge will have settled
+        self._cues: queue.SimpleQueue = queue.SimpleQueue()
+
+    @property
+    def queue(self):
+        """The phrase queue at the card's rate."""
+        return self.playback.queue
 
     # --- clock ---------------------------------------------------------------------------------
 
@@ -188,16 +320,24 @@ class Service:
     def _edge_t_s(self, mono_s: float) -> float:
         return self._last_block_t_s + (mono_s - self._last_block_mono)
 
+    # --- for other threads ---------------------------------------------------------------------
+
+    def show_cue(self, pattern: str, duration_s: float) -> None:
+        """Show an LED pattern for ``duration_s``, then what the controller asked for (from any
+        thread: the loop shows it at its next turn, woken at once)."""
+        self._cues.put((pattern, duration_s))
+        wake = getattr(self.p.audio, "wake", None)
+        if wake is not None:
+            wake()
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
         """Open the sound card (GPIO is already open) and tell systemd the desk is ready."""
-        wake = getattr(self.p.audio, "wake", None)
-        if wake is not None and hasattr(self.p.desk, "wake"):
-            self.p.desk.wake = wake   # an edge ends the loop's wait for the next audio run
-        rate = getattr(self.p.audio, "requested_rate_hz", None)
+        self.p.desk.wake = self.p.audio.wake  # an edge ends the loop's wait for the next run
+        rate = self.p.audio.requested_rate_hz
         if rate:  # assemble phrases before the card runs, so no audio piles up meanwhile
-            self.queue = self.p.phrases(rate)
+            self.playback.queue = self.p.phrases(rate)
             self._prepare_phrases()
         self._open_audio()
         self._last_block_mono = time.monotonic()
@@ -233,11 +373,7 @@ class Service:
         try:
             p.audio.close()
         finally:
-            if p.recorder is not None:
-                try:
-                    p.recorder.finish(self.now_s(), "service_stopped")
-                except Exception:
-                    log.exception("could not close the open call in the journal")
+            self.engine.finish(self.now_s(), "service_stopped")
             for fn in p.on_close:
                 try:
                     fn()
@@ -245,50 +381,33 @@ class Service:
                     log.exception("closing failed")
 
     def _open_audio(self, *, retrying: bool = False) -> None:
-        self.p.audio.open(retrying=retrying)
-        rate = self.p.audio.rate_hz
-        new_meters = self.meter_rx is None or self.meter_rx_rate != rate
-        if new_meters:
-            self.meter_rx = self.p.meter_factory(rate)
-            self.meter_tx = transmit_factory(self.p.meter_factory)(rate) \
-                if self.p.audio.tx_channel is not None else None
-            # the agent's voice coming back from the caller's room (both taps wired)
-            self.echo = EchoMeter() if self.meter_tx is not None else None
-            self.meter_rx_rate = rate
-        if self.queue is None or self.queue.rate_hz != rate:
-            self.queue = self.p.phrases(rate)
+        audio = self.p.audio
+        audio.open(retrying=retrying)
+        # a card reopened mid-call at the same rate keeps the call's meters (its level, its
+        # noise floor, the echo estimate); the engine moves their clock over the gap
+        self.engine.open_audio(audio.rate_hz, stereo=audio.tx_channel is not None,
+                               keep_meters=self.engine.off_hook)
+        if self.playback.queue is None or self.playback.queue.rate_hz != audio.rate_hz:
+            self.playback.queue = self.p.phrases(audio.rate_hz)
             self._prepare_phrases()
-        if new_meters or not self.p.edges.off_hook or self._meter_origin_s is None:
-            self._reset_meters()
-        # else a card reopened mid-call: the call's meters go on (its level, its noise floor,
-        # the echo estimate are the call's); _on_block moves their clock over the gap
+        self._pending.clear()
+        self._pending_samples = 0
+        self._analysis_samples = max(1, int(round(self.p.analysis_s * audio.rate_hz)))
 
     def _prepare_phrases(self) -> None:
         """Assemble the controller's phrases now, so the first greeting starts at once."""
         t0 = time.monotonic()
         for phrase, values in self.p.prepare:
             try:
-                self.queue.duration_s(phrase, values)
+                self.playback.queue.duration_s(phrase, values)
             except Exception as exc:  # logged now, at start, rather than mid-call
                 log.error("phrase %s cannot be played: %s", phrase, exc)
         log.info("%d phrases ready in %.2f s", len(self.p.prepare), time.monotonic() - t0)
 
-    def _reset_meters(self) -> None:
-        self._pending = []
-        self._pending_samples = 0
-        self._analysis_samples = max(1, int(round(self.p.analysis_s * self.p.audio.rate_hz)))
-        self.meter_rx.reset()
-        if self.meter_tx is not None:
-            self.meter_tx.reset()
-        if self.echo is not None:
-            self.echo.reset()
-        self._meter_origin_s = None
-        self._fed_until_t_s: float | None = None   # card time the meters have heard up to
-
     # --- one turn of the loop ------------------------------------------------------------------
 
     def step(self) -> None:
-        """Wait for one card block (or a short timeout) and handle everything that is due."""
+        """Wait for one audio run (or until something falls due) and handle what is due."""
         audio = self.p.audio
         got_block = False
         if not self._card_lost:
@@ -299,20 +418,19 @@ class Service:
                 self._on_block(*got)
             elif not audio.alive or time.monotonic() - self._last_block_mono > self.p.stall_s:
                 self._lose_card()
-            else:  # woken between two audio runs: a phrase may have been heard to its end
-                self._due_dones()
         else:
             time.sleep(0.02)
             if time.monotonic() >= self._next_retry_mono:
                 self._retry_card()
         self._hardware_events()
-        self._apply(self.p.controller.tick(self.now_s()))
+        self._cue()
+        self.engine.advance(self.now_s())
+        self.playback.fill()
         self._watchdog(got_block)
         self._log_xruns()
         self._check_spin()
-        flush = getattr(self.p.recorder, "flush", None)
-        if flush is not None:
-            flush()
+        if isinstance(self.p.recorder, RecorderThread):
+            self.p.recorder.flush()
 
     def _read_timeout_s(self) -> float:
         """How long to wait for card audio: less when something falls due before it comes.
@@ -329,85 +447,39 @@ class Service:
                 self._settle_mono = None
             else:
                 wait = min(wait, left + 0.001)
-        if self._dones:
-            wait = min(wait, max(0.0, self._dones[0][0] - self.now_s()) + 0.001)
-        next_due = getattr(self.p.controller, "next_due_s", None)
-        due = next_due() if next_due is not None else None
+        if self.outputs.cue_until_mono is not None:
+            wait = min(wait, max(0.0, self.outputs.cue_until_mono - time.monotonic()) + 0.001)
+        due = self.engine.next_due_s()
         if due is not None:
-            left = due - self.now_s()
-            if left > 0:    # a time already past waits for the talk or a phrase: no spinning
-                wait = min(wait, left + 0.001)
+            wait = min(wait, max(0.0, due - self.now_s()) + 0.001)
         return wait
 
     def _on_block(self, t0_s: float, block: np.ndarray) -> None:
-        now = time.monotonic()
-        self._last_block_t_s = t0_s + block.shape[0] / self.p.audio.rate_hz
-        self._last_block_mono = now
+        rate = self.p.audio.rate_hz
+        self._last_block_t_s = t0_s + block.shape[0] / rate
+        self._last_block_mono = time.monotonic()
         self._hardware_events()
-        if self._meter_origin_s is None:
-            self._meter_origin_s = t0_s
-        if not self.p.edges.off_hook:
-            # no call, nothing to judge: the meters restart at the next off-hook anyway
-            self._fill_output()
-            return
-        block_s = block.shape[0] / self.p.audio.rate_hz
-        fed = self._fed_until_t_s
-        if fed is not None and t0_s - fed > 0.5 * block_s:
-            # a gap in the capture (the card reopened, blocks dropped): what came before it is
-            # analysed, and the meters' clock moves on by the gap they did not hear
-            if self._pending:
-                self._analyse()
-            self._meter_origin_s += t0_s - fed
-        self._fed_until_t_s = t0_s + block_s
+        if self._pending and abs(t0_s - (self._pending_t_s + self._pending_samples / rate)) \
+                > 0.5 / rate * block.shape[0]:
+            self._analyse()          # a gap: what came before it goes first, on its own clock
+        if not self._pending:
+            self._pending_t_s = t0_s
         self._pending.append(block)
         self._pending_samples += block.shape[0]
         if self._pending_samples >= self._analysis_samples:
             self._analyse()
-        self._fill_output()
+        self.playback.fill()
 
     def _analyse(self) -> None:
-        """Feed the gathered card blocks to the meters and the controller, one Line per hop."""
+        """Hand the gathered card blocks to the engine as one audio run."""
         block = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
         self._pending.clear()
         self._pending_samples = 0
         audio = self.p.audio
-        states = self.meter_rx.feed_all(block[:, audio.rx_channel].astype(np.float64))
-        tx_states = None
-        if self.meter_tx is not None:
-            tx_states = self.meter_tx.feed_all(block[:, audio.tx_channel].astype(np.float64))
-        echoes = feed_taps(self.echo, self.meter_rx, self.meter_tx, len(states))
-        handle = self._handle
-        for i, st in enumerate(states):
-            t_s = self._meter_origin_s + st.t_s
-            tx = tx_states[i] if tx_states is not None and i < len(tx_states) else None
-            if tx is not None:
-                tx = tx.at(t_s)
-            handle(Line(t_s, st.at(t_s), tx, echoes[i] if echoes is not None else None))
-            self._apply(self.p.controller.tick(t_s))
-
-    def _fill_output(self) -> None:
-        """Keep up to OUTPUT_LEAD_BLOCKS blocks of phrase audio ready for the card.
-
-        Only while a phrase plays or waits: with nothing prepared the card plays silence by
-        itself, so an idle desk makes and queues no blocks of zeros. A phrase whose last sample
-        went into a block is done when the card plays that block: its PhraseDone waits in
-        ``_dones`` until the audio clock gets there.
-        """
-        audio = self.p.audio
-        block_s = audio.block_samples / audio.rate_hz
-        phrases = self.queue
-        while phrases.busy and audio.out_backlog < OUTPUT_LEAD_BLOCKS:
-            samples, done = phrases.pull(audio.block_samples)
-            due_s = self.now_s() + (audio.out_backlog + 1) * block_s
-            audio.write(samples)
-            self._dones.extend((due_s, phrase) for phrase in done)
-        self._due_dones()
-
-    def _due_dones(self) -> None:
-        now = self.now_s()
-        while self._dones and self._dones[0][0] <= now:
-            due_s, phrase = self._dones.pop(0)
-            self._handle(PhraseDone(due_s, phrase))
+        rx = block[:, audio.rx_channel].astype(np.float64)
+        tx = block[:, audio.tx_channel].astype(np.float64) if audio.tx_channel is not None \
+            else None
+        self.engine.audio(self._pending_t_s, rx, tx)
 
     # --- events in -----------------------------------------------------------------------------
 
@@ -423,85 +495,26 @@ class Service:
         events += self.p.edges.poll(self.now_s())
         events.sort(key=lambda ev: ev.t_s)
         for ev in events:
-            if isinstance(ev, Hook) and ev.off_hook and not self._card_lost:
-                self._reset_meters()  # the active level is the call's, from its start
-            self._handle(ev)
-            if isinstance(ev, Hook) and not ev.off_hook:
-                self._let_line_go()
+            self.engine.post(ev)
+        if events:
+            self.engine.advance(self.now_s())
+            self.playback.fill()
 
     def _note_settle(self, mono_s: float) -> None:
         edges = self.p.edges
-        settle_s = max(getattr(getattr(edges, "hook", None), "debounce_s", 0.0),
-                       getattr(edges, "key_debounce_s", 0.0))
+        settle_s = max(edges.hook.debounce_s, edges.key_debounce_s)
         if settle_s > 0:
             due = mono_s + settle_s
             self._settle_mono = due if self._settle_mono is None else max(self._settle_mono, due)
 
-    def _handle(self, event) -> None:
-        if self.p.recorder is not None:
-            self.p.recorder.on_event(event)
-        self._apply(self.p.controller.handle(event))
-
-    # --- actions out ---------------------------------------------------------------------------
-
-    def _apply(self, actions) -> None:
-        if not actions:
-            return
-        if self.p.recorder is not None:
-            self.p.recorder.on_actions(actions)
-        follow = []
-        for a in actions:
-            if isinstance(a, Play):
-                follow += self._play(a)
-            elif isinstance(a, StopPlayback):
-                follow += self._stop_playback(a.t_s)
-            elif isinstance(a, Led):
-                self._led_wanted = a.pattern
-                if not self._card_lost:
-                    self.p.desk.led.show(a.pattern)
-            elif isinstance(a, Mute):
-                self.p.desk.mute.set(a.on)
-            elif isinstance(a, Release):
-                self._release(a)
-            elif isinstance(a, Alert):
-                log.warning("supervisor alert at %.2f s: %s", a.t_s, a.reason or "(no reason)")
-            elif isinstance(a, State):
-                log.info("state %s at %.2f s", a.name, a.t_s)
-            elif isinstance(a, Note):
-                log.info("note %s at %.2f s %s", a.kind, a.t_s, dict(a.data) if a.data else "")
-        for done in follow:
-            self._handle(done)
-
-    def _stop_playback(self, t_s: float) -> list:
-        """Silence now; the phrase cut off is reported done (as the replay does)."""
-        dropped = [p for _, p in self._dones]
-        self._dones.clear()
-        dropped += self.queue.stop() if self.queue is not None else []
-        self.p.audio.flush_output()
-        return [PhraseDone(max(t_s, self.now_s()), dropped[0])] if dropped else []
-
-    def _play(self, a: Play) -> list:
-        follow = self._stop_playback(a.t_s) if self.queue.busy or self._dones else []
-        try:
-            length_s = self.queue.play(a.phrase, dict(a.values or {}))
-        except Exception as exc:  # a broken recording must not end the shift
-            log.error("cannot play %s: %s", a.phrase, exc)
-            return follow + [PhraseDone(a.t_s, a.phrase)]
-        log.info("play %s (%.2f s) at %.2f s (%s)", a.phrase, length_s, a.t_s,
-                 a.reason or "asked")
-        if self.p.audio.is_open:
-            self.p.audio.flush_output()   # start now, not after the silence already queued
-            self._fill_output()
-        return follow
-
-    def _release(self, a: Release) -> None:
-        relay = self.p.desk.release
-        if relay is None:
-            log.warning("release asked at %.2f s but no line-release relay is fitted", a.t_s)
-            return
-        relay.set(True)
-        self._release_on = True
-        log.info("line released at %.2f s", a.t_s)
+    def _cue(self) -> None:
+        while True:
+            try:
+                pattern, duration_s = self._cues.get_nowait()
+            except queue.Empty:
+                break
+            self.outputs.cue(pattern, time.monotonic() + duration_s)
+        self.outputs.end_cue(time.monotonic())
 
     # --- the card going and coming back --------------------------------------------------------
 
@@ -509,11 +522,16 @@ class Service:
         self.p.audio.close()
         self._card_lost = True
         self._opened_without_blocks += 1
-        # what was playing is lost with the card: tell the controller so its ladder goes on
-        for done in self._stop_playback(self.now_s()):
-            self._handle(done)
+        self._pending.clear()
+        self._pending_samples = 0
+        # what was playing is lost with the card: the controller hears it ended, so its
+        # ladder goes on
+        self.engine.playback_lost(self.now_s())
+        self.playback.stop(self.now_s())
         self._next_retry_mono = time.monotonic() + self.p.retry_s
-        self.p.desk.led.show("error")
+        self.outputs.card_lost = True
+        self.outputs.show_led()
+        self.engine.note(self.now_s(), "card_lost", card=self.p.audio.card)
         log.warning("sound card %r stopped delivering audio; waiting for it to come back",
                     self.p.audio.card)
         if self.p.notifier:
@@ -527,7 +545,9 @@ class Service:
             return  # still gone: logged once already
         self._card_lost = False
         self._last_block_mono = time.monotonic()
-        self.p.desk.led.show(self._led_wanted)
+        self.outputs.card_lost = False
+        self.outputs.show_led()
+        self.engine.note(self.now_s(), "card_back", card=self.p.audio.card)
         log.warning("sound card %r is back", self.p.audio.card)
         if self.p.notifier:
             self.p.notifier.status(f"serving: card {self.p.audio.card!r} back")
@@ -591,9 +611,3 @@ class Service:
                 cpu = time.process_time() - time.thread_time()
         self._spin_last = (cpu, time.monotonic())
         self._spin_next_mono = time.monotonic() + SPIN_WINDOW_S
-
-    def _let_line_go(self) -> None:
-        """Let the release relay go once the agent has put the handset down."""
-        if self._release_on and self.p.desk.release is not None:
-            self.p.desk.release.set(False)
-            self._release_on = False

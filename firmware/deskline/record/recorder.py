@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from deskline.dsp.state import FLOOR_DBOV
+from deskline.engine import BaseSink
 
 if TYPE_CHECKING:
     from deskline.record.journal import Journal
@@ -36,7 +37,7 @@ def _prompt_flag(phrase: str, reason: str) -> str | None:
     return None
 
 
-class CallRecorder:
+class CallRecorder(BaseSink):
     """Writes the call record from what goes into and comes out of the controller.
 
     Feed it every event the controller handles (:meth:`on_event`, before the controller's
@@ -122,7 +123,14 @@ class CallRecorder:
             elif name == "Flash":
                 self.journal.fact(self.call_id, t_s, "flash")
             elif name == "PhraseDone":
-                self.journal.fact(self.call_id, t_s, "phrase_done", {"phrase": event.phrase})
+                data = {"phrase": event.phrase}
+                if event.cut:
+                    data["cut"] = True
+                self.journal.fact(self.call_id, t_s, "phrase_done", data)
+
+    def on_line(self, line) -> None:
+        """Record one analysis hop (the caller's speech, level and noise so far)."""
+        self._line(line)
 
     def _line(self, event) -> None:
         rx = event.rx

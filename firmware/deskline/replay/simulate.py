@@ -1,7 +1,8 @@
 """``deskline simulate`` wiring: the project's meter, controller, phrase book and call record
 around the replay engine (:mod:`deskline.replay.driver`), with the configuration in force.
 
-- :class:`QueuePlayback`: the phrase book's playback queue on the replay's clock;
+- :func:`book_playback`: the phrase book's phrases on the replay's clock (each plays for the
+  length of its assembled audio);
 - :func:`simulate_samples` / :func:`simulate_file`: replay samples or a recording (+ events);
 - :func:`with_example_desk`: a desk to greet with when no hotline and no agent are configured.
 """
@@ -14,78 +15,12 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from deskline.call.events import PhraseDone, Play
-from deskline.replay.driver import Replay, ReplayResult
+from deskline.replay.driver import RecordingPlayback, Replay, ReplayResult
 
 log = logging.getLogger(__name__)
 
-#: Rate the playback queue counts phrase time in, during a replay (1/8000 s resolution).
+#: Rate the phrase book assembles phrases at for a replay: their lengths, to 1/8000 s.
 SIM_RATE_HZ = 8000
-
-
-class QueuePlayback:
-    """The phrase book's :class:`~deskline.phrases.queue.PhraseQueue` on the replay's clock.
-
-    The queue counts time in samples pulled. Here it is pulled in one go up to each moment
-    something happens (a phrase ends, a new one starts, one is stopped), so a replay costs a
-    few queue calls per phrase rather than one per 10 ms. Phrase ends come from the queue's
-    own ``done`` lists; the end times kept alongside are checked against them.
-    """
-
-    def __init__(self, queue, *, fields_of: Callable[[str], Sequence[str]] | None = None):
-        self.queue = queue
-        self.fields_of = fields_of
-        self.rate_hz = queue.rate_hz
-        self._head_t_s = 0.0                  # how far the queue has been pulled
-        self._ends: list[tuple[str, float]] = []  # (phrase, end time) of what plays and waits
-
-    def _pull_to(self, t_s: float) -> list[str]:
-        if not self.queue.busy:
-            self._head_t_s = max(self._head_t_s, t_s)
-            return []
-        n = int(round((t_s - self._head_t_s) * self.rate_hz))
-        if n <= 0:
-            return []
-        _, done = self.queue.pull(n)
-        self._head_t_s += n / self.rate_hz
-        return done
-
-    def play(self, action: Play) -> list[PhraseDone]:
-        late = self._pull_to(action.t_s)
-        if late:   # cannot happen when phrase ends are popped on time; keep the clock honest
-            log.warning("phrases %s ended before %.2f s unreported", late, action.t_s)
-            self._ends = self._ends[len(late):]
-        values = dict(action.values)
-        if self.fields_of is not None:
-            # the controller gives every greeting-like phrase the desk's values; a phrase
-            # takes only the fields its catalog entry names
-            wanted = set(self.fields_of(action.phrase))
-            values = {k: v for k, v in values.items() if k in wanted}
-        length_s = self.queue.play(action.phrase, values)
-        start = max(action.t_s, self._ends[-1][1] if self._ends else action.t_s)
-        self._ends.append((action.phrase, start + length_s))
-        return []
-
-    def stop(self, t_s: float) -> list[PhraseDone]:
-        self._pull_to(t_s)
-        dropped = self.queue.stop()
-        playing = self._ends[0][0] if self._ends else None
-        self._ends = []
-        # only the phrase that was sounding ends now; queued ones never started
-        return [PhraseDone(t_s, playing)] if dropped and playing else []
-
-    def next_done_t_s(self) -> float | None:
-        return self._ends[0][1] if self._ends else None
-
-    def pop_done(self, t_s: float) -> list[PhraseDone]:
-        done = self._pull_to(t_s)
-        out = []
-        for phrase in done:
-            expected, _ = self._ends.pop(0)
-            if expected != phrase:
-                raise RuntimeError(f"playback queue ended {phrase}, expected {expected}")
-            out.append(PhraseDone(t_s, phrase))
-        return out
 
 
 @dataclass
@@ -217,7 +152,7 @@ def with_example_desk(config):
 def _load_config(path):
     """The configuration in force (``path``, ``$DESKLINE_CONFIG``, /etc/deskline, built-in)."""
     from deskline.config import load_effective
-    return with_example_desk(load_effective(path))
+    return with_example_desk(load_effective(path, system_optional=True))
 
 
 def _controller_and_playback(config):
@@ -233,8 +168,8 @@ def _controller_and_playback(config):
 _BOOKS: dict = {}
 
 
-def _playback_for(config, desk) -> QueuePlayback:
-    """A playback queue over the phrase book for this config (books are kept: loading is slow)."""
+def _playback_for(config, desk) -> RecordingPlayback:
+    """The phrase book's phrases on the replay's clock (books are kept: loading is slow)."""
     from deskline.phrases.book import PhraseBook
     from deskline.phrases.queue import PhraseQueue
     key = (config.phrases.dir, desk.language, desk.hotline_name, desk.hotline_name_en, desk.agent_no)
@@ -244,5 +179,23 @@ def _playback_for(config, desk) -> QueuePlayback:
                           hotline_name=desk.hotline_name, hotline_name_en=desk.hotline_name_en,
                           agent_no=desk.agent_no or None)
         _BOOKS[key] = book
-    return QueuePlayback(PhraseQueue(SIM_RATE_HZ, book, lang=desk.language),
+    return book_playback(PhraseQueue(SIM_RATE_HZ, book, lang=desk.language),
                          fields_of=lambda phrase: book.catalog[phrase].fields)
+
+
+def book_playback(queue, *, fields_of: Callable[[str], Sequence[str]] | None = None
+                  ) -> RecordingPlayback:
+    """A :class:`~deskline.replay.driver.RecordingPlayback` whose phrases last as long as the
+    phrase queue's assembled audio (assembled once per phrase and values, then kept).
+
+    The controller gives every greeting-like phrase the desk's values; a phrase takes only the
+    fields its catalog entry names (``fields_of``), as the phrase book would.
+    """
+    def length_s(phrase: str, values) -> float:
+        values = dict(values)
+        if fields_of is not None:
+            wanted = set(fields_of(phrase))
+            values = {k: v for k, v in values.items() if k in wanted}
+        return queue.duration_s(phrase, values)
+
+    return RecordingPlayback(length_s)

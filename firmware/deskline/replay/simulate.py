@@ -79,6 +79,10 @@ def simulate_file(wav_path, *, events_path=None, config_path=None, journal_path=
 
     config = _load_config(config_path)
     with AudioStream(wav_path) as recording:
+        from deskline.dsp.meter import RATE_HZ
+        if recording.rate_hz < RATE_HZ:
+            raise AudioFileError(f"{recording.path}: {recording.rate_hz} Hz is below the "
+                                 f"{RATE_HZ} Hz a telephone line carries; nothing to replay")
         if recording.channels > 2:
             raise AudioFileError(f"{recording.path}: {recording.channels} channels; a call is "
                                  "mono (receive) or stereo (receive, transmit)")

@@ -294,3 +294,15 @@ def test_config_check_and_run_accept_the_same_files(tmp_path, capsys, monkeypatc
     capsys.readouterr()
     code, err = _run_verdict(tmp_path, path, monkeypatch, capsys)
     assert code == 0 and err == []
+
+
+@pytest.mark.parametrize("text, line", [
+    ("a = " + "[" * 100000 + "]" * 100000 + "\n", 1),
+    (DESK + "[hw]\nx = " + "[" * 3000 + "1" + "]" * 3000 + "\n", 5),
+    (DESK + "y = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n", 4),
+], ids=["array", "array-in-table", "inline-tables"])
+def test_a_deeply_nested_config_is_one_line(tmp_path, capsys, text, line):
+    path = write(tmp_path, text)
+    assert main(["config", "check", str(path)]) == 78
+    err = capsys.readouterr().err.strip()
+    assert err == f"deskline config: {path}:{line}: syntax: arrays or tables nested too deeply"

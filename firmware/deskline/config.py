@@ -610,6 +610,12 @@ def loads_config(text: str, path: str = "<config>") -> Config:
     """Check and load configuration from TOML text (``path`` names it in errors)."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        # the line opening the most arrays and inline tables is where the nesting is
+        lines = text.splitlines() or [""]
+        line = max(range(len(lines)), key=lambda i: lines[i].count("[") + lines[i].count("{"))
+        raise ConfigError(f"{path}:{line + 1}: syntax: arrays or tables nested too deeply") \
+            from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column \d+\)", msg)

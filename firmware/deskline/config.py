@@ -675,6 +675,15 @@ def check_desk(cfg: Config) -> None:
                               "greeting says it (set it under [desk])")
 
 
+def setting_error(cfg: Config, section: tuple, key: str, message: str) -> ConfigError:
+    """A ConfigError naming the file, line and key of a setting the desk cannot use
+    (``FILE:LINE: section.key: message``), or the built-in defaults when there is no file."""
+    if cfg.path:
+        return _Loader(cfg.path, _read_text(cfg.path)).error(section, key, message)
+    return ConfigError(f"built-in defaults (no settings file): {'.'.join((*section, key))}: "
+                       f"{message}")
+
+
 def _read_text(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:

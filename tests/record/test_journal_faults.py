@@ -268,3 +268,60 @@ def test_a_wal_record_in_a_read_only_folder_reads(tmp_path):
         os.chmod(folder, 0o755)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 2
+
+
+def test_a_record_with_calls_still_in_its_wal_reads_from_a_read_only_folder(tmp_path):
+    """The service stopped hard (its WAL not folded in, no -shm left): a reader who cannot
+    write the folder still reads every call, and the record's files are left as they were."""
+    import shutil
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to read as someone who cannot write the folder")
+    folder = tmp_path / "state"
+    folder.mkdir()
+    db = folder / "calls.db"
+    writer = ("import os, sys\n"
+              "from deskline.call.events import Hook, Ring\n"
+              "from deskline.record.journal import Journal\n"
+              "from deskline.record.recorder import CallRecorder\n"
+              "rec = CallRecorder(Journal(sys.argv[1]))\n"
+              "for i in range(3):\n"
+              "    rec.on_event(Ring(100.0 * i)); rec.on_event(Hook(100.0 * i + 3, True))\n"
+              "    rec.on_event(Hook(100.0 * i + 60, False))\n"
+              "os._exit(0)   # as a killed service: the WAL is never folded in\n")
+    subprocess.run([sys.executable, "-c", writer, str(db)], check=True)
+    (folder / "calls.db-shm").unlink(missing_ok=True)     # e.g. a copy taken without it
+    assert (folder / "calls.db-wal").stat().st_size > 0
+    before = {p.name: _digest(p) for p in folder.iterdir()}
+    os.chmod(folder, 0o555)
+    try:
+        code = ("import sys; from deskline.cli import main; "
+                "sys.exit(main(['calls', '--json', '--db', sys.argv[1]]))")
+        proc = subprocess.run([setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner",
+                               "--inh-caps=-all", "--", sys.executable, "-c", code, str(db)],
+                              capture_output=True, text=True)
+    finally:
+        os.chmod(folder, 0o755)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 3
+    assert {p.name: _digest(p) for p in folder.iterdir()} == before
+
+
+def test_run_names_a_journal_folder_it_cannot_make_as_a_setting(tmp_path, monkeypatch, capsys):
+    """Exit 78 and one line naming the setting, on the fake desk too (whose closing once
+    hid it behind a GPIO traceback)."""
+    from deskline.cli import main
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cfg = tmp_path / "desk.toml"
+    cfg.write_text('[desk]\nhotline_name = "12345"\nagent_no = "7"\n\n'
+                   f'[journal]\npath = "{blocker}/sub/calls.db"\n')
+    monkeypatch.setenv("DESKLINE_HW", "fake")
+    monkeypatch.setenv("DESKLINE_FAKE_SOCKET", str(tmp_path / "hw.sock"))
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert main(["run", "--config", str(cfg)]) == 78
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [l for l in err.splitlines() if l.startswith("deskline run:")]
+    assert line.startswith(f"deskline run: {cfg}:6: journal.path: ") and "cannot make its folder" \
+        in line

@@ -85,6 +85,7 @@ def open_desk(cfg, on_close: list, *, serve: bool = True):
         from deskline.hw import fake
 
         desk = fake.open_desk(pins)
+        on_close.append(desk.close)     # closed last: the server's close reads the desk
         if serve:
             path = os.environ.get("DESKLINE_FAKE_SOCKET") or os.path.join(_runtime_dir(cfg),
                                                                           fake.SOCKET_NAME)
@@ -96,9 +97,9 @@ def open_desk(cfg, on_close: list, *, serve: bool = True):
         from deskline.hw import gpio
 
         desk = gpio.open_desk(pins, cfg.hw.pin_factory or None)
+        on_close.append(desk.close)
     else:
         raise HardwareError(f"unknown [hw] backend {backend!r} (gpiozero or fake)")
-    on_close.append(desk.close)
     return desk
 
 
@@ -205,6 +206,8 @@ def build(cfg):
     from deskline.phrases.queue import PhraseQueue
     from deskline.live.sdnotify import Notifier, watchdog_interval_s
     from deskline.live.service import RecorderThread, ServiceParts
+    from deskline.config import setting_error
+    from deskline.exc import JournalError
 
     values = cfg.desk.template_values()
     # the phrases the controller asks for on its own, with the values it gives them
@@ -224,7 +227,11 @@ def build(cfg):
     try:
         source = PreparedPhrases(LazyBook(cfg), prepared, errors, rate)
 
-        recorder = RecorderThread(lambda: open_recorder_for(cfg))
+        try:
+            recorder = RecorderThread(lambda: open_recorder_for(cfg))
+        except JournalError as exc:
+            # the record's place is a setting: exit 78 naming it, as for any setting
+            raise setting_error(cfg, ("journal",), "path", str(exc)) from None
         on_close.append(lambda: recorder.finish(0.0))   # the service finishes it first
         a = cfg.audio
         audio = open_audio_role(cfg)

@@ -177,6 +177,7 @@ class Journal:
         self.unreadable: list[int] = []
         self._lock_fh = None
         self._db = None
+        self._copy_dir = None       # a copy read instead of a record that cannot be opened
         try:
             if readonly:
                 self._open_reader()
@@ -205,8 +206,19 @@ class Journal:
             if _damage(exc):
                 raise JournalError(f"{self.path}: damaged call record, nothing can be read "
                                    f"({exc})") from None
-            if memory or os.path.exists(self.path + "-wal"):
+            if memory:
                 raise self._fail("cannot open the call record", exc) from None
+            if os.path.exists(self.path + "-wal"):
+                # a record with calls still in its WAL (the service runs, or stopped hard) in
+                # a folder this user cannot write: SQLite cannot make the -shm it needs there,
+                # so read a copy of the two files instead (the record itself is not touched)
+                self._db.close()
+                self._db = None
+                tables = self._open_copy(exc)
+                if "calls" not in tables:
+                    raise JournalError(f"{self.path}: not a deskline call record") from None
+                self._columns = self._call_columns()
+                return
             # a record closed cleanly, in a folder this user cannot write: SQLite cannot make
             # the -shm index a WAL reader wants, and there is no WAL to read anyway
             self._db.close()
@@ -221,6 +233,23 @@ class Journal:
                                + (f" (its tables: {', '.join(sorted(tables)[:5])})"
                                   if tables else " (no tables)"))
         self._columns = self._call_columns()
+
+    def _open_copy(self, first: Exception) -> set[str]:
+        import shutil
+        import tempfile
+
+        self._copy_dir = tempfile.TemporaryDirectory(prefix="deskline-record-")
+        copy = os.path.join(self._copy_dir.name, "calls.db")
+        try:
+            shutil.copyfile(self.path, copy)
+            shutil.copyfile(self.path + "-wal", copy + "-wal")
+        except OSError:
+            raise self._fail("cannot open the call record", first) from None
+        try:
+            self._db = sqlite3.connect(f"file:{copy}?mode=ro", uri=True, isolation_level=None)
+            return self._tables()
+        except sqlite3.DatabaseError as exc:
+            raise self._fail("cannot open the call record", exc) from None
 
     def _tables(self) -> set[str]:
         return {name for (name,) in self._db.execute(
@@ -452,6 +481,9 @@ class Journal:
         if self._db is not None:
             self._db.close()
             self._db = None
+        if self._copy_dir is not None:
+            self._copy_dir.cleanup()
+            self._copy_dir = None
         fh = self._lock_fh
         if fh is not None:
             fh.close()          # releases the writer lock

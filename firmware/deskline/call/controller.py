@@ -132,7 +132,7 @@ class Controller:
         elif isinstance(event, Key):
             out += self._on_key(event.name, t)
         elif isinstance(event, Hook):
-            out += self._on_hook(event.off_hook, t)
+            out += self._on_hook(event.off_hook, t, event.resumed)
         elif isinstance(event, Ring):
             out += self._on_ring(t)
         elif isinstance(event, Flash):
@@ -217,9 +217,19 @@ class Controller:
         self._set_state("ringing", t, out)
         return out
 
-    def _on_hook(self, off_hook: bool, t: float) -> list[Action]:
+    def _on_hook(self, off_hook: bool, t: float, resumed: bool = False) -> list[Action]:
         out: list[Action] = []
         if off_hook == self._off_hook:
+            return out
+        if off_hook and resumed:
+            # the desk (re)started with the handset lifted: a call already under way, whose
+            # greeting (if any) was said before; follow it from here, as talking
+            self._reset_call()
+            self._off_hook = True
+            self._answer_t = t
+            self._rings = 0
+            out.append(Note(t, "answered", {"rings": 0, "resumed": True}))
+            self._set_state("talking", t, out)
             return out
         if off_hook:
             rings = self._rings if t - self._last_ring_t <= self.profile.ring_reset_s else 0

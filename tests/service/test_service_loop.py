@@ -379,3 +379,31 @@ def test_a_handset_lifted_while_the_desk_starts_is_answered_with_the_greeting(tm
         svc.shutdown()
     (call,) = Journal(tmp_path / "calls.db", readonly=True).calls()
     assert call["resumed"] == 0
+
+
+def test_a_record_set_aside_at_start_is_told_to_every_sink(tmp_path):
+    """The floor (any sink) hears once that the desk records into a fresh record."""
+    from deskline.engine import BaseSink
+    db = tmp_path / "calls.db"
+    db.write_bytes(b"not a database " * 300)
+    journal = Journal(db)
+    assert journal.set_aside
+
+    class Floor(BaseSink):
+        def __init__(self):
+            self.notes = []
+
+        def on_actions(self, actions):
+            self.notes += [(a.kind, dict(a.data)) for a in actions if type(a).__name__ == "Note"]
+
+    floor = Floor()
+    desk = fake.open_desk(DeskPins())
+    parts = _parts(tmp_path, desk, ScriptedCard(), journal)
+    parts.sinks = [floor]
+    svc = Service(parts)
+    svc.start()
+    try:
+        run_for(svc, 0.1)
+    finally:
+        svc.shutdown()
+    assert floor.notes == [("record_set_aside", {"kept_as": journal.set_aside})]

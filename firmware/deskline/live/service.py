@@ -341,11 +341,21 @@ class Service:
             self._prepare_phrases()
         self._open_audio()
         self._last_block_mono = time.monotonic()
+        self._say_record_set_aside()
         self._resume_call()
         if self.p.notifier:
             self.p.notifier.ready(f"serving: card {self.p.audio.card!r}, GPIO {self.p.desk.backend}")
         log.info("desk ready: card %r at %d Hz, GPIO %s", self.p.audio.card,
                  self.p.audio.rate_hz, self.p.desk.backend)
+
+    def _say_record_set_aside(self) -> None:
+        """A damaged call record was set aside at start: a ``record_set_aside`` note to every
+        sink (the floor's status shows it; the log and doctor say it too)."""
+        recorder = self.p.recorder
+        recorder = getattr(recorder, "recorder", recorder)      # the one a RecorderThread runs
+        kept_as = getattr(getattr(recorder, "journal", None), "set_aside", None)
+        if kept_as:
+            self.engine.note(self.now_s(), "record_set_aside", kept_as=kept_as)
 
     def _resume_call(self) -> None:
         """Read the hook level: a handset lifted before the desk started (systemd restarted the

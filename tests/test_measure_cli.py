@@ -136,3 +136,16 @@ def test_measure_reads_a_block_at_a_time(tmp_path):
         tracemalloc.stop()
     assert rec["duration_s"] == 20.0 and rec["channels"] == 8
     assert peak < 20e6, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_a_header_claiming_an_absurd_rate_is_one_line(tmp_path, capsys):
+    # a damaged header: 2 GHz would make the meters' buffers gigabytes long
+    path = tmp_path / "fast.wav"
+    sf.write(path, np.zeros(800), 8000)
+    raw = bytearray(path.read_bytes())
+    raw[24:28] = (2_000_000_000).to_bytes(4, "little")     # the fmt chunk's sample rate
+    path.write_bytes(bytes(raw))
+    assert main(["measure", str(path)]) == 2
+    _one_error_line(capsys.readouterr().err, str(path), "2000000000 Hz")
+    assert main(["simulate", str(path)]) == 2
+    _one_error_line(capsys.readouterr().err, str(path), "2000000000 Hz")

@@ -30,16 +30,14 @@ def measure_file(path: str, *, frames: bool = False, progress=None) -> dict:
     The file is read a block at a time (:data:`CHUNK_S`): memory stays bounded whatever its
     length and channel count (only the per-hop states asked for with ``frames`` grow).
     """
-    from deskline.recordings.audiofile import AudioStream
-    from deskline.dsp.meter import RATE_HZ, LineMeter
+    from deskline.recordings.audiofile import AudioStream, check_line_rate
+    from deskline.dsp.meter import LineMeter
     from deskline.dsp.p56 import ActiveLevelMeter
     from deskline.dsp.levels import CLIP_THRESHOLD, amplitude_to_dbov
 
     with AudioStream(path) as stream:
         rate = stream.rate_hz
-        if rate < RATE_HZ:
-            raise AudioFileError(f"{stream.path}: {rate} Hz is below the {RATE_HZ} Hz a "
-                                 "telephone line carries; nothing to measure")
+        check_line_rate(stream.path, rate)
         p56 = ActiveLevelMeter(rate)
         meter = LineMeter(rate)
         chunk = max(1, int(CHUNK_S * rate))

@@ -84,6 +84,22 @@ def _decode_error(path: str, exc: Exception) -> AudioFileError:
     return AudioFileError(f"{path}: unreadable audio ({exc})")
 
 
+#: Sample rates a recording of a telephone line can have: the line's own 8 kHz up to the
+#: fastest studio rate. Outside them the file is not a call (or its header is damaged).
+LINE_RATES_HZ = (8000, 384000)
+
+
+def check_line_rate(path: str, rate_hz: int) -> None:
+    """AudioFileError naming ``path`` unless ``rate_hz`` is in :data:`LINE_RATES_HZ`."""
+    low, high = LINE_RATES_HZ
+    if rate_hz < low:
+        raise AudioFileError(f"{path}: {rate_hz} Hz is below the {low} Hz a telephone line "
+                             "carries; nothing to measure")
+    if rate_hz > high:
+        raise AudioFileError(f"{path}: {rate_hz} Hz is above the {high} Hz of any recording "
+                             "of a call (a damaged header?)")
+
+
 def _finite(path: str, block: np.ndarray, first_frame: int, rate_hz: int) -> np.ndarray:
     """``block`` when every sample is a number; else AudioFileError naming the first bad one.
 

@@ -72,17 +72,14 @@ def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
 def simulate_file(wav_path, *, events_path=None, config_path=None, journal_path=None,
                   keep_trace: bool = False) -> Simulation:
     """``deskline simulate``: read the recording, events and config; replay; record the call."""
-    from deskline.recordings.audiofile import AudioStream
+    from deskline.recordings.audiofile import AudioStream, check_line_rate
     from deskline.replay.eventsfile import clip_to, load_events
     from deskline.exc import AudioFileError
     from deskline.record.journal import Journal
 
     config = _load_config(config_path)
     with AudioStream(wav_path) as recording:
-        from deskline.dsp.meter import RATE_HZ
-        if recording.rate_hz < RATE_HZ:
-            raise AudioFileError(f"{recording.path}: {recording.rate_hz} Hz is below the "
-                                 f"{RATE_HZ} Hz a telephone line carries; nothing to replay")
+        check_line_rate(recording.path, recording.rate_hz)
         if recording.channels > 2:
             raise AudioFileError(f"{recording.path}: {recording.channels} channels; a call is "
                                  "mono (receive) or stereo (receive, transmit)")

@@ -325,3 +325,26 @@ def test_run_names_a_journal_folder_it_cannot_make_as_a_setting(tmp_path, monkey
     (line,) = [l for l in err.splitlines() if l.startswith("deskline run:")]
     assert line.startswith(f"deskline run: {cfg}:6: journal.path: ") and "cannot make its folder" \
         in line
+
+
+def test_a_record_whose_every_lookup_fails_is_read_to_an_end(tmp_path):
+    """The calls table's page overwritten: each call's lookup fails. Reading gives up after
+    a bounded search with what it has, rather than probing ids for ever."""
+    db = tmp_path / "calls.db"
+    _record_calls(db, 3)
+    con = sqlite3.connect(db)
+    (root,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name='calls'").fetchone()
+    (page,) = con.execute("PRAGMA page_size").fetchone()
+    con.close()
+    raw = bytearray(db.read_bytes())
+    start = (root - 1) * page
+    raw[start:start + page] = b"\x0d" + b"\xff" * (page - 1)       # a leaf page of nonsense
+    db.write_bytes(bytes(raw))
+    code = ("import sys, json; from deskline.record.journal import Journal\n"
+            "j = Journal(sys.argv[1], readonly=True)\n"
+            "try:\n    print(json.dumps([len(j.calls()), len(j.unreadable)]))\n"
+            "except Exception as exc:\n    print(json.dumps(type(exc).__name__))\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) in ([0, 0], "JournalError")

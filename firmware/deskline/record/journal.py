@@ -161,6 +161,14 @@ def set_aside_files(path: str | os.PathLike) -> list[str]:
                   if n.startswith(base) and not n.endswith(("-wal", "-shm")))
 
 
+def _reader(uri: str) -> sqlite3.Connection:
+    """A read-only connection on which damaged bytes in a text column read as U+FFFD rather
+    than stopping the reading with a decoding error."""
+    db = sqlite3.connect(uri, uri=True, isolation_level=None)
+    db.text_factory = lambda b: b.decode("utf-8", "replace")
+    return db
+
+
 class Journal:
     """The call-record database. ``readonly`` opens it for looking only (no recovery, no writes)."""
 
@@ -199,8 +207,7 @@ class Journal:
         if not memory and os.path.isdir(self.path):
             raise JournalError(f"{self.path}: is a folder, not a call record")
         try:
-            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                       isolation_level=None)
+            self._db = _reader(f"file:{self.path}?mode=ro")
             tables = self._tables()
         except sqlite3.DatabaseError as exc:
             if _damage(exc):
@@ -223,8 +230,7 @@ class Journal:
             # the -shm index a WAL reader wants, and there is no WAL to read anyway
             self._db.close()
             try:
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True,
-                                           isolation_level=None)
+                self._db = _reader(f"file:{self.path}?mode=ro&immutable=1")
                 tables = self._tables()
             except sqlite3.DatabaseError as exc2:
                 raise self._fail("cannot open the call record", exc2) from None
@@ -246,7 +252,7 @@ class Journal:
         except OSError:
             raise self._fail("cannot open the call record", first) from None
         try:
-            self._db = sqlite3.connect(f"file:{copy}?mode=ro", uri=True, isolation_level=None)
+            self._db = _reader(f"file:{copy}?mode=ro")
             return self._tables()
         except sqlite3.DatabaseError as exc:
             raise self._fail("cannot open the call record", exc) from None
@@ -571,18 +577,21 @@ class Journal:
                 return None         # on a damaged page
 
         found, i, missing = [], 0, 0
+        # an unreadable id counts towards the gap as a missing one does: a record whose every
+        # lookup fails ends its search after SALVAGE_GAP ids, not never
         while missing < self.SALVAGE_GAP:
             i += 1
             hit = probe(i)
             if hit:
                 found.append(i)
                 missing = 0
-            elif hit is None:
-                self.unreadable.append(i)
-                missing = 0
             else:
+                if hit is None:
+                    self.unreadable.append(i)
                 missing += 1
-        # ids past the last one found are not calls; trailing unreadable ones may be
+        # past the last call found, an unreadable id may as well be no call at all
+        last = found[-1] if found else 0
+        self.unreadable = [u for u in self.unreadable if u < last]
         found.reverse()
         return found if limit is None else found[:limit]
 

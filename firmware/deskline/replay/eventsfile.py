@@ -46,7 +46,7 @@ def parse_event(obj: object, *, source: str = "<events>", lineno: int = 1) -> Ha
     kind = obj.get("event")
     if kind is None:
         raise _fail(source, lineno, 'missing key "event"')
-    if kind not in _FIELDS:
+    if not isinstance(kind, str) or kind not in _FIELDS:
         raise _fail(source, lineno, f'unknown event {kind!r} (expected one of {", ".join(sorted(_FIELDS))})')
     if "t" not in obj:
         raise _fail(source, lineno, 'missing key "t"')

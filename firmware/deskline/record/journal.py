@@ -130,8 +130,15 @@ def _r(x: float | None, nd: int = 2) -> float | None:
     return None if x is None else round(float(x), nd)
 
 
-def _damage(exc: sqlite3.DatabaseError) -> bool:
+#: What reading a record can raise: SQLite's errors, and a decoding error where a damaged
+#: schema's text (which SQLite quotes in its message) is not UTF-8.
+_DB_ERRORS = (sqlite3.DatabaseError, UnicodeDecodeError)
+
+
+def _damage(exc: Exception) -> bool:
     """True if SQLite says the file itself is damaged (not: locked, unreadable, read-only)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return True
     name = getattr(exc, "sqlite_errorname", "") or ""
     if name:
         return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
@@ -209,7 +216,7 @@ class Journal:
         try:
             self._db = _reader(f"file:{self.path}?mode=ro")
             tables = self._tables()
-        except sqlite3.DatabaseError as exc:
+        except _DB_ERRORS as exc:
             if _damage(exc):
                 raise JournalError(f"{self.path}: damaged call record, nothing can be read "
                                    f"({exc})") from None
@@ -232,7 +239,7 @@ class Journal:
             try:
                 self._db = _reader(f"file:{self.path}?mode=ro&immutable=1")
                 tables = self._tables()
-            except sqlite3.DatabaseError as exc2:
+            except _DB_ERRORS as exc2:
                 raise self._fail("cannot open the call record", exc2) from None
         if "calls" not in tables:
             raise JournalError(f"{self.path}: not a deskline call record"
@@ -254,7 +261,7 @@ class Journal:
         try:
             self._db = _reader(f"file:{copy}?mode=ro")
             return self._tables()
-        except sqlite3.DatabaseError as exc:
+        except _DB_ERRORS as exc:
             raise self._fail("cannot open the call record", exc) from None
 
     def _tables(self) -> set[str]:
@@ -285,7 +292,7 @@ class Journal:
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                            isolation_level=None)
                 version = self._inspect()
-            except sqlite3.DatabaseError as exc:
+            except _DB_ERRORS as exc:
                 if not _damage(exc):
                     raise self._fail("cannot open the call record", exc) from None
                 if not owner:
@@ -299,7 +306,7 @@ class Journal:
                     self._db = None
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
-        except sqlite3.DatabaseError as exc:
+        except _DB_ERRORS as exc:
             raise self._fail("cannot open the call record", exc) from None
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -314,7 +321,7 @@ class Journal:
             else:
                 log.info("%s: another deskline process writes this record; its open calls "
                          "are left alone", self.path)
-        except sqlite3.DatabaseError as exc:
+        except _DB_ERRORS as exc:
             raise self._fail("cannot open the call record", exc) from None
         self._columns = self._call_columns()
 
@@ -421,7 +428,7 @@ class Journal:
     def _write(self, sql: str, args: tuple) -> int:
         try:
             return self._db.execute(sql, args).lastrowid
-        except sqlite3.DatabaseError as exc:
+        except _DB_ERRORS as exc:
             raise JournalError(f"{self.path}: cannot write the call record ({exc})") from None
 
     def _recover(self) -> None:
@@ -546,7 +553,7 @@ class Journal:
         self.unreadable = []
         try:
             ids = [i for (i,) in self._db.execute(sql, args).fetchall()]
-        except sqlite3.DatabaseError as exc:
+        except _DB_ERRORS as exc:
             if not _damage(exc):
                 raise self._fail("cannot read the call record", exc) from None
             ids = self._salvage_ids(limit)
@@ -573,7 +580,7 @@ class Journal:
             try:
                 return self._db.execute("SELECT 1 FROM calls WHERE id=?", (i,)).fetchone() \
                     is not None
-            except sqlite3.DatabaseError:
+            except _DB_ERRORS:
                 return None         # on a damaged page
 
         found, i, missing = [], 0, 0
@@ -601,7 +608,7 @@ class Journal:
         try:
             row = self._db.execute(f"SELECT {', '.join(cols)} FROM calls WHERE id=?",
                                    (call_id,)).fetchone()
-        except sqlite3.DatabaseError:
+        except _DB_ERRORS:
             return None
         if row is None:
             return None
@@ -616,7 +623,7 @@ class Journal:
         """The floor supervisor's summary over every call in the record."""
         try:
             return self._report()
-        except sqlite3.DatabaseError as exc:
+        except _DB_ERRORS as exc:
             raise self._fail("cannot summarise the call record (damaged? `deskline calls` "
                              "lists what can be read)", exc) from None
 

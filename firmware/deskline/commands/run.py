@@ -85,7 +85,6 @@ def open_desk(cfg, on_close: list, *, serve: bool = True):
         from deskline.hw import fake
 
         desk = fake.open_desk(pins)
-        on_close.append(desk.close)     # closed last: the server's close reads the desk
         if serve:
             path = os.environ.get("DESKLINE_FAKE_SOCKET") or os.path.join(_runtime_dir(cfg),
                                                                           fake.SOCKET_NAME)
@@ -97,9 +96,9 @@ def open_desk(cfg, on_close: list, *, serve: bool = True):
         from deskline.hw import gpio
 
         desk = gpio.open_desk(pins, cfg.hw.pin_factory or None)
-        on_close.append(desk.close)
     else:
         raise HardwareError(f"unknown [hw] backend {backend!r} (gpiozero or fake)")
+    on_close.append(desk.close)
     return desk
 
 
@@ -246,8 +245,13 @@ def build(cfg):
             watchdog_s=watchdog_interval_s(), analysis_s=a.block_s, prepare=prepare,
             on_close=on_close)
     except BaseException:
-        for fn in reversed(on_close):
-            fn()
+        # in the order the service's shutdown uses (the fake desk's server reads the desk as
+        # it closes); one failing closer does not hide the error that got us here
+        for fn in on_close:
+            try:
+                fn()
+            except Exception:
+                log.exception("closing failed")
         raise
 
 

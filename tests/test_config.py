@@ -164,7 +164,7 @@ def test_effective_config_comes_from_the_environment(tmp_path, monkeypatch):
 # --- the command --------------------------------------------------------------------------------
 
 def test_config_check_ok_and_bad(tmp_path, capsys):
-    good = write(tmp_path, '[desk]\nprofile = "gov"\n', "good.toml")
+    good = write(tmp_path, DESK + 'profile = "gov"\n', "good.toml")
     assert main(["config", "check", str(good)]) == 0
     assert "ok" in capsys.readouterr().out
     bad = write(tmp_path, '[hw]\nhook_pin = 99\n', "bad.toml")
@@ -238,9 +238,10 @@ def test_the_examples_phrase_pad_loads_when_uncommented_and_names_catalog_phrase
 
 
 def test_config_check_refuses_a_phrase_key_not_in_the_catalog(tmp_path, capsys):
-    good = write(tmp_path, '[hw.phrase_keys]\nwrong_number = 20\n', "good.toml")
+    good = write(tmp_path, DESK + '[hw.phrase_keys]\nwrong_number = 20\n', "good.toml")
     assert main(["config", "check", str(good)]) == 0
-    bad = write(tmp_path, '[hw.phrase_keys]\nwrong_number = 20\n\nwrong_numbr = 21\n', "bad.toml")
+    bad = write(tmp_path, '[hw.phrase_keys]\nwrong_number = 20\n\nwrong_numbr = 21\n' + DESK,
+                "bad.toml")
     assert load_config(bad).hw.phrase_keys["wrong_numbr"] == 21   # loading does not need it
     capsys.readouterr()
     assert main(["config", "check", str(bad)]) == 78
@@ -283,3 +284,61 @@ def test_a_wrong_floor_section_is_one_line_naming_the_key(text, where):
         loads_config(text, "floor.toml")
     assert str(got.value).startswith(where), str(got.value)
     assert "\n" not in str(got.value)
+
+
+# --- one validation: what `config check` accepts, `run` accepts -----------------------------
+
+DESK = '[desk]\nhotline_name = "12345"\nagent_no = "7"\n'
+
+
+def _run_verdict(tmp_path, path, monkeypatch, capsys):
+    """``deskline run``'s verdict on a file: 78 (refused) or what it did next (no card here)."""
+    monkeypatch.setenv("DESKLINE_HW", "fake")
+    monkeypatch.setenv("DESKLINE_FAKE_SOCKET", str(tmp_path / "hw.sock"))
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    from deskline.commands import run as run_cmd
+    monkeypatch.setattr(run_cmd, "build", lambda cfg: (_ for _ in ()).throw(SystemExit(0)))
+    try:
+        code = main(["run", "--config", str(path)])
+    except SystemExit as exc:   # got past every check to building the desk
+        code = exc.code
+    err = [x for x in capsys.readouterr().err.splitlines() if x.startswith("deskline")]
+    return code, err
+
+
+@pytest.mark.parametrize("text, key", [
+    ("", "desk.hotline_name"),
+    ('[desk]\nhotline_name = "12345"\n', "desk.agent_no"),
+    (DESK + "[audio]\nrx_channel = 1\ntx_channel = 1\n", "audio.tx_channel"),
+    (DESK + "[audio]\ntx_channel = 0\n", "audio.tx_channel"),
+    (DESK + "[hw.phrase_keys]\nwrong_numbr = 21\n", "hw.phrase_keys.wrong_numbr"),
+], ids=["empty", "no-agent", "same-channels", "tx-on-rx-default", "unknown-pad-phrase"])
+def test_config_check_and_run_refuse_the_same_files(tmp_path, capsys, monkeypatch, text, key):
+    path = write(tmp_path, text)
+    assert main(["config", "check", str(path)]) == 78
+    check_err = capsys.readouterr().err.strip()
+    assert check_err.count("\n") == 0 and key in check_err and str(path) in check_err
+    code, err = _run_verdict(tmp_path, path, monkeypatch, capsys)
+    assert code == 78 and len(err) == 1 and key in err[0]
+    assert err[0].split(": ", 1)[1] == check_err.split(": ", 1)[1]   # the same words
+
+
+def test_config_check_and_run_accept_the_same_files(tmp_path, capsys, monkeypatch):
+    path = write(tmp_path, DESK + "[audio]\ntx_channel = \"none\"\n[hw.phrase_keys]\n"
+                                  "wrong_number = 20\n")
+    assert main(["config", "check", str(path)]) == 0
+    capsys.readouterr()
+    code, err = _run_verdict(tmp_path, path, monkeypatch, capsys)
+    assert code == 0 and err == []
+
+
+@pytest.mark.parametrize("text, line", [
+    ("a = " + "[" * 100000 + "]" * 100000 + "\n", 1),
+    (DESK + "[hw]\nx = " + "[" * 3000 + "1" + "]" * 3000 + "\n", 5),
+    (DESK + "y = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n", 4),
+], ids=["array", "array-in-table", "inline-tables"])
+def test_a_deeply_nested_config_is_one_line(tmp_path, capsys, text, line):
+    path = write(tmp_path, text)
+    assert main(["config", "check", str(path)]) == 78
+    err = capsys.readouterr().err.strip()
+    assert err == f"deskline config: {path}:{line}: syntax: arrays or tables nested too deeply"

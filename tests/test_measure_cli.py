@@ -72,3 +72,80 @@ def test_readable_text_by_default(capsys):
     assert main(["measure", str(FIXTURES / "freesound_fridge.wav")]) == 0
     out = capsys.readouterr().out
     assert "active speech level" in out and "noise floor" in out and "tones" in out
+
+
+# --- inputs that are not a line's audio: one line naming the file, JSON always valid ------------
+
+def _one_error_line(err: str, *words: str) -> None:
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_sample_that_is_not_a_number_is_named_by_time(tmp_path, capsys, bad):
+    x = np.full(16000, 0.01, dtype=np.float32)
+    x[12000] = bad
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, 8000, subtype="FLOAT")
+    good = tmp_path / "good.wav"
+    sf.write(good, 0.1 * np.sin(np.arange(16000) * 0.3), 8000)
+    assert main(["measure", "--json", str(path), str(good)]) == 2
+    out, err = capsys.readouterr()
+    _one_error_line(err, str(path), "1.500 s", "not a number")
+    (rec,) = [json.loads(line) for line in out.splitlines()]   # strict: no NaN anywhere
+    assert rec["file"] == str(good)
+    json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert main(["simulate", str(path)]) == 2
+    _one_error_line(capsys.readouterr().err, str(path), "1.500 s")
+
+
+def test_audio_below_the_line_rate_is_one_line(tmp_path, capsys):
+    path = tmp_path / "low.wav"
+    sf.write(path, np.zeros(6000), 6000)
+    assert main(["measure", str(path)]) == 2
+    _one_error_line(capsys.readouterr().err, str(path), "6000 Hz")
+    assert main(["simulate", str(path)]) == 2
+    _one_error_line(capsys.readouterr().err, str(path), "6000 Hz")
+
+
+def test_silence_gives_figures_or_null_never_nan(tmp_path, capsys):
+    path = tmp_path / "zero.wav"
+    sf.write(path, np.zeros(8000), 8000)
+    assert main(["measure", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    rec = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert rec["peak_dbov"] == -100.0 and rec["activity"] == 0.0
+
+
+def test_measure_reads_a_block_at_a_time(tmp_path):
+    # 20 s of 8 channels at 48 kHz: 61 MB as float64 if read whole, ~3 MB a block
+    import tracemalloc
+    from deskline.commands.measure import measure_file
+    rng = np.random.default_rng(1)
+    path = tmp_path / "long.wav"
+    with sf.SoundFile(path, "w", 48000, 8, subtype="PCM_16") as f:
+        for _ in range(20):
+            f.write(0.05 * rng.standard_normal((48000, 8)))
+    tracemalloc.start()
+    try:
+        rec = measure_file(str(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rec["duration_s"] == 20.0 and rec["channels"] == 8
+    assert peak < 20e6, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_a_header_claiming_an_absurd_rate_is_one_line(tmp_path, capsys):
+    # a damaged header: 2 GHz would make the meters' buffers gigabytes long
+    path = tmp_path / "fast.wav"
+    sf.write(path, np.zeros(800), 8000)
+    raw = bytearray(path.read_bytes())
+    raw[24:28] = (2_000_000_000).to_bytes(4, "little")     # the fmt chunk's sample rate
+    path.write_bytes(bytes(raw))
+    assert main(["measure", str(path)]) == 2
+    _one_error_line(capsys.readouterr().err, str(path), "2000000000 Hz")
+    assert main(["simulate", str(path)]) == 2
+    _one_error_line(capsys.readouterr().err, str(path), "2000000000 Hz")

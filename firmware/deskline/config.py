@@ -628,6 +628,13 @@ class _Loader:
             raise self.error(("desk",), "profile", f"no profile {desk.profile!r} (known: "
                              f"{', '.join(sorted(profiles))})")
         self._check_hw(hw, self.table(data, ("hw",)))
+        if audio.tx_channel is not None and audio.tx_channel == audio.rx_channel:
+            written = self.table(data, ("audio",))
+            key = "tx_channel" if "tx_channel" in written or "rx_channel" not in written \
+                else "rx_channel"
+            raise self.error(("audio",), key, f"the receive and transmit taps cannot both be "
+                             f"channel {audio.rx_channel} (rx_channel, tx_channel; \"none\" if "
+                             "the transmit tap is not wired)")
         return Config(desk_section=desk, profiles=MappingProxyType(profiles), hw=hw,
                       audio=audio, phrases=phrases, journal=journal, floor=floor,
                       path=None if self.path == "<defaults>" else self.path)
@@ -662,6 +669,12 @@ def loads_config(text: str, path: str = "<config>") -> Config:
     """Check and load configuration from TOML text (``path`` names it in errors)."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        # the line opening the most arrays and inline tables is where the nesting is
+        lines = text.splitlines() or [""]
+        line = max(range(len(lines)), key=lambda i: lines[i].count("[") + lines[i].count("{"))
+        raise ConfigError(f"{path}:{line + 1}: syntax: arrays or tables nested too deeply") \
+            from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column \d+\)", msg)
@@ -698,13 +711,60 @@ def check_phrase_keys(cfg: Config, known) -> None:
     is not in ``known`` (the catalog's ids; kept out of loading so the service starts without it)."""
     for pid in cfg.hw.phrase_keys:
         if pid not in known:
-            text = ""
-            if cfg.path:
-                with open(cfg.path, encoding="utf-8") as f:
-                    text = f.read()
+            text = _read_text(cfg.path) if cfg.path else ""
             raise _Loader(cfg.path or "<config>", text).error(
                 ("hw", "phrase_keys"), pid, f"no phrase {pid!r} in the catalog "
                 "(`deskline phrases list` shows the ids)")
+
+
+def check_desk(cfg: Config) -> None:
+    """Refuse a desk whose greeting cannot be said: it needs the hotline name and agent number.
+
+    The standard's first sentence names both (seed 000 item 1); a desk installed from the
+    commented example has neither until the installer sets them.
+    """
+    d = cfg.desk_section
+    name = d.hotline_name_en if d.language == "en" and d.hotline_name_en else d.hotline_name
+    for key, value in (("hotline_name", name), ("agent_no", d.agent_no)):
+        if not value:
+            if cfg.path:
+                raise _Loader(cfg.path, _read_text(cfg.path)).error(
+                    ("desk",), key, "not set; the greeting says it (set it under [desk])")
+            raise ConfigError(f"built-in defaults (no settings file): desk.{key}: not set; the "
+                              "greeting says it (set it under [desk])")
+
+
+def setting_error(cfg: Config, section: tuple, key: str, message: str) -> ConfigError:
+    """A ConfigError naming the file, line and key of a setting the desk cannot use
+    (``FILE:LINE: section.key: message``), or the built-in defaults when there is no file."""
+    if cfg.path:
+        return _Loader(cfg.path, _read_text(cfg.path)).error(section, key, message)
+    return ConfigError(f"built-in defaults (no settings file): {'.'.join((*section, key))}: "
+                       f"{message}")
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def check_service(cfg: Config, catalog_ids=None) -> None:
+    """Everything a desk needs beyond a loadable file; ``deskline run`` and ``config check``
+    both call this, so what one accepts the other accepts.
+
+    The greeting's names (:func:`check_desk`) and the phrase pad's ids against the catalog
+    (``catalog_ids``: the ids to accept; None loads the installed catalog, ~20 ms).
+    """
+    check_desk(cfg)
+    if cfg.hw.phrase_keys:
+        if catalog_ids is None:
+            from deskline.phrases.catalog import default_sounds_dir, load_catalog
+
+            catalog_ids = load_catalog(default_sounds_dir() / "catalog.toml")
+        check_phrase_keys(cfg, catalog_ids)
 
 
 def config_path(path: str | os.PathLike | None = None) -> str | None:

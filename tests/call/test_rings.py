@@ -69,3 +69,28 @@ def test_ring_is_announced_after_ring_min_s_stamped_with_its_start():
     assert rc.tick(1.1) == []
     assert rc.tick(1.2) == [Ring(1.0)]
     assert rc.tick(1.5) == []
+
+
+@pytest.mark.parametrize("spikes", [
+    [(1.0, True), (1.001, False), (1.15, True), (1.151, False)],          # two 1 ms, 150 ms apart
+    [(1.0 + 0.09 * k + d, d == 0) for k in range(8) for d in (0, 0.001)],  # 8 spikes, 90 ms apart
+], ids=["two-spikes", "slow-spikes"])
+def test_line_noise_spikes_further_apart_than_ringing_are_not_a_ring(spikes):
+    got, rc = count(spikes, 3.0)
+    assert got == [] and rc.count == 0
+
+
+def test_ringing_at_the_slowest_ringing_frequency_is_a_ring():
+    # a half-wave optocoupler at 16 2/3 Hz: one 20 ms pulse every 60 ms, for 1 s
+    edges = [(round(1.0 + 0.06 * k + d, 6), d == 0) for k in range(17) for d in (0, 0.02)]
+    got, rc = count(edges, 3.0)
+    assert [r.t_s for r in got] == pytest.approx([1.0]) and rc.count == 1
+
+
+def test_a_cadence_gap_adds_no_ringing():
+    # two 60 ms stretches of ringing 0.2 s apart (a double ring's gap): 120 ms rung, not 320
+    edges = [(1.0, True), (1.06, False), (1.26, True), (1.32, False)]
+    got, _ = count(edges, 3.0, ring_min_s=0.15)
+    assert got == []
+    got, _ = count(edges, 3.0, ring_min_s=0.11)
+    assert [r.t_s for r in got] == pytest.approx([1.0])

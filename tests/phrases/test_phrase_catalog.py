@@ -182,3 +182,16 @@ def test_setup_ships_every_sound_file():
         if f.is_file() and f.suffix in (".toml", ".flac"):
             rel = f.relative_to(sounds).as_posix()
             assert any(fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs), rel
+
+
+@pytest.mark.parametrize("raw, needle", [
+    (b'[[phrase]]\nid = "x"\ntext = "\xff\xfe"\n', ":3: not UTF-8 text"),
+    (b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
+], ids=["latin1", "deep"])
+def test_a_damaged_catalog_is_one_line_naming_it(tmp_path, raw, needle):
+    path = tmp_path / "catalog.toml"
+    path.write_bytes(raw)
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path)
+    msg = str(err.value)
+    assert str(path) in msg and needle in msg and "\n" not in msg

@@ -56,3 +56,14 @@ def test_render_is_reproducible():
     assert a.size == b.size and (a == b).all()
     m = level.measure(a, rate_hz=16000)
     assert abs(m.level_dbov + 26) <= 0.5 and m.peak_dbov <= -3
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_a_name_that_looks_like_an_option_is_said_not_obeyed(tmp_path, monkeypatch):
+    # "-fx" as an option would make espeak-ng read the file x aloud (here forty words)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x").write_text("the quick brown fox jumps over the lazy dog " * 5)
+    from deskline.phrases.render import synthesize, syllables
+    assert syllables("-fx", "en") < 6                     # "ef ex", not the file's ~55
+    said = synthesize("-fx", "en", rate_hz=level.RATE_HZ)
+    assert 0 < len(said) / level.RATE_HZ < 3.0            # the file would take ~15 s

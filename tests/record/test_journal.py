@@ -157,8 +157,8 @@ def test_bad_databases_are_named(tmp_path):
         Journal(tmp_path / "none.db", readonly=True)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(JournalError, match=rf"^{junk}: "):
-        Journal(junk)
+    with pytest.raises(JournalError, match=rf"^{junk}: damaged call record"):
+        Journal(junk, readonly=True)
 
 
 def test_report_for_the_floor(tmp_path):

@@ -137,3 +137,44 @@ def test_events_without_a_call_and_with_two_calls(tmp_path, capsys):
     assert main(["simulate", str(wav), "--events", str(two), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])["summary"]
     assert [c["rings"] for c in summary["calls"]] == [0, 1]
+
+
+# --- events a replay cannot reach, and events files no parser should choke on ------------------
+
+@pytest.mark.parametrize("late_t", ["36000", "1e300"])
+def test_events_past_the_recording_are_taken_at_its_end_with_one_warning(tmp_path, capsys,
+                                                                         late_t):
+    wav = tmp_path / "call.wav"
+    sf.write(wav, 0.01 * np.sin(np.arange(16000) * 0.3), 8000)
+    ev = tmp_path / "ev.jsonl"
+    ev.write_text('{"t": 0, "event": "hook", "state": "off"}\n'
+                  f'{{"t": {late_t}, "event": "hook", "state": "on"}}\n')
+    # run as its own process: before, a far event ticked the replay for hours (or forever)
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "deskline", "simulate", str(wav), "--events",
+                           str(ev), "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(warnings) == 1 and str(ev) in warnings[0] and "after the recording's end" \
+        in warnings[0]
+    lines = [json.loads(l) for l in proc.stdout.splitlines()]
+    summary = lines[-1]["summary"]
+    assert summary["end_reason"] == "agent_hangup" and summary["ended_t_s"] == pytest.approx(2.0)
+    assert all(l["t"] <= 2.0 + 1e-9 for l in lines[:-1] if "t" in l)
+
+
+@pytest.mark.parametrize("line, needle", [
+    ('{"t": 1' + "0" * 400 + ', "event": "ring"}', '"t" must be a number of seconds'),
+    ('{"t": 1' + "0" * 5000 + ', "event": "ring"}', "not JSON"),
+    ("[" * 100000 + "]" * 100000, "nested too deeply"),
+    ('{"t": ' + "[" * 5000 + "]" * 5000 + ', "event": "ring"}', "nested too deeply"),
+], ids=["huge-int", "huge-int-digits", "deep-array", "deep-in-t"])
+def test_events_file_with_absurd_values_is_one_line(tmp_path, capsys, line, needle):
+    wav = tmp_path / "call.wav"
+    sf.write(wav, np.zeros(8000), 8000)
+    ev = tmp_path / "ev.jsonl"
+    ev.write_text('{"t": 0, "event": "ring"}\n' + line + "\n")
+    err = _one_line_error(capsys, main(["simulate", str(wav), "--events", str(ev)]),
+                          f"{ev}:2:", needle)
+    assert len(err) < 300

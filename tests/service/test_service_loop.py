@@ -328,3 +328,84 @@ def test_a_phrase_heard_to_its_end_is_reported_between_audio_runs(service):
     assert svc.engine.sounding is None and svc.p.controller._speaker.playing is None
     assert max(card.waits) < 0.45                # woken for it, not by the read timeout
     assert svc.now_s() - due_s < 0.05            # and on time
+
+
+def _parts(tmp_path, desk, card, journal):
+    return ServiceParts(
+        desk=desk, audio=card, controller=Controller(Profile.standard(), DeskIdentity(agent_no="7")),
+        meter_factory=SilentMeter, phrases=lambda rate: PhraseQueue(rate, tone, lang="zh"),
+        recorder=CallRecorder(journal), edges=EdgeInterpreter(hook_debounce_s=0.02),
+        analysis_s=0.01, stall_s=0.5, retry_s=0.0, on_close=[journal.close, desk.close])
+
+
+def test_a_restart_with_the_handset_lifted_follows_the_call_to_its_hang_up(tmp_path):
+    """systemd restarted the service mid-call: the call goes on, without a second greeting,
+    and its hang-up ends it in the record, which says it was resumed."""
+    desk = fake.open_desk(DeskPins())
+    desk.factory.pin(17).drive_low()          # lifted before this service opened the GPIO ...
+    while not desk.edges.empty():             # ... so no edge of it reaches the service
+        desk.edges.get_nowait()
+    journal = Journal(tmp_path / "calls.db")
+    card = ScriptedCard()
+    svc = Service(_parts(tmp_path, desk, card, journal))
+    svc.start()
+    try:
+        run_for(svc, 0.6)
+        assert svc.engine.off_hook
+        assert not np.any(np.concatenate(card.played))          # no greeting mid-call
+        desk.factory.pin(5).drive_low()                         # HOLD works as in any call
+        run_for(svc, 0.1)
+        desk.factory.pin(5).drive_high()
+        run_for(svc, 3.0)              # the question, then 2 s without an answer: on hold
+        assert desk.snapshot()["mute"] is True
+        desk.factory.pin(17).drive_high()                       # hung up
+        run_for(svc, 1.2)
+        assert not svc.engine.off_hook and desk.snapshot()["mute"] is False
+    finally:
+        svc.shutdown()
+    (call,) = Journal(tmp_path / "calls.db", readonly=True).calls()
+    assert call["resumed"] == 1 and call["end_reason"] == "agent_hangup"
+
+
+def test_a_handset_lifted_while_the_desk_starts_is_answered_with_the_greeting(tmp_path):
+    desk = fake.open_desk(DeskPins())
+    desk.factory.pin(17).drive_low()          # its edge is queued: lifted after the GPIO opened
+    journal = Journal(tmp_path / "calls.db")
+    card = ScriptedCard()
+    svc = Service(_parts(tmp_path, desk, card, journal))
+    svc.start()
+    try:
+        run_for(svc, 0.6)
+        assert np.max(np.abs(np.concatenate(card.played))) > 0.1
+    finally:
+        svc.shutdown()
+    (call,) = Journal(tmp_path / "calls.db", readonly=True).calls()
+    assert call["resumed"] == 0
+
+
+def test_a_record_set_aside_at_start_is_told_to_every_sink(tmp_path):
+    """The floor (any sink) hears once that the desk records into a fresh record."""
+    from deskline.engine import BaseSink
+    db = tmp_path / "calls.db"
+    db.write_bytes(b"not a database " * 300)
+    journal = Journal(db)
+    assert journal.set_aside
+
+    class Floor(BaseSink):
+        def __init__(self):
+            self.notes = []
+
+        def on_actions(self, actions):
+            self.notes += [(a.kind, dict(a.data)) for a in actions if type(a).__name__ == "Note"]
+
+    floor = Floor()
+    desk = fake.open_desk(DeskPins())
+    parts = _parts(tmp_path, desk, ScriptedCard(), journal)
+    parts.sinks = [floor]
+    svc = Service(parts)
+    svc.start()
+    try:
+        run_for(svc, 0.1)
+    finally:
+        svc.shutdown()
+    assert floor.notes == [("record_set_aside", {"kept_as": journal.set_aside})]

@@ -145,7 +145,7 @@ class Controller:
         elif isinstance(event, Key):
             out += self._on_key(event.name, t)
         elif isinstance(event, Hook):
-            out += self._on_hook(event.off_hook, t, event.t_s)
+            out += self._on_hook(event.off_hook, t, event.t_s, event.resumed)
         elif isinstance(event, Ring):
             out += self._on_ring(t)
         elif isinstance(event, Flash):
@@ -245,10 +245,21 @@ class Controller:
         self._set_state("ringing", t, out)
         return out
 
-    def _on_hook(self, off_hook: bool, t: float, edge_t: float) -> list[Action]:
+    def _on_hook(self, off_hook: bool, t: float, edge_t: float,
+                 resumed: bool = False) -> list[Action]:
         """The handset changed at ``edge_t``; the desk acts on it at ``t`` (once settled)."""
         out: list[Action] = []
         if off_hook == self._off_hook:
+            return out
+        if off_hook and resumed:
+            # the desk (re)started with the handset lifted: a call already under way, whose
+            # greeting (if any) was said before; follow it from here, as talking
+            self._reset_call()
+            self._off_hook = True
+            self._answer_t = t
+            self._rings = 0
+            out.append(Note(t, "answered", {"rings": 0, "resumed": True}))
+            self._set_state("talking", t, out)
             return out
         if off_hook:
             rings = self._rings if t - self._last_ring_t <= self.profile.ring_reset_s else 0

@@ -13,7 +13,7 @@ stamped with the edge that started it::
 """
 from __future__ import annotations
 
-from deskline.call.events import Key
+from deskline.call.events import Hook, Key
 from deskline.call.hook import HookDebouncer, StableInput
 from deskline.call.rings import RingCounter
 
@@ -61,6 +61,12 @@ class EdgeInterpreter:
     @property
     def off_hook(self) -> bool:
         return self.hook.off_hook
+
+    def start(self, t_s: float, *, off_hook: bool) -> list:
+        """The hook level read when the desk starts, at ``t_s``: a handset already lifted is a
+        call in progress (``Hook(resumed=True)``; its hang-up then ends it as any other)."""
+        self.hook.assume(off_hook)
+        return [Hook(t_s, True, resumed=True)] if off_hook else []
 
     def feed(self, source: str, active: bool, t_s: float) -> list:
         """One raw edge; returns the events that became certain up to ``t_s``."""

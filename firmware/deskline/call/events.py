@@ -31,9 +31,14 @@ class Ring:
 
 @dataclass(frozen=True, slots=True)
 class Hook:
-    """The handset went off-hook (``off_hook=True``) or back on-hook, debounced."""
+    """The handset went off-hook (``off_hook=True``) or back on-hook, debounced.
+
+    ``resumed``: the handset was already off-hook when the desk started (the service was
+    restarted mid-call): a call in progress, not an answer (no greeting).
+    """
     t_s: float
     off_hook: bool
+    resumed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,13 @@ class HookDebouncer:
         self._input.edge(t_s, off_hook)
         return out
 
+    def assume(self, off_hook: bool) -> None:
+        """Take ``off_hook`` as the settled, reported level (the level read when the desk
+        starts: it has held for longer than any debounce)."""
+        self._input = StableInput(self.debounce_s, off_hook)
+        self._reported = off_hook
+        self._on_since = None
+
     def tick(self, t_s: float) -> list:
         """Time has reached ``t_s``: the events that became certain."""
         out: list = []

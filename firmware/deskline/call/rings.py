@@ -14,12 +14,24 @@ ringing. A gap shorter than ``ring_off_s`` does not end the burst, so the UK dou
     event        Ring(t=first edge), sent ring_min_s after it   Ring(...)
 
 China (1 s on, 4 s off), Europe and North America (2 s on, 4 s off) give one burst per ring.
+
+What counts towards ``ring_min_s`` is *ringing*: pulses no further apart than one cycle of the
+slowest ringing voltage (16 2/3 Hz: :data:`MAX_PULSE_GAP_S`), as the ringer circuit makes them.
+A cadence's silent part (the UK's 0.2 s) keeps the burst open but adds nothing, and two spikes
+of line noise 150 ms apart are 2 ms of ringing, not a ring::
+
+    input    ▔▔╷▔▔▔▔▔▔▔▔▔▔▔╷▔▔▔▔▔▔     two 1 ms spikes: 2 ms rung, no Ring
+    input    ▔▔╷╷╷╷╷╷╷╷╷╷╷╷▔▔▔▔▔▔     25 Hz pulses: rung from the first edge, Ring after ring_min_s
 :attr:`RingCounter.count` is the number of rings since :meth:`RingCounter.reset` — the rings
 before the answer when reset at the end of each call.
 """
 from __future__ import annotations
 
 from deskline.call.events import Ring
+
+#: Longest quiet between two pulses of one stretch of ringing: a cycle of the slowest ringing
+#: voltage in use (16 2/3 Hz, 60 ms; the optocoupler pulses once or twice a cycle), with margin.
+MAX_PULSE_GAP_S = 0.07
 
 
 class RingCounter:
@@ -35,6 +47,8 @@ class RingCounter:
         self._burst_start: float | None = None
         self._last_ringing_t = float("-inf")  # last moment the input read "ringing"
         self._counted = False
+        self._run_start: float | None = None  # start of the stretch of ringing under way
+        self._rung_s = 0.0                    # ringing in this burst's finished stretches
 
     def reset(self) -> None:
         """Start counting again (the call was answered or given up)."""
@@ -55,6 +69,9 @@ class RingCounter:
             if self._burst_start is None:
                 self._burst_start = t_s
                 self._counted = False
+                self._rung_s = 0.0
+            if self._run_start is None:
+                self._run_start = t_s
         self._last_ringing_t = t_s
         return out + self.tick(t_s)
 
@@ -63,11 +80,19 @@ class RingCounter:
         out: list[Ring] = []
         if self._burst_start is None:
             return out
-        seen_until = t_s if self._ringing else self._last_ringing_t
-        if not self._counted and seen_until - self._burst_start >= self.ring_min_s - 1e-9:
+        quiet_s = 0.0 if self._ringing else t_s - self._last_ringing_t
+        if self._run_start is not None and quiet_s > MAX_PULSE_GAP_S:
+            # the stretch of ringing ended at its last pulse
+            self._rung_s += self._last_ringing_t - self._run_start
+            self._run_start = None
+        rung_s = self._rung_s
+        if self._run_start is not None:
+            rung_s += (t_s if self._ringing else self._last_ringing_t) - self._run_start
+        if not self._counted and rung_s >= self.ring_min_s - 1e-9:
             self._counted = True
             self.count += 1
             out.append(Ring(self._burst_start))
-        if not self._ringing and t_s - self._last_ringing_t >= self.ring_off_s - 1e-9:
+        if not self._ringing and quiet_s >= self.ring_off_s - 1e-9:
             self._burst_start = None
+            self._rung_s = 0.0
         return out

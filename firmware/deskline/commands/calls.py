@@ -5,6 +5,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import sys
 
 from deskline.record.journal import DEFAULT_PATH, Journal
 
@@ -121,6 +122,11 @@ def run(args) -> int:
         path = _configured_path(args.config)
     else:
         path = os.environ.get("DESKLINE_JOURNAL") or _configured_path(None)
+    from deskline.record.journal import set_aside_files
+
+    for old in set_aside_files(path):
+        print(f"deskline calls: note: a damaged record was set aside as {old} (read it with "
+              f"--db {old})", file=sys.stderr)
     with Journal(path, readonly=True) as journal:
         if args.report:
             until = args.until + _dt.timedelta(days=1) if args.until else None
@@ -130,6 +136,12 @@ def run(args) -> int:
             print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
             return 0
         calls = journal.calls(limit=args.limit or None)
+        lost = journal.unreadable
+    if lost or any(c.get("damaged") for c in calls):
+        partial = sum(1 for c in calls if c.get("damaged"))
+        print(f"deskline calls: {path}: the record is damaged; {len(calls)} calls shown"
+              + (f" ({partial} without their holds and prompts)" if partial else "")
+              + (f", {len(lost)} could not be read" if lost else ""), file=sys.stderr)
     if args.json:
         for call in calls:
             print(json.dumps(call, ensure_ascii=False))

@@ -22,12 +22,10 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     if args.config_command == "check":
-        cfg = load_config(args.file)
-        if cfg.hw.phrase_keys:  # the catalog loads in ~20 ms: worth it to catch a mistyped id
-            from deskline.config import check_phrase_keys
-            from deskline.phrases.catalog import default_sounds_dir, load_catalog
+        from deskline.config import check_service
 
-            check_phrase_keys(cfg, load_catalog(default_sounds_dir() / "catalog.toml"))
+        cfg = load_config(args.file)
+        check_service(cfg)     # what `deskline run` checks too, no more and no less
         extra = sorted(set(cfg.profiles) - {"standard", "gov"})
         release = (f"relay on BCM {cfg.hw.line_release_pin}" if cfg.desk.line_release
                    else "asked of the agent (LED)")

@@ -229,9 +229,13 @@ def _self() -> str:
 
 def _check_journal(r: _Report, cfg) -> None:
     from deskline.exc import JournalError
-    from deskline.record.journal import Journal
+    from deskline.record.journal import Journal, set_aside_files
 
     path = cfg.journal.path
+    for old in set_aside_files(path):
+        r.warn(f"call record: a damaged record was set aside as {old} and a fresh one started "
+               f"— keep that file for the desk engineer; `deskline calls --db {old}` lists what "
+               f"can still be read")
     if not os.path.exists(path):
         parent = os.path.dirname(os.path.abspath(path)) or "."
         owner = _owner(parent)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 
-
+import numpy as np
 from deskline.exc import AudioFileError
 
 NAME = "measure"
@@ -24,38 +25,60 @@ def add_arguments(p) -> None:
 
 
 def measure_file(path: str, *, frames: bool = False, progress=None) -> dict:
-    """Measure one recording; returns the record ``deskline measure --json`` prints."""
-    from deskline.recordings.audiofile import read_audio
-    from deskline.dsp import levels
-    from deskline.dsp.meter import LineMeter, tone_events
-    from deskline.dsp.p56 import active_speech_level
+    """Measure one recording; returns the record ``deskline measure --json`` prints.
 
-    rec = read_audio(path)
-    x = rec.channel(0)
-    p56 = active_speech_level(x, rate_hz=rec.rate_hz)
-    meter = LineMeter(rec.rate_hz)
-    chunk = max(1, int(CHUNK_S * rec.rate_hz))
-    states = []
-    for start in range(0, len(x), chunk):
-        states.extend(meter.feed_all(x[start:start + chunk]))
-        if progress:
-            progress(min(1.0, (start + chunk) / len(x)))
-    states.extend(meter.flush())
+    The file is read a block at a time (:data:`CHUNK_S`): memory stays bounded whatever its
+    length and channel count (only the per-hop states asked for with ``frames`` grow).
+    """
+    from deskline.recordings.audiofile import AudioStream, check_line_rate
+    from deskline.dsp.meter import LineMeter
+    from deskline.dsp.p56 import ActiveLevelMeter
+    from deskline.dsp.levels import CLIP_THRESHOLD, amplitude_to_dbov
+
+    with AudioStream(path) as stream:
+        rate = stream.rate_hz
+        check_line_rate(stream.path, rate)
+        p56 = ActiveLevelMeter(rate)
+        meter = LineMeter(rate)
+        chunk = max(1, int(CHUNK_S * rate))
+        states = []
+        tones, seen = [], set()
+        peak, clipped, done = 0.0, 0, 0
+        while True:
+            block = stream.read(chunk)
+            if block.shape[0] == 0:
+                break
+            x = np.ascontiguousarray(block[:, 0])
+            p56.process(x, x.size)
+            peak = max(peak, float(np.max(np.abs(x))))
+            clipped += int(np.count_nonzero(np.abs(x) >= CLIP_THRESHOLD))
+            new = meter.feed_all(x)
+            done += x.size
+            if progress:
+                progress(min(1.0, done / stream.frames))
+            _note_tones(new, tones, seen)
+            if frames:
+                states.extend(new)
+        new = meter.flush()
+        _note_tones(new, tones, seen)
+        if frames:
+            states.extend(new)
+        channels = stream.channels
+    level = p56.result()
     summary = meter.summary()
-    tones = [t.to_dict() for t in tone_events(states)]
     out = {
         "file": path,
-        "rate_hz": rec.rate_hz,
-        "channels": rec.channels,
-        "duration_s": round(rec.duration_s, 3),
-        "active_level_dbov": round(p56.level_dbov, 2),
-        "activity": round(p56.activity, 4),
-        "narrowband_active_level_dbov": round(summary.active_level_dbov, 2),
-        "speech_ratio": round(summary.speech_ratio, 4),
-        "noise_floor_dbov": round(summary.noise_floor_dbov, 2),
+        "rate_hz": rate,
+        "channels": channels,
+        "duration_s": round(done / rate, 3),
+        "active_level_dbov": _num(level.level_dbov),
+        "activity": _num(level.activity, 4),
+        "narrowband_active_level_dbov": _num(summary.active_level_dbov),
+        "speech_ratio": _num(summary.speech_ratio, 4),
+        "noise_floor_dbov": _num(summary.noise_floor_dbov),
         "snr_db": _num(summary.snr_db),
-        "peak_dbov": round(levels.peak_dbov(x), 2),
-        "clipped_ratio": round(float(levels.clipped_ratio(x)), 6),
+        "peak_dbov": _num(amplitude_to_dbov(peak)),
+        "clipped_ratio": _num(clipped / done if done else 0.0, 6),
         "tones": tones,
     }
     if frames:
@@ -63,19 +86,33 @@ def measure_file(path: str, *, frames: bool = False, progress=None) -> dict:
     return out
 
 
+def _note_tones(states, tones: list, seen: set) -> None:
+    """Add the tones first heard in ``states`` to ``tones`` (each distinct tone once)."""
+    for st in states:
+        if st.tone is not None and st.tone not in seen:
+            seen.add(st.tone)
+            tones.append(st.tone.to_dict())
+
+
 def _num(value: float, digits: int = 2):
-    """A figure for JSON: rounded, or None when it cannot be told (NaN)."""
-    return None if value != value else round(value, digits)
+    """A figure for JSON: rounded, or None when it cannot be told (NaN, infinite)."""
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
 
 
 def _text(rec: dict) -> str:
+    def f(key: str, spec: str = "7.2f", scale: float = 1.0) -> str:
+        value = rec[key]
+        return "n/a".rjust(len(format(0.0, spec))) if value is None else format(scale * value, spec)
+
     lines = [
         f"{rec['file']}  ({rec['duration_s']:.2f} s, {rec['rate_hz']} Hz, {rec['channels']} ch)",
-        f"  active speech level  {rec['active_level_dbov']:7.2f} dBov   activity {100 * rec['activity']:5.1f} %"
-        f"   (8 kHz line: {rec['narrowband_active_level_dbov']:.2f} dBov, speech {100 * rec['speech_ratio']:.1f} %)",
-        f"  noise floor          {rec['noise_floor_dbov']:7.2f} dBov   SNR "
+        f"  active speech level  {f('active_level_dbov')} dBov   activity {f('activity', '5.1f', 100)} %"
+        f"   (8 kHz line: {f('narrowband_active_level_dbov', '.2f')} dBov, speech "
+        f"{f('speech_ratio', '.1f', 100)} %)",
+        f"  noise floor          {f('noise_floor_dbov')} dBov   SNR "
         + ("   n/a" if rec["snr_db"] is None else f"{rec['snr_db']:6.2f} dB"),
-        f"  peak                 {rec['peak_dbov']:7.2f} dBov   clipped {100 * rec['clipped_ratio']:.4f} %",
+        f"  peak                 {f('peak_dbov')} dBov   clipped {f('clipped_ratio', '.4f', 100)} %",
     ]
     if rec["tones"]:
         for t in rec["tones"]:
@@ -118,7 +155,7 @@ def run(args) -> int:
             status = 2
             continue
         if args.json:
-            print(json.dumps(rec, ensure_ascii=False), flush=True)
+            print(json.dumps(rec, ensure_ascii=False, allow_nan=False), flush=True)
         else:
             print(_text(rec), flush=True)
     return status

@@ -180,21 +180,23 @@ def prepared_phrases(cfg, prepare, rate_hz):
         _FOR_CHILD = ()
 
 
-def check_desk(cfg) -> None:
-    """Refuse a desk whose greeting cannot be said: it needs the hotline name and agent number.
+def open_recorder_for(cfg, on_close=None):
+    """The live call recorder over the configured record, and its closer (``on_close(call_id)``
+    when a call's record is complete: the floor link).
 
-    The standard's first sentence names both (seed 000 item 1); a desk installed from the
-    commented example has neither until the installer sets them.
+    A damaged record is set aside by the journal and a fresh one started (the desk keeps
+    recording); that is said once here, in the log, beside the journal's own line.
     """
-    from deskline.exc import ConfigError
+    from deskline.record.journal import Journal
+    from deskline.record.recorder import CallRecorder
 
-    d = cfg.desk_section
-    name = d.hotline_name_en if d.language == "en" and d.hotline_name_en else d.hotline_name
-    where = cfg.path or "built-in defaults (no settings file)"
-    for key, value in (("hotline_name", name), ("agent_no", d.agent_no)):
-        if not value:
-            raise ConfigError(f"{where}: desk.{key}: not set; the greeting says it (set it "
-                              f"under [desk])")
+    journal = Journal(cfg.journal.path)
+    if journal.set_aside:
+        log.warning("recording into a fresh call record; the damaged one is kept as %s",
+                    journal.set_aside)
+    return CallRecorder(journal, source="live", profile=cfg.profile.name,
+                        agent_no=cfg.desk.agent_no, dead_air_s=cfg.profile.dead_air_s,
+                        on_close=on_close), journal.close
 
 
 def floor_link(cfg):
@@ -211,12 +213,12 @@ def build(cfg):
     from deskline.call.controller import Controller
     from deskline.dsp.meter import meter_factory
     from deskline.call.edges import EdgeInterpreter
-    from deskline.record.journal import Journal
-    from deskline.record.recorder import CallRecorder
     from deskline.phrases.catalog import DESIGN_IDS, RATE_HZ
     from deskline.phrases.queue import PhraseQueue
     from deskline.live.sdnotify import Notifier, watchdog_interval_s
     from deskline.live.service import RecorderThread, ServiceParts
+    from deskline.config import setting_error
+    from deskline.exc import JournalError
 
     values = cfg.desk.template_values()
     # the phrases the controller asks for on its own, with the values it gives them
@@ -237,13 +239,12 @@ def build(cfg):
     try:
         source = PreparedPhrases(LazyBook(cfg), prepared, errors, rate)
 
-        def open_recorder():
-            journal = Journal(cfg.journal.path)
-            return CallRecorder(journal, source="live", profile=cfg.profile.name,
-                                agent_no=cfg.desk.agent_no, dead_air_s=cfg.profile.dead_air_s,
-                                on_close=link.call_closed if link else None), journal.close
-
-        recorder = RecorderThread(open_recorder)
+        try:
+            recorder = RecorderThread(lambda: open_recorder_for(
+                cfg, on_close=link.call_closed if link else None))
+        except JournalError as exc:
+            # the record's place is a setting: exit 78 naming it, as for any setting
+            raise setting_error(cfg, ("journal",), "path", str(exc)) from None
         on_close.append(lambda: recorder.finish(0.0))   # the service finishes it first
         if link is not None:
             link.start()
@@ -261,13 +262,18 @@ def build(cfg):
             watchdog_s=watchdog_interval_s(), analysis_s=a.block_s, prepare=prepare,
             on_close=on_close, sinks=[link] if link is not None else [])
     except BaseException:
-        for fn in reversed(on_close):
-            fn()
+        # in the order the service's shutdown uses (the fake desk's server reads the desk as
+        # it closes); one failing closer does not hide the error that got us here
+        for fn in on_close:
+            try:
+                fn()
+            except Exception:
+                log.exception("closing failed")
         raise
 
 
 def run(args) -> int:
-    from deskline.config import load_effective
+    from deskline.config import check_service, load_effective
     from deskline.live.service import Service
 
     # the service logs to stdout for journald: INFO, or DEBUG with -vv
@@ -275,7 +281,7 @@ def run(args) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stdout,
                         force=True)
     cfg = load_effective(args.config)        # ConfigError -> exit 78 with one line
-    check_desk(cfg)                          # likewise
+    check_service(cfg)                       # likewise; the same checks as `config check`
     parts = build(cfg)                       # HardwareError (GPIO) -> exit 2 with one line
     service = Service(parts)
     for sink in parts.sinks:                 # the floor lead's acknowledgement: the LED says so

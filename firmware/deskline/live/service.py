@@ -354,10 +354,39 @@ class Service:
             self._prepare_phrases()
         self._open_audio()
         self._last_block_mono = time.monotonic()
+        self._say_record_set_aside()
+        self._resume_call()
         if self.p.notifier:
             self.p.notifier.ready(f"serving: card {self.p.audio.card!r}, GPIO {self.p.desk.backend}")
         log.info("desk ready: card %r at %d Hz, GPIO %s", self.p.audio.card,
                  self.p.audio.rate_hz, self.p.desk.backend)
+
+    def _say_record_set_aside(self) -> None:
+        """A damaged call record was set aside at start: a ``record_set_aside`` note to every
+        sink (the floor's status shows it; the log and doctor say it too)."""
+        recorder = self.p.recorder
+        recorder = getattr(recorder, "recorder", recorder)      # the one a RecorderThread runs
+        kept_as = getattr(getattr(recorder, "journal", None), "set_aside", None)
+        if kept_as:
+            self.engine.note(self.now_s(), "record_set_aside", kept_as=kept_as)
+
+    def _resume_call(self) -> None:
+        """Read the hook level: a handset lifted before the desk started (systemd restarted the
+        service mid-call) is a call in progress, followed to its hang-up and recorded as resumed.
+
+        A lift whose edge is still queued happened after the GPIO opened: an answer, left to
+        the edge (the greeting).
+        """
+        desk = self.p.desk
+        with desk.edges.mutex:
+            lifted_since_open = any(e.source == "hook" for e in desk.edges.queue)
+        if lifted_since_open or not desk.hook.active:
+            return
+        log.warning("the handset is off-hook at start: following the call in progress "
+                    "(recorded as resumed)")
+        for event in self.p.edges.start(self.now_s(), off_hook=True):
+            self.engine.post(event)
+        self.engine.advance(self.now_s())
 
     def run(self) -> int:
         """Open the hardware, serve until SIGTERM/SIGINT, leave the desk safe; returns 0."""

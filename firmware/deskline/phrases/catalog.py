@@ -175,11 +175,22 @@ def _str_tuple(value, where: str, key: str) -> tuple[str, ...]:
 def _load_toml(path: Path) -> dict:
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read()
     except FileNotFoundError:
         raise CatalogError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise CatalogError(f"{path}:{line}: not UTF-8 text") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise CatalogError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
 
 
 def _phrase(entry, index: int, path: Path, kinds: Mapping[str, str]) -> Phrase:

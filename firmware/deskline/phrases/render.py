@@ -166,7 +166,9 @@ def syllables(text: str, lang: str) -> int:
     if norm_lang(lang) == "zh":
         return sum(1 for s in to_pinyin(text).replace(",", " ").replace(".", " ").split()
                    if _SYLLABLE.match(s))
-    proc = subprocess.run([_espeak(), "-q", "--ipa", "-v", VOICES["en"], espeak_input(text, "en")],
+    # the text after "--": a name such as "-f/etc/hostname" is said, never taken as an option
+    proc = subprocess.run([_espeak(), "-q", "--ipa", "-v", VOICES["en"], "--",
+                           espeak_input(text, "en")],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise CatalogError(f"espeak-ng failed on {text!r}: {proc.stderr.strip()[-200:]}")
@@ -180,7 +182,8 @@ def synthesize(text: str, lang: str, *, rate_hz: int = level.RATE_HZ) -> np.ndar
     said = espeak_input(text, lang)
     if not said.strip():
         raise CatalogError(f"nothing to say in {text!r}")
-    cmd = [exe, "-v", VOICES[lang], "-s", str(SPEEDS_WPM[lang]), "--stdout", said]
+    # the text after "--": a name such as "-f/etc/hostname" is said, never taken as an option
+    cmd = [exe, "-v", VOICES[lang], "-s", str(SPEEDS_WPM[lang]), "--stdout", "--", said]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
         err = proc.stderr.decode(errors="replace").strip().splitlines()

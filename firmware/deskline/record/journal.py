@@ -11,6 +11,15 @@ loses at most the fact being written. The first writer to open the database (it 
 time of its last fact; a second writer meanwhile leaves them alone. Readers
 (``deskline calls``) open it read-only and never do that, so they can look at a live desk.
 
+Opening for writing looks before it writes: a file that is not deskline's (another program's
+SQLite database) or that a newer deskline wrote is refused untouched; an older record is
+brought forward one ``user_version`` step at a time (:data:`MIGRATIONS`, each step in one
+transaction). A damaged file (truncated, overwritten: SQLite reports it corrupt or not a
+database) is set aside, renamed ``<db>.damaged-<UTC time>`` with its ``-wal`` and ``-shm``
+(never deleted), and a fresh record is started, so the desk goes on recording; the writer
+says so once in the log and keeps the new name in :attr:`Journal.set_aside`. A reader of a
+damaged record gets every call it can still read (:attr:`Journal.unreadable` lists the rest).
+
 :class:`CallRecorder` (in :mod:`deskline.record.recorder`) turns the
 controller's events and actions into these rows; the live service and ``deskline simulate``
 both use it.
@@ -30,13 +39,11 @@ from deskline.exc import JournalError
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-#: schema versions this deskline opens (0 and 1: before the floor outbox and the agent's
-#: columns; they are added on open)
-READS_VERSIONS = (0, 1, 2)
 
-#: Columns later versions added to ``calls``, and how: a record of an earlier version gets them
-#: when the service opens it (readers of an earlier record see their defaults).
+#: Columns schema 2 added to ``calls`` (a record of schema 1 gains them when the service opens
+#: it; a reader of an earlier record sees their defaults).
 _ADDED_COLUMNS = {
+    "resumed": "INTEGER NOT NULL DEFAULT 0",
     "agent_no": "TEXT NOT NULL DEFAULT ''",
     "late_greeting": "INTEGER NOT NULL DEFAULT 0",
     "agent_talk_s": "REAL NOT NULL DEFAULT 0",
@@ -45,9 +52,44 @@ _ADDED_COLUMNS = {
     "dead_airs": "INTEGER NOT NULL DEFAULT 0",
     "longest_dead_air_s": "REAL NOT NULL DEFAULT 0",
 }
-_ADDED_DEFAULTS = {"agent_no": "''", "late_greeting": "0", "agent_talk_s": "0",
+_ADDED_DEFAULTS = {"resumed": "0", "agent_no": "''", "late_greeting": "0", "agent_talk_s": "0",
                    "agent_syllables": "0", "talk_overs": "0", "dead_airs": "0",
                    "longest_dead_air_s": "0"}
+
+#: What the floor's outbox keeps in the record (deskline.floor.outbox), added in schema 2.
+_OUTBOX_SCHEMA = """
+-- what the desk owes the floor: alerts and finished calls, each kept until the broker
+-- acknowledged it (PUBACK)
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,             -- send order
+    id TEXT NOT NULL UNIQUE,             -- the message's id (receivers drop repeats by it)
+    kind TEXT NOT NULL,                  -- alert | call
+    payload TEXT NOT NULL,               -- JSON, as published
+    queued_at TEXT NOT NULL
+);
+-- the newest call of this record already handed to the outbox (one row, key 'calls_queued')
+CREATE TABLE IF NOT EXISTS outbox_mark (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+)
+"""
+
+#: Each step that brings a record from ``user_version`` N to N + 1, run in one transaction.
+#: A fresh record is made at SCHEMA_VERSION directly (``_SCHEMA``).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: a call the service took over already off-hook (restarted mid-call); the agent's own
+    # line per call; the floor's outbox
+    1: tuple(f"ALTER TABLE calls ADD COLUMN {col} {decl}" for col, decl in _ADDED_COLUMNS.items())
+    + tuple(stmt for stmt in _OUTBOX_SCHEMA.split(";") if stmt.strip()),
+}
+
+#: Columns a record of schema 1 has in ``calls``: what tells deskline's file from another's.
+_V1_CALL_COLUMNS = frozenset({
+    "id", "started_at", "source", "profile", "start_t_s", "rings", "answered_t_s",
+    "answer_delay_s", "ended_t_s", "duration_s", "far_end_hangup_t_s", "released_by",
+    "end_reason", "last_t_s", "caller_speech_s", "caller_level_dbov", "caller_snr_db",
+    "silent", "quiet", "noisy"})
+_TABLES = frozenset({"calls", "holds", "prompts", "facts"})
 
 #: Where the service keeps the record (systemd StateDirectory=deskline).
 DEFAULT_PATH = "/var/lib/deskline/calls.db"
@@ -74,6 +116,7 @@ CREATE TABLE IF NOT EXISTS calls (
     silent INTEGER NOT NULL DEFAULT 0,   -- the device prompted for a silent line
     quiet INTEGER NOT NULL DEFAULT 0,    -- ... for a quiet caller
     noisy INTEGER NOT NULL DEFAULT 0,    -- ... for a noisy line
+    resumed INTEGER NOT NULL DEFAULT 0,  -- already off-hook when the service (re)started
     agent_no TEXT NOT NULL DEFAULT '',   -- the agent at the desk (config [desk] agent_no)
     late_greeting INTEGER NOT NULL DEFAULT 0,  -- answered late: the apology was the greeting
     agent_talk_s REAL NOT NULL DEFAULT 0,      -- the agent's speech on the transmit tap
@@ -105,24 +148,10 @@ CREATE TABLE IF NOT EXISTS facts (
     kind TEXT NOT NULL,
     data TEXT NOT NULL DEFAULT '{}'
 );
--- what the desk owes the floor (deskline.floor.outbox): alerts and finished calls, each kept
--- until the broker acknowledged it (PUBACK); added in schema 2, created on open of older records
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY,             -- send order
-    id TEXT NOT NULL UNIQUE,             -- the message's id (receivers drop repeats by it)
-    kind TEXT NOT NULL,                  -- alert | call
-    payload TEXT NOT NULL,               -- JSON, as published
-    queued_at TEXT NOT NULL
-);
--- the newest call of this record already handed to the outbox (one row, key 'calls_queued')
-CREATE TABLE IF NOT EXISTS outbox_mark (
-    key TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
 CREATE INDEX IF NOT EXISTS holds_call ON holds(call_id);
 CREATE INDEX IF NOT EXISTS prompts_call ON prompts(call_id);
 CREATE INDEX IF NOT EXISTS facts_call ON facts(call_id);
-"""
+""" + _OUTBOX_SCHEMA + ";\n"
 
 #: Phrases every answered call gets; not counted as prompts in the report.
 GREETINGS = frozenset({"greeting", "greeting_late"})
@@ -131,27 +160,39 @@ _CALL_FIELDS = (
     "id", "started_at", "source", "profile", "start_t_s", "rings", "answered_t_s",
     "answer_delay_s", "ended_t_s", "duration_s", "far_end_hangup_t_s", "released_by",
     "end_reason", "caller_speech_s", "caller_level_dbov", "caller_snr_db", "silent", "quiet",
-    "noisy", "agent_no", "late_greeting", "agent_talk_s", "agent_syllables", "talk_overs",
-    "dead_airs", "longest_dead_air_s",
+    "noisy", "resumed", "agent_no", "late_greeting", "agent_talk_s", "agent_syllables",
+    "talk_overs", "dead_airs", "longest_dead_air_s",
 )
+_FLAGS = ("silent", "quiet", "noisy", "resumed", "late_greeting")
 
 
 def apply_schema(db: sqlite3.Connection, path: str) -> None:
-    """Create what is missing of the record's tables on ``db`` (older records gain the rest).
+    """For a second connection to the record (the floor's outbox): an empty file becomes a
+    record of this version; an existing record gains the outbox's tables, and is otherwise
+    left to :class:`Journal`, which brings it forward when the service opens it.
 
-    Raises :class:`JournalError` for a record written by a newer deskline.
+    Raises :class:`JournalError` for another program's database or a newer deskline's record.
     """
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version not in READS_VERSIONS:
-        raise JournalError(f"{path}: call record schema {version}, this deskline reads "
-                           f"{', '.join(map(str, READS_VERSIONS[1:]))}")
-    db.executescript(_SCHEMA)
-    have = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
-    for col, decl in _ADDED_COLUMNS.items():
-        if col not in have:
-            db.execute(f"ALTER TABLE calls ADD COLUMN {col} {decl}")
-    if version != SCHEMA_VERSION:
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if version > SCHEMA_VERSION:
+        raise JournalError(f"{path}: call record schema {version}, this deskline reads up to "
+                           f"{SCHEMA_VERSION}; left as it is — update deskline")
+    if not tables and version == 0:
+        db.executescript(_SCHEMA)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return
+    if "calls" not in tables:
+        raise JournalError(f"{path}: not a deskline call record; left as it is")
+    db.executescript(_OUTBOX_SCHEMA + ";")
+
+
+def _defaults() -> dict:
+    """A call's fields as a record that lacks a later version's columns reads them."""
+    out = dict.fromkeys(_CALL_FIELDS)
+    for col, sql in _ADDED_DEFAULTS.items():
+        out[col] = 0 if sql == "0" else ""
+    return out
 
 
 def _utc_now() -> str:
@@ -160,6 +201,52 @@ def _utc_now() -> str:
 
 def _r(x: float | None, nd: int = 2) -> float | None:
     return None if x is None else round(float(x), nd)
+
+
+#: What reading a record can raise: SQLite's errors, and a decoding error where a damaged
+#: schema's text (which SQLite quotes in its message) is not UTF-8.
+_DB_ERRORS = (sqlite3.DatabaseError, UnicodeDecodeError)
+
+
+def _damage(exc: Exception) -> bool:
+    """True if SQLite says the file itself is damaged (not: locked, unreadable, read-only)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return True
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name:
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
+
+
+def _set_aside_name(path: str, stamp: str) -> str:
+    name = f"{path}.damaged-{stamp}"
+    n = 1
+    while os.path.exists(name):
+        n += 1
+        name = f"{path}.damaged-{stamp}-{n}"
+    return name
+
+
+def set_aside_files(path: str | os.PathLike) -> list[str]:
+    """Damaged records set aside beside ``path`` (``<db>.damaged-*``, not their -wal/-shm)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path) + ".damaged-"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return sorted(os.path.join(folder, n) for n in names
+                  if n.startswith(base) and not n.endswith(("-wal", "-shm")))
+
+
+def _reader(uri: str) -> sqlite3.Connection:
+    """A read-only connection on which damaged bytes in a text column read as U+FFFD rather
+    than stopping the reading with a decoding error."""
+    db = sqlite3.connect(uri, uri=True, isolation_level=None)
+    db.text_factory = lambda b: b.decode("utf-8", "replace")
+    return db
 
 
 class Journal:
@@ -172,29 +259,225 @@ class Journal:
         self._clock = clock
         #: ids of calls a previous run left open and this open closed as ``interrupted``
         self.recovered: list[int] = []
+        #: where a damaged record found at this path was moved (None: it was sound)
+        self.set_aside: str | None = None
+        #: (reading a damaged record) ids of calls that could not be read
+        self.unreadable: list[int] = []
+        self._lock_fh = None
+        self._db = None
+        self._copy_dir = None       # a copy read instead of a record that cannot be opened
         try:
             if readonly:
-                if self.path != ":memory:" and not os.path.exists(self.path):
-                    raise JournalError(f"{self.path}: no such call record")
+                self._open_reader()
+            else:
+                self._open_writer()
+        except BaseException:
+            self.close()
+            raise
+
+    # --- opening -------------------------------------------------------------------------
+
+    def _fail(self, what: str, exc: Exception) -> JournalError:
+        return JournalError(f"{self.path}: {what} ({exc})")
+
+    def _open_reader(self) -> None:
+        memory = self.path == ":memory:"
+        if not memory and not os.path.exists(self.path):
+            raise JournalError(f"{self.path}: no such call record")
+        if not memory and os.path.isdir(self.path):
+            raise JournalError(f"{self.path}: is a folder, not a call record")
+        try:
+            self._db = _reader(f"file:{self.path}?mode=ro")
+            tables = self._tables()
+        except _DB_ERRORS as exc:
+            if _damage(exc):
+                raise JournalError(f"{self.path}: damaged call record, nothing can be read "
+                                   f"({exc})") from None
+            if memory:
+                raise self._fail("cannot open the call record", exc) from None
+            if os.path.exists(self.path + "-wal"):
+                # a record with calls still in its WAL (the service runs, or stopped hard) in
+                # a folder this user cannot write: SQLite cannot make the -shm it needs there,
+                # so read a copy of the two files instead (the record itself is not touched)
+                self._db.close()
+                self._db = None
+                tables = self._open_copy(exc)
+                if "calls" not in tables:
+                    raise JournalError(f"{self.path}: not a deskline call record") from None
+                self._columns = self._call_columns()
+                return
+            # a record closed cleanly, in a folder this user cannot write: SQLite cannot make
+            # the -shm index a WAL reader wants, and there is no WAL to read anyway
+            self._db.close()
+            try:
+                self._db = _reader(f"file:{self.path}?mode=ro&immutable=1")
+                tables = self._tables()
+            except _DB_ERRORS as exc2:
+                raise self._fail("cannot open the call record", exc2) from None
+        if "calls" not in tables:
+            raise JournalError(f"{self.path}: not a deskline call record"
+                               + (f" (its tables: {', '.join(sorted(tables)[:5])})"
+                                  if tables else " (no tables)"))
+        self._columns = self._call_columns()
+
+    def _open_copy(self, first: Exception) -> set[str]:
+        import shutil
+        import tempfile
+
+        self._copy_dir = tempfile.TemporaryDirectory(prefix="deskline-record-")
+        copy = os.path.join(self._copy_dir.name, "calls.db")
+        try:
+            shutil.copyfile(self.path, copy)
+            shutil.copyfile(self.path + "-wal", copy + "-wal")
+        except OSError:
+            raise self._fail("cannot open the call record", first) from None
+        try:
+            self._db = _reader(f"file:{copy}?mode=ro")
+            return self._tables()
+        except _DB_ERRORS as exc:
+            raise self._fail("cannot open the call record", exc) from None
+
+    def _tables(self) -> set[str]:
+        return {name for (name,) in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'").fetchall()}
+
+    def _call_columns(self) -> frozenset[str]:
+        return frozenset(r[1] for r in self._db.execute("PRAGMA table_info(calls)").fetchall())
+
+    def _open_writer(self) -> None:
+        memory = self.path == ":memory:"
+        if not memory:
+            parent = os.path.dirname(self.path)
+            if parent:
+                try:
+                    os.makedirs(parent, exist_ok=True)
+                except OSError as exc:
+                    raise JournalError(f"{self.path}: cannot make its folder {parent} "
+                                       f"({exc.strerror or exc})") from None
+            if os.path.isdir(self.path):
+                raise JournalError(f"{self.path}: is a folder, not a call record")
+        owner = self._take_writer_lock()
+        version = None
+        if not memory and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            # looked at through a read-only connection: nothing is written (not even a
+            # checkpoint of its WAL on close) before the file is known to be a sound record
+            try:
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                            isolation_level=None)
-                self._check_schema()
+                version = self._inspect()
+            except _DB_ERRORS as exc:
+                if not _damage(exc):
+                    raise self._fail("cannot open the call record", exc) from None
+                if not owner:
+                    raise JournalError(f"{self.path}: the call record is damaged ({exc}), and "
+                                       "another deskline process has it open") from None
+                self._set_aside(str(exc))
+                version = None
+            finally:
+                if self._db is not None:
+                    self._db.close()
+                    self._db = None
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        except _DB_ERRORS as exc:
+            raise self._fail("cannot open the call record", exc) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            if version is None:
+                self._create()
             else:
-                parent = os.path.dirname(self.path)
-                if parent and self.path != ":memory:":
-                    os.makedirs(parent, exist_ok=True)
-                self._db = sqlite3.connect(self.path, isolation_level=None)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
-                self._db.execute("PRAGMA foreign_keys=ON")
-                apply_schema(self._db, self.path)
-                if self._take_writer_lock():
-                    self._recover()
-                else:
-                    log.info("%s: another deskline process writes this record; its open calls "
-                             "are left alone", self.path)
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path}: cannot open the call record ({exc})") from None
+                self._migrate(version)
+            if owner:
+                self._recover()
+            else:
+                log.info("%s: another deskline process writes this record; its open calls "
+                         "are left alone", self.path)
+        except _DB_ERRORS as exc:
+            raise self._fail("cannot open the call record", exc) from None
+        self._columns = self._call_columns()
+
+    def _inspect(self) -> int | None:
+        """The record's schema version, None for an empty file; reads only.
+
+        Raises JournalError for another program's database or a newer deskline's record, and
+        sqlite3.DatabaseError (damage) when SQLite finds the file corrupt.
+        """
+        db = self._db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = self._tables()
+        if not tables and version == 0:
+            return None
+        if "calls" not in tables or not _V1_CALL_COLUMNS <= self._call_columns():
+            shown = ", ".join(sorted(tables)[:5]) or "no tables"
+            raise JournalError(f"{self.path}: not a deskline call record (its tables: {shown}; "
+                               f"user_version {version}); left as it is — point [journal] path "
+                               "at another file")
+        if version > SCHEMA_VERSION:
+            raise JournalError(f"{self.path}: call record schema {version}, this deskline reads "
+                               f"up to {SCHEMA_VERSION}; left as it is — update deskline")
+        if self.path != ":memory:":
+            problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {problems[0]}")
+        # 0 with deskline's tables: made before the version was stamped (schema 1)
+        return version or 1
+
+    def _create(self) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _migrate(self, version: int) -> None:
+        db = self._db
+        while version < SCHEMA_VERSION:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                have = self._call_columns()
+                for stmt in MIGRATIONS[version]:
+                    added = stmt.split("ADD COLUMN ", 1)
+                    if len(added) == 2 and added[1].split()[0] in have:
+                        continue        # a record that already has it (made between versions)
+                    db.execute(stmt)
+                db.execute(f"PRAGMA user_version={version + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            log.info("%s: call record brought from schema %d to %d", self.path, version,
+                     version + 1)
+            version += 1
+        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _set_aside(self, reason: str) -> None:
+        """Move the damaged file (and its -wal, -shm) out of the way; never delete it."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        target = _set_aside_name(self.path, stamp)
+        try:
+            os.rename(self.path, target)
+            for ext in ("-wal", "-shm"):
+                if os.path.exists(self.path + ext):
+                    os.rename(self.path + ext, target + ext)
+        except OSError as exc:
+            raise JournalError(f"{self.path}: the call record is damaged ({reason}) and cannot "
+                               f"be set aside ({exc.strerror or exc})") from None
+        self.set_aside = target
+        log.error("%s: the call record is damaged (%s); set aside as %s, and a fresh record "
+                  "started (`deskline calls --db %s` reads what is left of it)",
+                  self.path, reason, target, target)
 
     # --- writing -------------------------------------------------------------------------
 
@@ -222,7 +505,7 @@ class Journal:
     def _write(self, sql: str, args: tuple) -> int:
         try:
             return self._db.execute(sql, args).lastrowid
-        except sqlite3.DatabaseError as exc:
+        except _DB_ERRORS as exc:
             raise JournalError(f"{self.path}: cannot write the call record ({exc})") from None
 
     def _recover(self) -> None:
@@ -294,8 +577,13 @@ class Journal:
                      released_by, t_s, call_id))
 
     def close(self) -> None:
-        self._db.close()
-        fh = getattr(self, "_lock_fh", None)
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._copy_dir is not None:
+            self._copy_dir.cleanup()
+            self._copy_dir = None
+        fh = self._lock_fh
         if fh is not None:
             fh.close()          # releases the writer lock
             self._lock_fh = None
@@ -308,28 +596,17 @@ class Journal:
 
     # --- reading -------------------------------------------------------------------------
 
-    def _check_schema(self) -> None:
-        try:
-            self._db.execute("SELECT id FROM calls LIMIT 1").fetchall()
-        except sqlite3.DatabaseError:
-            raise JournalError(f"{self.path}: not a deskline call record") from None
-
-    def _columns(self) -> set[str]:
-        return {r[1] for r in self._db.execute("PRAGMA table_info(calls)").fetchall()}
-
-    def _select_fields(self) -> str:
-        """The call columns to read; a record of an earlier version reads the defaults."""
-        have = self._columns()
-        return ", ".join(f if f in have else f"{_ADDED_DEFAULTS[f]} AS {f}" for f in _CALL_FIELDS)
-
     def call(self, call_id: int) -> dict:
-        """One call's full record: the row, its holds and its prompts."""
-        row = self._db.execute(f"SELECT {self._select_fields()} FROM calls WHERE id=?",
+        """One call's full record: the row, its holds and its prompts (a record of an earlier
+        version gives the defaults of what it lacks)."""
+        cols = [c for c in _CALL_FIELDS if c in self._columns]
+        row = self._db.execute(f"SELECT {', '.join(cols)} FROM calls WHERE id=?",
                                (call_id,)).fetchone()
         if row is None:
             raise JournalError(f"{self.path}: no call {call_id}")
-        out = dict(zip(_CALL_FIELDS, row))
-        for k in ("silent", "quiet", "noisy", "late_greeting"):
+        out = _defaults()
+        out.update(zip(cols, row))
+        for k in _FLAGS:
             out[k] = bool(out[k])
         for k in ("start_t_s", "answered_t_s", "answer_delay_s", "ended_t_s", "duration_s",
                   "far_end_hangup_t_s", "caller_speech_s", "caller_level_dbov", "caller_snr_db",
@@ -352,20 +629,99 @@ class Journal:
         return out
 
     def calls(self, limit: int | None = None) -> list[dict]:
-        """The newest ``limit`` calls (all if None), newest first, each as :meth:`call` gives."""
+        """The newest ``limit`` calls (all if None), newest first, each as :meth:`call` gives.
+
+        In a damaged record, every call that can still be read: one whose holds or prompts
+        are lost comes without them (``"damaged": True``); the ids of the calls that cannot be
+        read at all are left in :attr:`unreadable`.
+        """
         sql = "SELECT id FROM calls ORDER BY id DESC"
         args: tuple = ()
         if limit is not None:
             sql += " LIMIT ?"
             args = (int(limit),)
-        return [self.call(i) for (i,) in self._db.execute(sql, args).fetchall()]
+        self.unreadable = []
+        try:
+            ids = [i for (i,) in self._db.execute(sql, args).fetchall()]
+        except _DB_ERRORS as exc:
+            if not _damage(exc):
+                raise self._fail("cannot read the call record", exc) from None
+            ids = self._salvage_ids(limit)
+        out = []
+        for i in ids:
+            try:
+                out.append(self.call(i))
+            except (sqlite3.DatabaseError, ValueError) as exc:
+                if isinstance(exc, sqlite3.DatabaseError) and not _damage(exc):
+                    raise self._fail("cannot read the call record", exc) from None
+                bare = self._bare_call(i)
+                if bare is None:
+                    self.unreadable.append(i)
+                else:
+                    out.append(bare)
+        return out
+
+    #: a damaged record's ids are looked for one by one, up to this many missing in a row
+    SALVAGE_GAP = 1000
+
+    def _salvage_ids(self, limit: int | None) -> list[int]:
+        """Call ids of a damaged record, newest first, found by looking each one up."""
+        def probe(i: int) -> bool | None:
+            try:
+                return self._db.execute("SELECT 1 FROM calls WHERE id=?", (i,)).fetchone() \
+                    is not None
+            except _DB_ERRORS:
+                return None         # on a damaged page
+
+        found, i, missing = [], 0, 0
+        # an unreadable id counts towards the gap as a missing one does: a record whose every
+        # lookup fails ends its search after SALVAGE_GAP ids, not never
+        while missing < self.SALVAGE_GAP:
+            i += 1
+            hit = probe(i)
+            if hit:
+                found.append(i)
+                missing = 0
+            else:
+                if hit is None:
+                    self.unreadable.append(i)
+                missing += 1
+        # past the last call found, an unreadable id may as well be no call at all
+        last = found[-1] if found else 0
+        self.unreadable = [u for u in self.unreadable if u < last]
+        found.reverse()
+        return found if limit is None else found[:limit]
+
+    def _bare_call(self, call_id: int) -> dict | None:
+        """A call's own row alone (its holds and prompts unreadable), or None."""
+        cols = [c for c in _CALL_FIELDS if c in self._columns]
+        try:
+            row = self._db.execute(f"SELECT {', '.join(cols)} FROM calls WHERE id=?",
+                                   (call_id,)).fetchone()
+        except _DB_ERRORS:
+            return None
+        if row is None:
+            return None
+        out = _defaults()
+        out.update(zip(cols, row))
+        for k in _FLAGS:
+            out[k] = bool(out[k])
+        out.update(holds=[], prompts=[], damaged=True)
+        return out
 
     def report(self, *, since: str | None = None, until: str | None = None,
                agent_no: str | None = None) -> dict:
         """The floor supervisor's summary over the calls in the record: those started at or
         after ``since`` and before ``until`` (UTC ISO 8601 dates or times, compared as text),
         of agent ``agent_no``; all by default."""
-        have = self._columns()
+        try:
+            return self._report(since, until, agent_no)
+        except _DB_ERRORS as exc:
+            raise self._fail("cannot summarise the call record (damaged? `deskline calls` "
+                             "lists what can be read)", exc) from None
+
+    def _report(self, since, until, agent_no) -> dict:
+        have = self._columns
         late_col = "late_greeting" if "late_greeting" in have else "0"
         conds, args = [], []
         if since:
@@ -441,6 +797,8 @@ class Journal:
             # an agent's on-hook with no far-end hang-up heard before it
             "agent_hung_up_first": end_reasons.get("agent_hangup", 0),
             "interrupted_calls": interrupted,
+            "resumed_calls": (q(f"SELECT COALESCE(SUM(resumed), 0) FROM calls{where}",
+                                args).fetchone()[0] if "resumed" in have else 0),
             "end_reasons": end_reasons,
             "released_by": released_by,
             "device_prompts": n_prompts,
@@ -462,4 +820,4 @@ class Journal:
             "SELECT t_s, kind, data FROM facts WHERE call_id=? ORDER BY id", (call_id,))]
 
 
-__all__ = ["Journal", "DEFAULT_PATH", "GREETINGS", "JournalError"]
+__all__ = ["Journal", "DEFAULT_PATH", "GREETINGS", "JournalError", "set_aside_files"]

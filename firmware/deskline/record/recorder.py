@@ -133,7 +133,12 @@ class CallRecorder(BaseSink):
             if event.off_hook:
                 if self.call_id is None:
                     self._open(t_s)
-                self.journal.fact(self.call_id, t_s, "hook", {"state": "off"})
+                if event.resumed:
+                    # the service restarted mid-call: the call's start was before this record
+                    self.journal.update_call(self.call_id, resumed=1)
+                    self.journal.fact(self.call_id, t_s, "hook", {"state": "off", "resumed": True})
+                else:
+                    self.journal.fact(self.call_id, t_s, "hook", {"state": "off"})
                 if self._answered_t_s is None:
                     self._answered_t_s = t_s
                     self._next_checkpoint_t_s = t_s + self.checkpoint_s

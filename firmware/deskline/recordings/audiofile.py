@@ -84,6 +84,36 @@ def _decode_error(path: str, exc: Exception) -> AudioFileError:
     return AudioFileError(f"{path}: unreadable audio ({exc})")
 
 
+#: Sample rates a recording of a telephone line can have: the line's own 8 kHz up to the
+#: fastest studio rate. Outside them the file is not a call (or its header is damaged).
+LINE_RATES_HZ = (8000, 384000)
+
+
+def check_line_rate(path: str, rate_hz: int) -> None:
+    """AudioFileError naming ``path`` unless ``rate_hz`` is in :data:`LINE_RATES_HZ`."""
+    low, high = LINE_RATES_HZ
+    if rate_hz < low:
+        raise AudioFileError(f"{path}: {rate_hz} Hz is below the {low} Hz a telephone line "
+                             "carries; nothing to measure")
+    if rate_hz > high:
+        raise AudioFileError(f"{path}: {rate_hz} Hz is above the {high} Hz of any recording "
+                             "of a call (a damaged header?)")
+
+
+def _finite(path: str, block: np.ndarray, first_frame: int, rate_hz: int) -> np.ndarray:
+    """``block`` when every sample is a number; else AudioFileError naming the first bad one.
+
+    A float WAV can hold NaN or infinite samples; measured, they would read as silence.
+    """
+    ok = np.isfinite(block)
+    if not ok.all():
+        row = int(np.argmin(ok.all(axis=1)))
+        t_s = (first_frame + row) / rate_hz
+        raise AudioFileError(f"{path}: sample at {t_s:.3f} s (frame {first_frame + row}) is not "
+                             "a number (NaN or infinite); the recording is damaged")
+    return block
+
+
 def read_audio(path: str | os.PathLike) -> Recording:
     """Decode ``path`` into a :class:`Recording`; raise AudioFileError naming the problem."""
     path = _checked(path)
@@ -93,6 +123,7 @@ def read_audio(path: str | os.PathLike) -> Recording:
         raise _decode_error(path, exc) from exc
     if data.shape[0] == 0:
         raise AudioFileError(f"{path}: no audio frames")
+    _finite(path, data, 0, int(rate))
     return Recording(path=path, samples=data, rate_hz=int(rate))
 
 
@@ -115,6 +146,7 @@ class AudioStream:
         if self.frames == 0:
             self._file.close()
             raise AudioFileError(f"{self.path}: no audio frames")
+        self._next_frame = 0
 
     @property
     def duration_s(self) -> float:
@@ -123,9 +155,11 @@ class AudioStream:
     def read(self, n: int) -> np.ndarray:
         """The next ``n`` frames (fewer at the end) as float64, shape (frames, channels)."""
         try:
-            return self._file.read(n, dtype="float64", always_2d=True)
+            block = self._file.read(n, dtype="float64", always_2d=True)
         except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
             raise _decode_error(self.path, exc) from exc
+        first, self._next_frame = self._next_frame, self._next_frame + block.shape[0]
+        return _finite(self.path, block, first, self.rate_hz)
 
     def close(self) -> None:
         self._file.close()

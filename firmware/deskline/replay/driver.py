@@ -197,8 +197,10 @@ class Replay:
         engine.open_audio(rate_hz, stereo=source.stereo)
         for event in events:
             # the desk acts on a switch once it has settled (its debounce), so does the replay
+            # (by the recording's end at the latest: past it there is nothing left to hear)
             wait = self.settle_s(event) if self.settle_s is not None else 0.0
-            engine.post(event, acted_s=event.t_s + wait if wait else None)
+            engine.post(event, acted_s=max(event.t_s, min(event.t_s + wait, duration_s))
+                        if wait else None)
         block = max(1, int(round(BLOCK_S * rate_hz)))
         pos = 0
         while pos < n:

@@ -46,13 +46,18 @@ def parse_event(obj: object, *, source: str = "<events>", lineno: int = 1) -> Ha
     kind = obj.get("event")
     if kind is None:
         raise _fail(source, lineno, 'missing key "event"')
-    if kind not in _FIELDS:
+    if not isinstance(kind, str) or kind not in _FIELDS:
         raise _fail(source, lineno, f'unknown event {kind!r} (expected one of {", ".join(sorted(_FIELDS))})')
     if "t" not in obj:
         raise _fail(source, lineno, 'missing key "t"')
     t = obj["t"]
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
-        raise _fail(source, lineno, f'"t" must be a number of seconds, got {t!r}')
+    try:
+        finite = not isinstance(t, bool) and isinstance(t, (int, float)) and math.isfinite(t)
+    except OverflowError:      # an integer too large for a float: no time on any recording
+        finite = False
+    if not finite:
+        shown = repr(t) if len(repr(t)) <= 40 else repr(t)[:37] + "..."
+        raise _fail(source, lineno, f'"t" must be a number of seconds, got {shown}')
     if t < 0:
         raise _fail(source, lineno, f'"t" must not be negative, got {t!r}')
     allowed = {"t", "event", *_FIELDS[kind]}
@@ -87,6 +92,10 @@ def parse_lines(lines: Iterable[str], *, source: str = "<events>") -> list[Hardw
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise _fail(source, lineno, f"not JSON ({exc.msg} at column {exc.colno})") from None
+        except RecursionError:
+            raise _fail(source, lineno, "not an event (JSON nested too deeply)") from None
+        except ValueError as exc:   # e.g. an integer of more digits than Python converts
+            raise _fail(source, lineno, f"not JSON ({str(exc).split(':')[0]})") from None
         event = parse_event(obj, source=source, lineno=lineno)
         if event.t_s < last_t_s:
             raise _fail(source, lineno, f"t {event.t_s:g} s is earlier than the line before "
@@ -109,6 +118,22 @@ def load_events(path: str | os.PathLike) -> list[HardwareEvent]:
     except OSError as exc:
         raise EventsError(f"{source}: cannot read ({exc.strerror})") from None
     return parse_lines(text.splitlines(), source=source)
+
+
+def clip_to(events: list[HardwareEvent], duration_s: float,
+            *, source: str = "<events>") -> tuple[list[HardwareEvent], str | None]:
+    """Events past the end of a ``duration_s`` recording moved to its end, and one line saying
+    so (None when none was): a replay then ends with its audio, whatever the file's times."""
+    late = [e for e in events if e.t_s > duration_s]
+    if not late:
+        return events, None
+    from dataclasses import replace
+    clipped = [replace(e, t_s=duration_s) if e.t_s > duration_s else e for e in events]
+    first = late[0]
+    note = (f"{source}: {len(late)} event(s) after the recording's end ({duration_s:.2f} s) "
+            f"taken at its end, the first a {type(first).__name__.lower()} at t = "
+            f"{first.t_s:g} s")
+    return clipped, note
 
 
 def dump_event(event: HardwareEvent) -> str:

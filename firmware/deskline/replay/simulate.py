@@ -83,17 +83,22 @@ def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
 def simulate_file(wav_path, *, events_path=None, config_path=None, journal_path=None,
                   keep_trace: bool = False) -> Simulation:
     """``deskline simulate``: read the recording, events and config; replay; record the call."""
-    from deskline.recordings.audiofile import AudioStream
-    from deskline.replay.eventsfile import load_events
+    from deskline.recordings.audiofile import AudioStream, check_line_rate
+    from deskline.replay.eventsfile import clip_to, load_events
     from deskline.exc import AudioFileError
     from deskline.record.journal import Journal
 
     config = _load_config(config_path)
     with AudioStream(wav_path) as recording:
+        check_line_rate(recording.path, recording.rate_hz)
         if recording.channels > 2:
             raise AudioFileError(f"{recording.path}: {recording.channels} channels; a call is "
                                  "mono (receive) or stereo (receive, transmit)")
         events = load_events(events_path) if events_path else None
+        if events:
+            events, note = clip_to(events, recording.duration_s, source=os.fspath(events_path))
+            if note:
+                log.warning("%s", note)
         journal = Journal(journal_path) if journal_path else None
         try:
             # read a block at a time: a recording of a whole shift is never held whole

@@ -24,6 +24,8 @@ VENV=$PREFIX/venv
 CONF_DIR=/etc/deskline
 STATE_DIR=/var/lib/deskline
 UNIT=/etc/systemd/system/deskline.service
+# the drop-in that lets a desk on a floor ([floor] in its settings) reach the floor's broker
+FLOOR_DROPIN=/etc/systemd/system/deskline.service.d/floor.conf
 USER_NAME=deskline
 # nothing is compiled (every Python dependency comes as a wheel, lgpio's on the Pi too);
 # alsa-utils: arecord -l and alsamixer, which doctor's advice names
@@ -53,7 +55,8 @@ if [ "$uninstall" -eq 1 ]; then
   elif [ -e "$ROOT$UNIT" ]; then
     systemctl "${rootopt[@]}" disable deskline.service >/dev/null 2>&1 || true
   fi
-  rm -f "$ROOT$UNIT"
+  rm -f "$ROOT$UNIT" "$ROOT$FLOOR_DROPIN"
+  rmdir "$ROOT$(dirname "$FLOOR_DROPIN")" 2>/dev/null || true
   live_systemd && systemctl daemon-reload
   rm -rf "$ROOT$PREFIX"
   if [ "$purge" -eq 1 ]; then
@@ -117,9 +120,18 @@ if [ -n "$owner" ] && [ "$owner" != root ] && [[ ",$members," != *",$owner,"* ]]
   say "the settings are readable by root and the $USER_NAME group; to run deskline doctor and config show as $owner: sudo usermod -aG $USER_NAME $owner (then log in again)"
 fi
 
-# 5. the unit, enabled (and started when systemd runs here)
+# 5. the unit, enabled (and started when systemd runs here); a desk on a floor gets the
+# network its link needs (the unit itself allows none)
 mkdir -p "$(dirname "$ROOT$UNIT")"
 install -m 0644 "$SRC/systemd/deskline.service" "$ROOT$UNIT"
+if grep -Eq '^[[:space:]]*\[floor\][[:space:]]*(#.*)?$' "$ROOT$CONF_DIR/deskline.toml"; then
+  install -D -m 0644 "$SRC/systemd/deskline.service.d/floor.conf" "$ROOT$FLOOR_DROPIN"
+  say "[floor] is set: installed $FLOOR_DROPIN (the desk may reach the floor's broker)"
+elif [ -e "$ROOT$FLOOR_DROPIN" ]; then
+  rm -f "$ROOT$FLOOR_DROPIN"
+  rmdir "$ROOT$(dirname "$FLOOR_DROPIN")" 2>/dev/null || true
+  say "no [floor] in the settings: removed $FLOOR_DROPIN (the desk opens no network)"
+fi
 if live_systemd; then
   systemctl daemon-reload
   systemctl enable deskline.service

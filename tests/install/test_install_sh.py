@@ -75,6 +75,8 @@ def test_install_is_idempotent_and_uninstall_keeps_settings(tmp_path):
     unit = root / "etc/systemd/system/deskline.service"
     assert unit.read_text() == (REPO / "systemd/deskline.service").read_text()
     assert (root / "etc/systemd/system/multi-user.target.wants/deskline.service").is_symlink()
+    dropin = root / "etc/systemd/system/deskline.service.d/floor.conf"
+    assert not dropin.exists()                                # no [floor]: no network
     venv = root / "opt/deskline/venv"
     assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
     ver = subprocess.run([str(venv / "bin/python"), str(venv / "bin/deskline"), "--version"],
@@ -85,7 +87,9 @@ def test_install_is_idempotent_and_uninstall_keeps_settings(tmp_path):
                            "--call", "silent"], capture_output=True, text=True, cwd=tmp_path)
     assert demo.returncode == 0 and "silent" in demo.stdout, demo.stderr
 
-    conf.write_text(conf.read_text().replace('agent_no = ""', 'agent_no = "1023"'))
+    conf.write_text(conf.read_text().replace('agent_no = ""', 'agent_no = "1023"')
+                    + '\n[floor]\nhost = "floor.lan"\ncredentials_file = "/etc/deskline/floor.cred"\n'
+                      'site = "tj-3f"\ndesk_id = "desk-07"\n')
     group = root / "etc/group"       # the owner did as told: usermod -aG deskline pi
     group.write_text("".join(l.rstrip("\n") + ("pi\n" if l.startswith("deskline:") else "\n")
                              for l in group.read_text().splitlines(True)))
@@ -96,10 +100,13 @@ def test_install_is_idempotent_and_uninstall_keeps_settings(tmp_path):
     assert "usermod" not in res.stdout
     assert (root / "etc/passwd").read_text() == passwd            # no second user
     assert "created user" not in res.stdout
+    # a desk on a floor: its unit may reach the broker
+    assert dropin.read_text() == (REPO / "systemd/deskline.service.d/floor.conf").read_text()
+    assert "installed /etc/systemd/system/deskline.service.d/floor.conf" in res.stdout
 
     res = _install(root, "--uninstall")
     assert res.returncode == 0, res.stderr
-    assert not (root / "opt/deskline").exists() and not unit.exists()
+    assert not (root / "opt/deskline").exists() and not unit.exists() and not dropin.exists()
     assert conf.exists() and "kept your settings" in res.stdout
 
     res = _install(root, "--uninstall", "--purge")

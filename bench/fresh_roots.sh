@@ -103,6 +103,16 @@ trap cleanup EXIT
 
 mnt() { mount "$@"; mounted+=("${!#}"); }
 
+pi_cpuinfo() {   # /proc/cpuinfo as a Raspberry Pi 5 (BCM2712, 4x Cortex-A76) shows it
+  local i
+  for i in 0 1 2 3; do
+    printf 'processor\t: %d\nBogoMIPS\t: 108.00\n' "$i"
+    printf 'Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\n'
+    printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: 0xd0b\nCPU revision\t: 1\n\n'
+  done
+  printf 'Revision\t: d04170\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n'
+}
+
 base_root() {   # the pristine debootstrap root of this architecture, made once
   local arch=$1 base=$CACHE/base-$1
   if [ ! -f "$base/.deskline-base" ]; then
@@ -175,6 +185,13 @@ run_arch() {
   mnt --bind /dev/pts "$R/dev/pts"
   mnt -t tmpfs shm "$R/dev/shm"
   mnt -t tmpfs run "$R/run"
+  if [ "$foreign" -eq 1 ]; then
+    # qemu-user hands an arm64 program this machine's /proc/cpuinfo (x86), and ARM code that
+    # reads its CPU from there (onnxruntime's cpuinfo) crashes on it; the root sees what a
+    # Raspberry Pi 5's kernel shows instead (four Cortex-A76)
+    pi_cpuinfo > "$CACHE/cpuinfo-pi5"
+    mnt --bind "$CACHE/cpuinfo-pi5" "$R/proc/cpuinfo"
+  fi
   cp /etc/resolv.conf /etc/hosts "$R/etc/"
   hostname > "$R/etc/hostname"
   [ -f /etc/apt/sources.list.d/debian.sources ] && cp /etc/apt/sources.list.d/debian.sources "$R/etc/apt/sources.list.d/" \

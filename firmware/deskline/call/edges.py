@@ -13,7 +13,7 @@ stamped with the edge that started it::
 """
 from __future__ import annotations
 
-from deskline.call.events import Hook, Key
+from deskline.call.events import Flash, Hook, Key
 from deskline.call.hook import HookDebouncer, StableInput
 from deskline.call.rings import RingCounter
 
@@ -61,6 +61,22 @@ class EdgeInterpreter:
     @property
     def off_hook(self) -> bool:
         return self.hook.off_hook
+
+    def settle_s(self, event) -> float:
+        """How long after ``event``'s own time these edges make it certain: a lifted handset
+        once the hook switch has settled; a handset put down once it has been down too long
+        to be a flash; a flash when the handset is back up (at the shortest flash, the
+        earliest it can be); a key once it has settled. A replay acts on its events then."""
+        hook = self.hook
+        if isinstance(event, Hook):
+            if not event.off_hook and hook.flash_max_s > 0:
+                return hook.flash_max_s
+            return hook.debounce_s
+        if isinstance(event, Flash):
+            return hook.flash_min_s + hook.debounce_s
+        if isinstance(event, Key):
+            return self.key_debounce_s
+        return 0.0
 
     def start(self, t_s: float, *, off_hook: bool) -> list:
         """The hook level read when the desk starts, at ``t_s``: a handset already lifted is a

@@ -52,9 +52,6 @@ _ADDED_COLUMNS = {
     "dead_airs": "INTEGER NOT NULL DEFAULT 0",
     "longest_dead_air_s": "REAL NOT NULL DEFAULT 0",
 }
-_ADDED_DEFAULTS = {"resumed": "0", "agent_no": "''", "late_greeting": "0", "agent_talk_s": "0",
-                   "agent_syllables": "0", "talk_overs": "0", "dead_airs": "0",
-                   "longest_dead_air_s": "0"}
 
 #: What the floor's outbox keeps in the record (deskline.floor.outbox), added in schema 2.
 _OUTBOX_SCHEMA = """
@@ -190,8 +187,8 @@ def apply_schema(db: sqlite3.Connection, path: str) -> None:
 def _defaults() -> dict:
     """A call's fields as a record that lacks a later version's columns reads them."""
     out = dict.fromkeys(_CALL_FIELDS)
-    for col, sql in _ADDED_DEFAULTS.items():
-        out[col] = 0 if sql == "0" else ""
+    for col, decl in _ADDED_COLUMNS.items():
+        out[col] = "" if decl.startswith("TEXT") else 0
     return out
 
 

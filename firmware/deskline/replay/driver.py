@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from deskline.call.events import Flash, Hook, Key, Line, PhraseDone, Play
+from deskline.call.events import Hook, Line, PhraseDone, Play
 from deskline.dsp.state import LineState
 from deskline.engine import BaseSink, Engine, LineSink, Playback, Sink
 
@@ -128,25 +128,6 @@ class Collector(BaseSink):
                 self.on_action(a)
 
 
-def settle_times(hw) -> Callable[[object], float]:
-    """How long the desk waits on each kind of event before acting, from the ``[hw]`` section
-    (as :class:`deskline.call.edges.EdgeInterpreter` decides): a lifted handset once the hook
-    switch has settled; a handset put down once it is too long down to be a flash; a flash when
-    the handset is back up (the events file has no flash's end: at the shortest flash); a key
-    once it has settled."""
-    def settle_s(event) -> float:
-        if isinstance(event, Hook):
-            if not event.off_hook and hw.flash_max_s > 0:
-                return hw.flash_max_s
-            return hw.hook_debounce_s
-        if isinstance(event, Flash):
-            return hw.flash_min_s + hw.hook_debounce_s
-        if isinstance(event, Key):
-            return hw.key_debounce_s
-        return 0.0
-    return settle_s
-
-
 class Replay:
     """One replay run: the engine on the recording's clock, with its sinks.
 
@@ -154,7 +135,8 @@ class Replay:
     ``tick(t_s)`` and ``next_due_s()``; ``recorder`` (optional: the call record) is a sink and a
     line sink with ``call_ids``; ``sinks`` and ``line_sinks`` follow the desk as well.
     ``settle_s(event)``: how long the desk's switch takes to settle before it acts on the event
-    (:func:`settle_times`); without it the replay acts on each event at its time.
+    (:meth:`deskline.call.edges.EdgeInterpreter.settle_s`); without it the replay acts on
+    each event at its time.
     """
 
     def __init__(self, *, controller, playback: Playback, meter_factory: Callable,

@@ -55,7 +55,7 @@ def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
     from deskline.config import HwConfig
     from deskline.dsp.meter import meter_factory
     from deskline.record.journal import Journal
-    from deskline.replay.driver import settle_times
+    from deskline.call.edges import EdgeInterpreter
     from deskline.record.recorder import CallRecorder
 
     controller, playback, profile_name = _controller_and_playback(config)
@@ -70,7 +70,7 @@ def _simulate(audio, *, rate_hz: int, events, config, journal, source: str,
         plans = config.audio.tone_plans if config is not None else None
         hw = config.hw if config is not None else HwConfig()
         engine = Replay(controller=controller, playback=playback, meter_factory=meter_factory(plans),
-                        recorder=recorder, keep_trace=keep_trace, settle_s=settle_times(hw),
+                        recorder=recorder, keep_trace=keep_trace, settle_s=EdgeInterpreter.from_config(hw).settle_s,
                         sinks=sinks)
         result = engine.run_source(audio, rate_hz=rate_hz, events=events)
         records = [journal.call(i) for i in result.call_ids]

@@ -87,7 +87,9 @@ class AudioConfig:
     card: str = ""          # name (or part of it) of the capture card; "" = system default
     output_card: str = ""   # card the phrases play on; "" = the same as ``card``
     rate_hz: int = 48000
-    block_s: float = 0.1
+    #: line analysis block: the longest the call logic waits for what the meters hear (it is
+    #: analysed sooner, up to now, whenever a decision falls due)
+    block_s: float = 0.5
     rx_channel: int = 0
     tx_channel: int | None = 1  # "none": the transmit tap is not wired
     #: call-progress tone plans to listen for (ITU-T E.180: cn, eu, uk, na); a desk that

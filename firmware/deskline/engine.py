@@ -274,6 +274,16 @@ class Engine:
         out = min(self._next_internal_s(), _NEVER if due is None else due)
         return None if out == _NEVER else out
 
+    def decision_due_s(self) -> float | None:
+        """When the controller next decides from what it has heard (None: not before an event).
+
+        A timer of the controller, or a time already past: a step that waits for a pause in the
+        talk decides as soon as the line shows one. A driver that gathers audio into long runs
+        (fewer, cheaper analyses) hands what it has to :meth:`audio` before then, so that no
+        decision is taken on a line heard late.
+        """
+        return self.controller.next_due_s() if self.off_hook else None
+
     def next_event_s(self) -> float | None:
         """When the next posted event or phrase end is due (None: none)."""
         out = self._next_internal_s()

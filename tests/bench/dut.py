@@ -60,6 +60,7 @@ class PacedCard:
         self.card, self.rx_channel, self.tx_channel = "bench-double", 0, 1
         self.rate_hz = self.requested_rate_hz = RATE_HZ
         self.block_samples = int(RATE_HZ * BLOCK_S)
+        self.deliver_s = None
         self.xruns = self.dropped = 0
         self.is_open = self.alive = False
         self._out: list[np.ndarray] = []

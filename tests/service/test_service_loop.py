@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from deskline.call.controller import Controller
+from deskline.call.events import Play
 from deskline.call.profile import DeskIdentity, Profile
 from deskline.dsp.state import FLOOR_DBOV, LineState
 from deskline.exc import HardwareError
@@ -22,6 +23,7 @@ from deskline.record.journal import Journal
 from deskline.record.recorder import CallRecorder
 from deskline.phrases.queue import PhraseQueue
 from deskline.live.service import Service, ServiceParts
+from deskline.engine import BaseSink
 
 RATE = 8000
 BLOCK = 80
@@ -33,6 +35,7 @@ class ScriptedCard:
     def __init__(self):
         self.card, self.rx_channel, self.tx_channel = "scripted", 0, None
         self.rate_hz, self.block_samples = RATE, BLOCK
+        self.deliver_s = None
         self.requested_rate_hz = None
         self.xruns = self.dropped = 0
         self.is_open = self.alive = False
@@ -409,3 +412,67 @@ def test_a_record_set_aside_at_start_is_told_to_every_sink(tmp_path):
     finally:
         svc.shutdown()
     assert floor.notes == [("record_set_aside", {"kept_as": journal.set_aside})]
+
+
+class TalkingMeter(SilentMeter):
+    """Quiet, then the caller talking from ``speech_from_s`` (meter time, from its reset)."""
+
+    speech_from_s = float("inf")
+
+    def feed_all(self, x):
+        out = []
+        for _ in range(len(x) // BLOCK):
+            self.n += 1
+            t = self.n * 0.01
+            talk = t >= TalkingMeter.speech_from_s
+            level = -26.0 if talk else FLOOR_DBOV
+            out.append(LineState(t, talk, level, level, -70.0, 44.0 if talk else 0.0, level,
+                                 False))
+        return out
+
+
+class Plays(BaseSink):
+    def __init__(self):
+        self.plays = []
+
+    def on_actions(self, actions):
+        self.plays += [(a.t_s, a.phrase) for a in actions if isinstance(a, Play)]
+
+
+@pytest.mark.parametrize("talk_before_due_s", [None, 0.15])
+def test_a_long_analysis_block_still_decides_on_the_line_heard_up_to_the_decision(
+        tmp_path, talk_before_due_s):
+    """The line is analysed a second at a time, but a decision (here: the silent-call prompt
+    five seconds after the greeting) is taken on everything heard up to it: a caller who
+    started talking 0.15 s before is not asked whether anyone is there (the next run of
+    analysis would have come only after the prompt); a silent one is, on time."""
+    desk = fake.open_desk(DeskPins())
+    journal = Journal(tmp_path / "calls.db")
+    card = ScriptedCard()
+    plays = Plays()
+    parts = _parts(tmp_path, desk, card, journal)
+    parts.meter_factory, parts.analysis_s, parts.sinks = TalkingMeter, 1.0, [plays]
+    TalkingMeter.speech_from_s = float("inf")
+    svc = Service(parts)
+    svc.start()
+    try:
+        run_for(svc, 0.05)
+        lifted_s = svc.now_s()                  # the meters start at the lift (to a block)
+        desk.factory.pin(17).drive_low()
+        run_for(svc, 0.1)
+        while svc.engine.sounding is not None:
+            svc.step()
+        due = svc.engine.decision_due_s()
+        assert due is not None and due > svc.now_s() + 4.0   # the silence timer runs
+        if talk_before_due_s is not None:
+            TalkingMeter.speech_from_s = due - talk_before_due_s - lifted_s
+        while svc.now_s() < due + 0.3:
+            svc.step()
+        repeats = [t for t, phrase in plays.plays if phrase == "greeting_repeat"]
+        if talk_before_due_s is None:
+            assert repeats and repeats[0] == pytest.approx(due, abs=0.02)
+        else:
+            assert repeats == []
+    finally:
+        TalkingMeter.speech_from_s = float("inf")
+        svc.shutdown()

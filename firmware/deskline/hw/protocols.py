@@ -69,6 +69,8 @@ class AudioRole(Protocol):
     requested_rate_hz: int | None
     rate_hz: int
     block_samples: int
+    #: captured audio reaches :meth:`read` in runs this long (None: a card block at a time)
+    deliver_s: float | None
     xruns: int
     dropped: int
 

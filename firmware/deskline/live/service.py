@@ -435,6 +435,7 @@ class Service:
         self._pending.clear()
         self._pending_samples = 0
         self._analysis_samples = max(1, int(round(self.p.analysis_s * audio.rate_hz)))
+        self._deliver_s = audio.deliver_s or audio.block_samples / audio.rate_hz
 
     def _prepare_phrases(self) -> None:
         """Assemble the controller's phrases now, so the first greeting starts at once."""
@@ -466,6 +467,7 @@ class Service:
                 self._retry_card()
         self._hardware_events()
         self._cue()
+        self._analyse_if_needed()
         self.engine.advance(self.now_s())
         self.playback.fill()
         self._watchdog(got_block)
@@ -511,6 +513,18 @@ class Service:
         if self._pending_samples >= self._analysis_samples:
             self._analyse()
         self.playback.fill()
+
+    def _analyse_if_needed(self) -> None:
+        """Analyse what is gathered now, before the analysis block is full, when the controller
+        decides by the next delivery (a ladder's timer, a step waiting for a pause): it then
+        decides on the line heard up to now, as a replay of the same audio does. Between
+        decisions the line is analysed a block at a time, which costs far less per second
+        than many short runs."""
+        if not self._pending:
+            return
+        due = self.engine.decision_due_s()
+        if due is not None and due <= self.now_s() + self._deliver_s:
+            self._analyse()
 
     def _analyse(self) -> None:
         """Hand the gathered card blocks to the engine as one audio run."""

@@ -47,6 +47,34 @@ def test_chunks_follow_the_samples_not_the_blocks():
     assert model.chunks == len(x) // CHUNK_SAMPLES
 
 
+def _by_session_run(x, run=None):
+    """The network chunk by chunk through InferenceSession.run, as its authors call it."""
+    session = speech_model._session()
+    state = np.zeros(speech_model.STATE_SHAPE, np.float32)
+    context = np.zeros(speech_model.CONTEXT_SAMPLES, np.float32)
+    out = []
+    for i in range(len(x) // CHUNK_SAMPLES):
+        chunk = np.asarray(x[i * CHUNK_SAMPLES:(i + 1) * CHUNK_SAMPLES], np.float32)
+        if run is None or run[i]:
+            prob, state = session.run(None, {"input": np.concatenate([context, chunk])[None],
+                                             "state": state, "sr": np.array(8000, np.int64)})
+            out.append(float(prob[0, 0]))
+        else:
+            out.append(0.0)
+        context = chunk[-speech_model.CONTEXT_SAMPLES:]
+    return np.array(out)
+
+
+def test_the_bound_network_gives_what_a_plain_run_gives_and_starts_afresh_on_reset():
+    x = load("silero_test.wav")[: 6 * 8000]
+    run = np.random.default_rng(5).random(len(x) // CHUNK_SAMPLES) < 0.7
+    model = SpeechModel()
+    first = model.process(x, run)
+    np.testing.assert_array_equal(first, _by_session_run(x, run))
+    model.reset()
+    np.testing.assert_array_equal(model.process(x), _by_session_run(x))
+
+
 def test_skipped_chunks_read_zero_and_cost_no_run():
     x = load("cmu_arctic_us_aew_a0001.wav")[: 20 * CHUNK_SAMPLES]
     model = SpeechModel()

@@ -42,8 +42,11 @@ GOAL_SILERO_RATIO = 2.0
 METHODS = {
     "deskline LineMeter, 8 kHz in, 1 s blocks": (8000, 1.0, "meter"),
     "deskline LineMeter, 16 kHz in, 1 s blocks": (16000, 1.0, "meter"),
-    "deskline LineMeter, 48 kHz in, 1 s blocks": (48000, 1.0, "meter"),
-    "deskline LineMeter, 16 kHz in, 20 ms blocks (live)": (16000, 0.02, "meter"),
+    # the desk: 48 kHz from the card, analysed in runs of the shipped [audio] block_s (1 s)
+    "deskline LineMeter, 48 kHz in, 1 s blocks (the desk's analysis runs)": (48000, 1.0, "meter"),
+    "deskline LineMeter, 48 kHz in, 0.5 s blocks": (48000, 0.5, "meter"),
+    # what the desk did before it gathered its line into longer runs
+    "deskline LineMeter, 48 kHz in, 0.1 s blocks": (48000, 0.1, "meter"),
     "deskline SpeechDetector only, 8 kHz, 1 s": (8000, 1.0, "vad"),
     "WebRTC VAD mode 3, 8 kHz, 10 ms frames": (8000, 1.0, "webrtc"),
     "Silero VAD (ONNX, onnxruntime), 8 kHz": (8000, 1.0, "silero"),

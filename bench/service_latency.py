@@ -315,6 +315,9 @@ def main(argv=None) -> int:
                     help="what was measured, when not this checkout (e.g. an export of a commit)")
     ap.add_argument("--notes", default="",
                     help="a markdown file whose text is added to the results' notes")
+    ap.add_argument("--other-block", type=float, default=0.1, metavar="S",
+                    help="the in-call CPU row with both taps is also measured with this "
+                         "[audio] block_s (default 0.1, the line analysed ten times a second)")
     ap.add_argument("--baseline", default="",
                     help="a commit whose hook → greeting is measured in the same run, the same "
                          "way (its package exported with git archive)")
@@ -351,7 +354,7 @@ def main(argv=None) -> int:
                 w.mkdir()
             call_both = call_usage_with(pa, w1, both_taps=True)
             stream_2 = stream_only_usage(pa, 2)
-            call_both_02 = call_usage_with(pa, w2, 0.2, both_taps=True)
+            call_both_other = call_usage_with(pa, w2, args.other_block, both_taps=True)
     finally:
         pa.stop()
     load_after = os.getloadavg()[0]
@@ -364,7 +367,9 @@ def main(argv=None) -> int:
     lines = [
         "# The live service: reaction times and footprint",
         "",
-        f"Command: `python3 bench/service_latency.py --trials {args.trials}` "
+        f"Command: `python3 bench/service_latency.py --trials {args.trials}"
+        f"{'' if args.other_block == 0.1 else f' --other-block {args.other_block:g}'}"
+        f"{f' --baseline {args.baseline}' if args.baseline else ''}` "
         f"({args.label or 'deskline at commit ' + _commit()})  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"audio through PulseAudio null sinks at 48 kHz (PortAudio through ALSA's `pulse` "
@@ -390,8 +395,8 @@ def main(argv=None) -> int:
         f"| CPU in a call reading both taps (the shipped `tx_channel = 1`; the caller's talk "
         f"on both, so the transmit meter and the echo estimate work throughout) | "
         f"{cpu(call_both)} | | < 3 % |",
-        f"| … the same with `[audio] block_s = 0.2` (line decisions up to 0.1 s later) | "
-        f"{cpu(call_both_02)} | | |",
+        f"| … the same with `[audio] block_s = {args.other_block:g}` | "
+        f"{cpu(call_both_other)} | | |",
         f"| the sound card alone, as the service opens it (20 ms blocks, one / two capture "
         f"channels), in a process doing nothing else | {cpu(stream_1)} / {cpu(stream_2)} | | |",
         f"| the service's own share in a call (CPU in a call less the card alone), one tap / "

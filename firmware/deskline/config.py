@@ -89,7 +89,7 @@ class AudioConfig:
     rate_hz: int = 48000
     #: line analysis block: the longest the call logic waits for what the meters hear (it is
     #: analysed sooner, up to now, whenever a decision falls due)
-    block_s: float = 0.5
+    block_s: float = 1.0
     rx_channel: int = 0
     tx_channel: int | None = 1  # "none": the transmit tap is not wired
     #: call-progress tone plans to listen for (ITU-T E.180: cn, eu, uk, na); a desk that

@@ -563,6 +563,19 @@ def test_hands_free_cue_that_holds_asks_once_in_a_pause():
     assert note.data["echo_delay_s"] == 0.15 and note.data["agent_s"] == 9.0
 
 
+def test_a_hands_free_prompt_waiting_for_its_pause_is_a_decision_due_now():
+    # a driver that analyses the line in long runs must hand it over at once while the prompt
+    # waits for a pause, or the prompt would come late into the pause (and over the caller)
+    rx = lambda t: -31.0 if 3.0 <= t < 6.0 or 6.3 <= t < 12.0 else None
+    sim = Sim().run(8.0, rx=rx, echo=_echo_from(5.0))
+    assert sim.ctl.next_due_s() is None                # the cue has not held long enough yet
+    sim.run(11.0, rx=rx, echo=_echo_from(5.0), start_s=8.0, off_hook_at=None)
+    assert sim.ctl.next_due_s() is not None and sim.ctl.next_due_s() <= 11.0 + 1e-9
+    sim.run(20.0, rx=rx, echo=_echo_from(5.0), start_s=11.0, off_hook_at=None)
+    assert [p for _, p in sim.plays()] == ["greeting", "pick_up_handset"]
+    assert sim.ctl.next_due_s() is None                # asked: nothing waits any more
+
+
 @pytest.mark.parametrize("state", [
     EchoState(agent_s=9.0, echo_db=-18.0, z=20.0, delay_s=0.15, noise_db=-45.0),   # not clear
     EchoState(agent_s=9.0, echo_db=-35.0, z=40.0, delay_s=0.15, noise_db=-75.0),   # faint

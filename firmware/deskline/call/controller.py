@@ -177,6 +177,8 @@ class Controller:
             due.append(self._consent_due())
         if self._pace_cue_until is not None:
             due.append(self._pace_cue_until)
+        if self._hands_free_figures is not None:
+            due.append(self._now)       # the hands-free prompt waits for a pause in the talk
         if self._state == "hold":
             if self._led == "on":
                 due.append(self._hold_t + p.hold_warn_s)

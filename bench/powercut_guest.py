@@ -165,6 +165,12 @@ def check(share: str, label: str) -> dict:
             ["journalctl", "-k", "-b", "-o", "cat", "--no-pager", "-q", "--grep", "EXT4-fs"],
             capture_output=True, text=True).stdout.splitlines() if ln.strip()],
         "service": is_active(),
+        # how this boot's start went: restarts, and the unit's first lines (seconds since boot)
+        "unit": subprocess.run(["systemctl", "show", "-p", "NRestarts,ActiveEnterTimestampMonotonic",
+                                UNIT], capture_output=True, text=True).stdout.split(),
+        "unit_log_head": subprocess.run(
+            ["journalctl", "-b", "-u", UNIT, "-o", "short-monotonic", "--no-pager", "-q", "-n",
+             "400"], capture_output=True, text=True).stdout.splitlines()[:25],
     }
     return out
 
@@ -187,7 +193,7 @@ def calls(share: str, cycle: int, seed: int) -> None:
     while True:
         k += 1
         before = newest()
-        lifted = rng.uniform(5.0, 14.0)
+        lifted = rng.uniform(3.0, 9.0)
         extra = rng.choice(("none", "anything_else", "hold"))
         phase("ring", k)
         fake("ring on")
@@ -202,7 +208,7 @@ def calls(share: str, cycle: int, seed: int) -> None:
             phase("press", k, extra)
             fake("press " + extra)
             if extra == "hold":
-                time.sleep(2.0)
+                time.sleep(1.5)
                 fake("press hold")
         time.sleep(max(0.0, lifted - (time.monotonic() - t_lift)))
         phase("hangup", k)
@@ -222,7 +228,7 @@ def calls(share: str, cycle: int, seed: int) -> None:
         append(ledger, json.dumps({"cycle": cycle, "k": k, "id": seen["id"], "call": seen},
                                   sort_keys=True))
         phase("ledgered", k, seen["id"])
-        time.sleep(rng.uniform(0.5, 2.0))
+        time.sleep(rng.uniform(0.3, 1.5))
 
 
 def main(argv: list[str]) -> int:
@@ -255,7 +261,9 @@ def main(argv: list[str]) -> int:
                                    "stderr": p.stderr[-2000:]}
             if args == ["calls", "--json"] and p.returncode == 0:
                 try:
-                    cli["calls --json"]["n"] = len(json.loads(p.stdout))
+                    # one JSON object a line, a call each
+                    cli["calls --json"]["n"] = len([json.loads(ln) for ln in p.stdout.splitlines()
+                                                    if ln.strip()])
                 except ValueError as exc:
                     cli["calls --json"]["parse_error"] = str(exc)
         result["cli"] = cli

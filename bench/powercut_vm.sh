@@ -10,10 +10,10 @@
 #    (DESKLINE_HW=fake) and the snd-aloop card, power off cleanly. That disk is the base.
 # 2. N cycles, each on a new qcow2 layer over the last one: boot (the unit starts by itself);
 #    the guest (bench/powercut_guest.py) checks the record left by the last cut against the
-#    ledger, then makes calls on the fake desk (ring, lift, 5-14 s of line, maybe a phrase key or
+#    ledger, then makes calls on the fake desk (ring, lift, 3-9 s of line, maybe a phrase key or
 #    a hold, hang up); each call it sees finished in the record goes into the ledger on the share
 #    (fsynced to the host) with all its fields. A random moment after the guest says its calls
-#    run (uniform in DESKLINE_POWERCUT_DELAY_S, default "10 90"), the host kills qemu (SIGKILL).
+#    run (uniform in DESKLINE_POWERCUT_DELAY_S, default "10 60"), the host kills qemu (SIGKILL).
 # 3. A last boot checks the record once more and runs `deskline calls`; the figures go to
 #    bench/results/powercut.md.
 #
@@ -35,7 +35,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
 NAME=powercut_vm
 rebuild=0
-cuts=24
+cuts=15
 seed=$(date +%s)
 while [ $# -gt 0 ]; do
   case $1 in
@@ -49,7 +49,7 @@ while [ $# -gt 0 ]; do
 done
 . "$HERE/vm_image.sh"
 [ "$(id -u)" -eq 0 ] || die "run me as root"
-read -r DMIN DMAX <<<"${DESKLINE_POWERCUT_DELAY_S:-10 90}"
+read -r DMIN DMAX <<<"${DESKLINE_POWERCUT_DELAY_S:-10 60}"
 vm_tools
 vm_image
 
@@ -111,8 +111,7 @@ for ((i = 1; i <= cuts; i++)); do
   echo "$i" >"$SHARE/cycle"
   boot "$disk" "$(printf '%s/console-cycle-%03d.log' "$W" "$i")"
   t0=$(date +%s.%N)
-  n0=$(grep -c . "$SHARE/out/running" 2>/dev/null || true)
-  while [ "$(grep -c "^$i " "$SHARE/out/running" 2>/dev/null || true)" = 0 ]; do
+  until grep -q "^$i " "$SHARE/out/running" 2>/dev/null; do
     kill -0 "$QPID" 2>/dev/null || die "cycle $i: qemu ended before the calls ran"
     if python3 -c "import sys, time; sys.exit(time.time() - float(sys.argv[1]) < 1200)" "$t0"; then
       kill -9 "$QPID"; die "cycle $i: no calls running after 20 min (see $SHARE/out)"

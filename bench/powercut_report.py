@@ -31,6 +31,13 @@ def fate(rows: list[dict]) -> str:
     return "; ".join(out)
 
 
+def restarts(check: dict) -> str:
+    """How many starts the unit needed at that boot (each failed start a timeout, here)."""
+    props = dict(x.split("=", 1) for x in check.get("unit", []) if "=" in x)
+    n = props.get("NRestarts", "?")
+    return "first start" if n == "0" else f"{n} restarts"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     for name in ("share", "cuts-tsv", "consoles", "commit", "base-commit", "base-s", "started",
@@ -86,10 +93,12 @@ def main() -> None:
         nxt = checks.get(i + 1, {}).get("check") or {}
         new = [x for x in nxt.get("not_in_ledger", []) if x["id"] not in before]
         replayed = any("recovery complete" in ln for ln in nxt.get("kernel_ext4", []))
-        rows.append("| {} | {:.1f} | {} | {} | {} | {} | {} | {} |".format(
+        boot = checks.get(i + 1, {}).get("boot", {})
+        rows.append("| {} | {:.1f} | {} | {} | {} | {} | {} | {} | {} |".format(
             i, c["delay"], c["phase"], fate(new), nxt.get("ledger_calls", "?"),
             len(nxt.get("lost", [])) + len(nxt.get("changed", [])) if nxt else "?",
-            "yes" if replayed else "no", nxt.get("integrity_check", "?")))
+            "yes" if replayed else "no", nxt.get("integrity_check", "?"),
+            f"{boot.get('active_at_uptime_s', '-')} s, {restarts(nxt)}"))
 
     fc = final.get("check") or {}
     lost_final = len(fc.get("lost", [])) + len(fc.get("changed", []))
@@ -124,11 +133,15 @@ def main() -> None:
           f"integrity_check at the last boot: {fc.get('integrity_check', '?')}; calls SQLite "
           f"could not read: {len(fc.get('unreadable', []))}")
     print(f"- service active at every boot: **{'yes' if not inactive else 'no: boots ' + ', '.join(map(str, inactive))}**")
-    if boot_times:
+    if boot_times and cuts:
         print(f"- boot to the unit active (guest uptime): {min(boot_times):.0f}-{max(boot_times):.0f} s, "
               f"median {sorted(boot_times)[len(boot_times) // 2]:.0f} s ({a.accel.split()[0]}); qemu start to calls "
               f"running (host): {min(c['up'] for c in cuts):.0f}-{max(c['up'] for c in cuts):.0f} s; "
               f"all {n} cycles {a.cuts_s} s, the last boot {a.check_s} s")
+    timeouts = [restarts(r["check"]) for r in checks.values() if r.get("check")]
+    print(f"- starts the unit needed at each boot: {', '.join(timeouts)}. Every restart here is "
+          f"systemd's TimeoutStartSec=30s ending a cold start that the emulated CPU made slow "
+          f"(the service then came up; see the note below)")
     ok = lambda k: cli.get(k, {}).get("rc")
     print(f"- `deskline calls` as the desk's user at the last boot: exit {ok('calls')}; "
           f"`calls --json`: exit {ok('calls --json')}, {cli.get('calls --json', {}).get('n', '?')} "
@@ -157,6 +170,55 @@ def main() -> None:
     print("- brown-outs (the voltage sagging rather than going);")
     print("- an SD card's own translation layer losing blocks it had already written.")
     print()
+    print("## What makes a finished call durable")
+    print()
+    print("This is the code at this tree (firmware/deskline/record/journal.py), read against "
+          "a cut:")
+    print()
+    print("- **Each write is a durable commit.** The record is SQLite in WAL mode with "
+          "`synchronous=FULL`, in autocommit: every write is its own transaction. SQLite "
+          "fsyncs the WAL before the commit becomes visible to any reader.")
+    print("- **A call's end.** A call is finished in the record when `close_call`'s update "
+          "(end, duration, why it ended, who released) commits. That commit is on disk when it "
+          "returns, and it is the call's last write. The writes just before it (the call's "
+          "figures, its holds closed) are commits of their own. A cut between them leaves the "
+          "call open, and the next start closes it as `interrupted` at its last fact. The "
+          "ledger takes a call only once a reader sees it finished, so only after that "
+          "fsync.")
+    print("- **WAL checkpoints.** With `synchronous=FULL`, SQLite fsyncs the database file "
+          "before it reuses the WAL. A cut mid-checkpoint leaves the WAL whole, and the next "
+          "open replays it.")
+    print("- **A new record's file.** SQLite fsyncs the folder when it creates the WAL, at the "
+          "record's first commit. That also puts the record's own name in the folder on disk.")
+    print("- **The floor's outbox** has its own connection, also `synchronous=FULL`. It is not "
+          "configured in this test (no `[floor]`).")
+    print("- **A damaged record set aside.** The record is renamed first, then its -wal and "
+          "-shm. A cut between the two renames left a WAL without its record, and SQLite "
+          "deleted it when the fresh record started: the set-aside record lost its last "
+          "calls. The open now puts such a WAL beside the record it belongs to, and the "
+          "renames are synced to the folder before the fresh record starts "
+          "(`tests/record/test_journal_faults.py::test_a_set_aside_cut_between_the_record_"
+          "and_its_wal_keeps_the_wal` fails without this). No cut here reaches that path: the "
+          "record was never damaged.")
+    print("- **Readers** (`deskline calls`, this check) open read-only. They never checkpoint "
+          "and never close open calls.")
+    print()
+    print("## Notes")
+    print()
+    print("- **The fake desk starts on-hook at every boot** (a fresh MockFactory). So the "
+          "call in progress at a cut is closed as `interrupted` at the next start. On a real "
+          "desk whose handset is still lifted when the power returns, the service takes it "
+          "as a call in progress, recorded as resumed. The unit tests cover that path; this "
+          "test does not.")
+    print("- **Cold starts and `TimeoutStartSec=30s`.** Under the emulated CPU, a cold start "
+          "at boot (Python, numpy, onnxruntime, espeak-ng synthesising the hotline's name) "
+          "took longer than the unit's `TimeoutStartSec=30s`. systemd ended it and started "
+          "it again (`Restart=on-failure`, 2 s apart) until a start, warmer, finished in "
+          "time; the restart counts are above. `StartLimitBurst=10` in 300 s would give up "
+          "after ten. A desk with a slow SD card has less margin than the unit assumes. The "
+          "service could extend the start timeout (sd_notify `EXTEND_TIMEOUT_USEC`) while "
+          "it prepares its phrases.")
+    print()
     print("## Each cut")
     print()
     print("\"During\" is the guest driver's last step before the cut: `ring`/`lift`/`press` "
@@ -166,8 +228,9 @@ def main() -> None:
           "line holds, at the next boot.")
     print()
     print("| cut | after (s) | during | in progress at the cut, as the record has it at the next "
-          "boot | ledger calls checked then | lost | ext4 journal replayed | integrity_check |")
-    print("|---|---|---|---|---|---|---|---|")
+          "boot | ledger calls checked then | lost | ext4 journal replayed | integrity_check | "
+          "next boot: unit active at (uptime) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(r)
     by = {}

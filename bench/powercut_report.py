@@ -35,7 +35,7 @@ def restarts(check: dict) -> str:
     """How many starts the unit needed at that boot (each failed start a timeout, here)."""
     props = dict(x.split("=", 1) for x in check.get("unit", []) if "=" in x)
     n = props.get("NRestarts", "?")
-    return "first start" if n == "0" else f"{n} restarts"
+    return "first start" if n == "0" else ("1 restart" if n == "1" else f"{n} restarts")
 
 
 def main() -> None:
@@ -139,13 +139,14 @@ def main() -> None:
               f"running (host): {min(c['up'] for c in cuts):.0f}-{max(c['up'] for c in cuts):.0f} s; "
               f"all {n} cycles {a.cuts_s} s, the last boot {a.check_s} s")
     timeouts = [restarts(r["check"]) for r in checks.values() if r.get("check")]
-    print(f"- starts the unit needed at each boot: {', '.join(timeouts)}. Every restart here is "
-          f"systemd's TimeoutStartSec=30s ending a cold start that the emulated CPU made slow "
-          f"(the service then came up; see the note below)")
+    print(f"- starts the unit needed at each boot: {', '.join(timeouts)}. Each restart in the unit's "
+          f"log (its first 25 lines at each boot) is systemd's TimeoutStartSec=30s ending a "
+          f"cold start that the emulated CPU made slow; the service then came up (see the "
+          f"note below)")
     ok = lambda k: cli.get(k, {}).get("rc")
     print(f"- `deskline calls` as the desk's user at the last boot: exit {ok('calls')}; "
           f"`calls --json`: exit {ok('calls --json')}, {cli.get('calls --json', {}).get('n', '?')} "
-          f"calls; `calls --report --json`: exit {ok('calls --report --json')}")
+          f"calls printed (the newest, its default); `calls --report --json`: exit {ok('calls --report --json')}")
     print()
     print("## What a cut is here, and what it is not")
     print()

@@ -50,7 +50,7 @@ done
 . "$HERE/vm_image.sh"
 [ "$(id -u)" -eq 0 ] || die "run me as root"
 read -r DMIN DMAX <<<"${DESKLINE_POWERCUT_DELAY_S:-10 60}"
-vm_tools
+vm_tools qemu-img:qemu-utils
 vm_image
 
 W=$CACHE/powercut

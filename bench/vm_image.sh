@@ -22,10 +22,10 @@ IMG=$CACHE/rootfs.ext4
 say() { echo "$NAME: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-vm_tools() {  # what building and booting the image needs (installed with apt if missing)
-  local need=()
+vm_tools() {  # what building and booting the image needs, and "command:package" pairs given
+  local need=() pair
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}"); done
   command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-  command -v qemu-img >/dev/null || need+=(qemu-utils)
   command -v debootstrap >/dev/null || need+=(debootstrap)
   command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
   if [ ${#need[@]} -gt 0 ]; then

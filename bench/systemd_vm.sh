@@ -19,96 +19,24 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
-CACHE=${DESKLINE_VM_CACHE:-/var/tmp/deskline-vm}
-MIRROR=${DESKLINE_VM_MIRROR:-http://deb.debian.org/debian}
-OUT_MD=$SRC/bench/results/systemd_vm.md
-TIMEOUT_S=${DESKLINE_VM_TIMEOUT_S:-3600}
-# KVM when it can run a stock kernel. Under kvm_pvm (a paravirtual KVM: /dev/kvm exists, but a
-# guest kernel must be built for PVM) the Debian kernel hangs right after decompression, so
-# there qemu emulates the CPU (TCG): everything works, only CPU figures are inflated.
-if [ -n "${DESKLINE_VM_ACCEL:-}" ]; then ACCEL=$DESKLINE_VM_ACCEL
-elif [ -w /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ]; then ACCEL=kvm
-else ACCEL=tcg; fi
-if [ "$ACCEL" = kvm ]; then ACCEL_ARGS=(-accel kvm -cpu host); else ACCEL_ARGS=(-accel tcg,thread=multi -cpu max); fi
-
-say() { echo "systemd_vm: $*" >&2; }
-die() { say "$*"; exit 1; }
-
+NAME=systemd_vm
 rebuild=0
 for arg in "$@"; do
   case $arg in
     --rebuild) rebuild=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown option $arg (see --help)" ;;
+    *) echo "$NAME: unknown option $arg (see --help)" >&2; exit 1 ;;
   esac
 done
+# the image (cached), the accelerator, say/die: shared with bench/powercut_vm.sh
+. "$HERE/vm_image.sh"
+OUT_MD=$SRC/bench/results/systemd_vm.md
+TIMEOUT_S=${DESKLINE_VM_TIMEOUT_S:-3600}
 [ "$(id -u)" -eq 0 ] || die "run me as root"
-
-need=()
-command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-command -v debootstrap >/dev/null || need+=(debootstrap)
-command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
-if [ ${#need[@]} -gt 0 ]; then
-  say "installing ${need[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2
-fi
+vm_tools
 
 # --- 1. the image (cached) -------------------------------------------------------------------
-IMG=$CACHE/rootfs.ext4
-build_image() {
-  local root=$CACHE/rootfs
-  rm -f "$IMG"
-  mkdir -p "$CACHE"
-  if [ "$rebuild" -eq 1 ] || [ ! -e "$CACHE/rootfs.done" ]; then
-    rm -rf "$root" "$CACHE/rootfs.done"
-    say "debootstrap bookworm into $root (a few minutes)"
-    debootstrap --variant=minbase \
-      --include=systemd,systemd-sysv,udev,kmod,linux-image-amd64,python3,ca-certificates,iproute2,procps,util-linux \
-      bookworm "$root" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
-      || die "debootstrap failed, see $CACHE/debootstrap.log"
-    touch "$CACHE/rootfs.done"
-  fi
-  echo deskline-vm >"$root/etc/hostname"
-  echo "/dev/vda / ext4 rw,relatime 0 1" >"$root/etc/fstab"
-  echo "nameserver 10.0.2.3" >"$root/etc/resolv.conf"
-  mkdir -p "$root/etc/systemd/network"
-  printf '[Match]\nName=en*\n\n[Network]\nDHCP=yes\n' >"$root/etc/systemd/network/20-wired.network"
-  # the bench: mount the share, run its guest script, power off whatever happens
-  cat >"$root/etc/systemd/system/deskline-vmcheck.service" <<'EOF'
-[Unit]
-Description=deskline VM check (bench/systemd_vm.sh)
-Wants=network-online.target
-After=network-online.target
-
-[Service]
-Type=oneshot
-StandardOutput=journal+console
-StandardError=journal+console
-ExecStartPre=/bin/sh -c 'modprobe -a 9p 9pnet_virtio; mkdir -p /mnt/share; mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share /mnt/share'
-ExecStart=/bin/sh -c '/bin/bash /mnt/share/guest.sh /mnt/share; sync; systemctl --no-block poweroff'
-ExecStopPost=/bin/systemctl --no-block poweroff
-TimeoutStartSec=infinity
-
-[Install]
-WantedBy=multi-user.target
-EOF
-  chroot "$root" systemctl enable systemd-networkd.service deskline-vmcheck.service >/dev/null 2>&1
-  chroot "$root" passwd -d root >/dev/null
-  # A network that inspects TLS through its own CA (as this host's does): the VM trusts what the
-  # host trusts, and pip there (which otherwise carries its own CA list) uses the system's.
-  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
-    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-    chroot "$root" update-ca-certificates >/dev/null 2>&1
-    printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$root/etc/pip.conf"
-  fi
-  cp -L "$root/vmlinuz" "$CACHE/vmlinuz"
-  cp -L "$root/initrd.img" "$CACHE/initrd.img"
-  say "making $IMG"
-  mkfs.ext4 -q -F -L deskline-vm -d "$root" "$IMG" 4G
-}
-if [ "$rebuild" -eq 1 ] || [ ! -s "$IMG" ] || [ ! -s "$CACHE/vmlinuz" ]; then
-  build_image
-fi
+vm_image
 
 # --- 2. the share: the committed tree and the guest script -----------------------------------
 RUN=$CACHE/run

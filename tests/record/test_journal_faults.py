@@ -348,3 +348,40 @@ def test_a_record_whose_every_lookup_fails_is_read_to_an_end(tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) in ([0, 0], "JournalError")
+
+
+def test_a_set_aside_cut_between_the_record_and_its_wal_keeps_the_wal(tmp_path, caplog):
+    """The power went while a damaged record was being set aside: the file was moved, its WAL
+    (the last calls, not yet folded in) was not. The fresh record must not swallow that WAL
+    (SQLite would drop it); it goes beside the record it belongs to, and reads with it."""
+    folder = tmp_path / "a"
+    folder.mkdir()
+    db = folder / "calls.db"
+    writer = ("import os, sys\n"
+              "from deskline.call.events import Hook, Ring\n"
+              "from deskline.record.journal import Journal\n"
+              "from deskline.record.recorder import CallRecorder\n"
+              "rec = CallRecorder(Journal(sys.argv[1]))\n"
+              "for i in range(3):\n"
+              "    rec.on_event(Ring(100.0 * i)); rec.on_event(Hook(100.0 * i + 3, True))\n"
+              "    rec.on_event(Hook(100.0 * i + 60, False))\n"
+              "os._exit(0)   # the WAL is never folded in\n")
+    subprocess.run([sys.executable, "-c", writer, str(db)], check=True)
+    wal = (folder / "calls.db-wal").read_bytes()
+    assert len(wal) > 0
+    aside = folder / "calls.db.damaged-20260101T000000Z"
+    os.rename(db, aside)                                   # ... and here the power went
+    (folder / "calls.db-shm").unlink(missing_ok=True)
+    with Journal(db) as j:
+        assert j.calls() == []
+        rec = CallRecorder(j)
+        rec.on_event(Hook(0.0, True))
+        rec.on_event(Hook(10.0, False))
+    assert (folder / "calls.db-wal").exists() is False or \
+        (folder / "calls.db-wal").read_bytes() != wal
+    assert open(str(aside) + "-wal", "rb").read() == wal   # kept, byte for byte
+    with Journal(aside, readonly=True) as old:
+        assert [c["id"] for c in old.calls()] == [3, 2, 1]
+    assert any("without its record" in r.getMessage() for r in caplog.records)
+    with Journal(db, readonly=True) as fresh:
+        assert [c["id"] for c in fresh.calls()] == [1]

@@ -17,7 +17,9 @@ brought forward one ``user_version`` step at a time (:data:`MIGRATIONS`, each st
 transaction). A damaged file (truncated, overwritten: SQLite reports it corrupt or not a
 database) is set aside, renamed ``<db>.damaged-<UTC time>`` with its ``-wal`` and ``-shm``
 (never deleted), and a fresh record is started, so the desk goes on recording; the writer
-says so once in the log and keeps the new name in :attr:`Journal.set_aside`. A reader of a
+says so once in the log and keeps the new name in :attr:`Journal.set_aside`. The file moves
+before its WAL; a WAL found without its record (the power went in between) is put beside the
+record it belongs to, never taken into the fresh one (SQLite would delete it). A reader of a
 damaged record gets every call it can still read (:attr:`Journal.unreadable` lists the rest).
 
 :class:`CallRecorder` (in :mod:`deskline.record.recorder`) turns the
@@ -238,6 +240,20 @@ def set_aside_files(path: str | os.PathLike) -> list[str]:
                   if n.startswith(base) and not n.endswith(("-wal", "-shm")))
 
 
+def _sync_folder(path: str) -> None:
+    """Renames in the record's folder on disk (a power cut may otherwise undo them)."""
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _reader(uri: str) -> sqlite3.Connection:
     """A read-only connection on which damaged bytes in a text column read as U+FFFD rather
     than stopping the reading with a decoding error."""
@@ -354,6 +370,8 @@ class Journal:
             if os.path.isdir(self.path):
                 raise JournalError(f"{self.path}: is a folder, not a call record")
         owner = self._take_writer_lock()
+        if owner and not memory:
+            self._adopt_lone_wal()
         version = None
         if not memory and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
             # looked at through a read-only connection: nothing is written (not even a
@@ -464,6 +482,8 @@ class Journal:
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         target = _set_aside_name(self.path, stamp)
         try:
+            # the file first: a power cut before its WAL follows leaves a WAL without a record,
+            # which the next open puts beside it (_adopt_lone_wal)
             os.rename(self.path, target)
             for ext in ("-wal", "-shm"):
                 if os.path.exists(self.path + ext):
@@ -471,10 +491,38 @@ class Journal:
         except OSError as exc:
             raise JournalError(f"{self.path}: the call record is damaged ({reason}) and cannot "
                                f"be set aside ({exc.strerror or exc})") from None
+        _sync_folder(self.path)     # the new names on disk before the fresh record starts
         self.set_aside = target
         log.error("%s: the call record is damaged (%s); set aside as %s, and a fresh record "
                   "started (`deskline calls --db %s` reads what is left of it)",
                   self.path, reason, target, target)
+
+    def _adopt_lone_wal(self) -> None:
+        """A ``-wal`` with no record beside it: the power went while a damaged record was set
+        aside, after the file moved and before its WAL did. SQLite would delete that WAL when
+        the fresh record starts, and with it the set-aside record's last calls; it goes beside
+        the newest set-aside record that lacks one (with its ``-shm``), or aside on its own."""
+        wal = self.path + "-wal"
+        try:
+            if os.path.getsize(wal) == 0 or (os.path.exists(self.path)
+                                             and os.path.getsize(self.path) > 0):
+                return
+        except OSError:
+            return
+        lone = [p for p in set_aside_files(self.path) if not os.path.exists(p + "-wal")]
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        target = lone[-1] if lone else _set_aside_name(self.path, stamp)
+        try:
+            os.rename(wal, target + "-wal")
+            if os.path.exists(self.path + "-shm") and not os.path.exists(target + "-shm"):
+                os.rename(self.path + "-shm", target + "-shm")
+        except OSError as exc:
+            raise JournalError(f"{self.path}: a WAL without its record ({wal}) cannot be set "
+                               f"aside ({exc.strerror or exc})") from None
+        _sync_folder(self.path)
+        log.error("%s: a WAL without its record was found (the power went while a damaged "
+                  "record was set aside); moved to %s-wal, beside %s", self.path, target,
+                  "that record" if lone else "no record")
 
     # --- writing -------------------------------------------------------------------------
 

@@ -18,8 +18,10 @@ def test_datagrams_arrive(tmp_path, monkeypatch):
     monkeypatch.setenv("NOTIFY_SOCKET", path)
     n = Notifier()
     assert n.ready("listening") and n.watchdog() and n.stopping()
-    got = [sock.recv(4096).decode() for _ in range(3)]
-    assert got == ["READY=1\nSTATUS=listening", "WATCHDOG=1", "STOPPING=1"]
+    assert n.extend_timeout(30, "preparing phrases (2/9)")
+    got = [sock.recv(4096).decode() for _ in range(4)]
+    assert got == ["READY=1\nSTATUS=listening", "WATCHDOG=1", "STOPPING=1",
+                   "EXTEND_TIMEOUT_USEC=30000000\nSTATUS=preparing phrases (2/9)"]
     n.close()
     sock.close()
 

@@ -240,6 +240,26 @@ class Pings:
     def stopping(self):
         pass
 
+    def extend_timeout(self, seconds, status=""):
+        self.extended = getattr(self, "extended", []) + [(seconds, status)]
+
+
+def test_a_slow_start_asks_systemd_for_more_time_before_each_phrase(tmp_path):
+    desk = fake.open_desk(DeskPins())
+    journal = Journal(tmp_path / "calls.db")
+    card = ScriptedCard()
+    card.requested_rate_hz = RATE
+    parts = _parts(tmp_path, desk, card, journal)
+    parts.prepare = [("greeting", {}), ("greeting_repeat", {}), ("no_sound_goodbye", {})]
+    pings = parts.notifier = Pings()
+    svc = Service(parts)
+    svc.start()
+    try:
+        assert [s for _, s in pings.extended] == [f"preparing phrases ({i}/3)" for i in range(3)]
+        assert all(seconds >= 10 for seconds, _ in pings.extended)
+    finally:
+        svc.shutdown()
+
 
 def test_watchdog_stops_when_the_stream_stalls_for_good(service):
     svc, desk, card, _ = service

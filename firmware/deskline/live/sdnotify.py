@@ -50,6 +50,12 @@ class Notifier:
     def status(self, text: str) -> bool:
         return self.notify(f"STATUS={text}")
 
+    def extend_timeout(self, seconds: float, status: str = "") -> bool:
+        """Still starting, and making progress: give me ``seconds`` more from now (systemd
+        extends the start timeout only while such messages keep coming)."""
+        return self.notify(f"EXTEND_TIMEOUT_USEC={int(seconds * 1e6)}",
+                           *([f"STATUS={status}"] if status else []))
+
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()

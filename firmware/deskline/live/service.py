@@ -52,6 +52,9 @@ OUTPUT_LEAD_BLOCKS = 30
 SPIN_CPU_SHARE = 0.5
 SPIN_WINDOW_S = 3.0
 
+#: More start time asked of systemd before each phrase is prepared (far more than one takes).
+PREPARE_EXTEND_S = 30.0
+
 #: Longest wait for card audio when nothing else is due (audio normally comes every analysis
 #: block; switch edges wake the loop at once).
 READ_TIMEOUT_S = 0.25
@@ -440,7 +443,12 @@ class Service:
     def _prepare_phrases(self) -> None:
         """Assemble the controller's phrases now, so the first greeting starts at once."""
         t0 = time.monotonic()
-        for phrase, values in self.p.prepare:
+        n = len(self.p.prepare)
+        for i, (phrase, values) in enumerate(self.p.prepare):
+            if self.p.notifier:
+                # a slow first start (a Pi's SD card, the hotline's name synthesised) outruns
+                # the unit's start timeout: each phrase is progress, worth more time
+                self.p.notifier.extend_timeout(PREPARE_EXTEND_S, f"preparing phrases ({i}/{n})")
             try:
                 self.playback.queue.duration_s(phrase, values)
             except Exception as exc:  # logged now, at start, rather than mid-call

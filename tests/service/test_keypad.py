@@ -161,3 +161,21 @@ def test_unplugged_mid_call_the_service_goes_on_and_picks_it_up_again(keypad, ca
         journal.close()
     kinds = [f.get("kind") for f in facts]
     assert "keypad_lost" in kinds and "keypad_back" in kinds, kinds
+
+
+def test_doctor_shows_the_map_and_says_the_keypad_is_missing(tmp_path, capsys, monkeypatch):
+    from deskline.cli import main
+
+    monkeypatch.delenv("DESKLINE_HW", raising=False)
+    path = tmp_path / "deskline.toml"
+    path.write_text(CONFIG.replace('device = "usb:1c4f:0002"', 'device = "usb:dead:beef"')
+                    + f'[audio]\ncard = "no_such_card"\n[journal]\npath = "{tmp_path / "c.db"}"\n',
+                    encoding="utf-8")
+    rc = main(["doctor", "--config", str(path), "--listen-s", "0"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "ok    keypad map (" + str(path) + "): 3 keys plain, 1 with KEY_NUMLOCK held" in out
+    assert "        plain  KEY_KP2            complaint_deadline  title=先生  days=5" in out
+    assert "        shift  KEY_KP2            complaint_deadline  title=女士  days=15" in out
+    assert "        plain  KEY_KPENTER        hold (desk key)" in out
+    assert "FAIL  keypad: usb:dead:beef is not plugged in" in out

@@ -128,7 +128,7 @@ def test_config_check_accepts_a_good_map_and_show_prints_it(tmp_path, capsys):
     capsys.readouterr()
     assert main(["config", "show", path]) == 0
     out = capsys.readouterr().out
-    assert '[keypad]\ndevice = "usb:1c4f:0002"\nmodifier = ["KEY_NUMLOCK"]\n' in out
+    assert '[keypad]\ndevice = "usb:1c4f:0002"\nbackend = "auto"\nmodifier = ["KEY_NUMLOCK"]\n' in out
     assert '[keypad.keys]\nKEY_KP1 = "phrase:wrong_number"\n' in out
     assert '[keypad.shift]\nKEY_KP1 = "phrase:ask_surname?title=女士"\n' in out
     load_config(write(tmp_path, out, "shown.toml"))          # what show prints loads again

@@ -151,6 +151,9 @@ class KeypadConfig:
     """
 
     device: str = ""                    # "" = no keypad
+    #: "evdev" (the device), "fake" (the fake desk's socket presses it), or "auto": fake on
+    #: the fake desk, else the device
+    backend: str = "auto"
     modifier: tuple[str, ...] = ("KEY_LEFTSHIFT", "KEY_RIGHTSHIFT")   # held: [keypad.shift]
     retry_s: float = 1.0
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -676,9 +679,11 @@ class _Loader:
                     values[key] = tuple([v] if isinstance(v, str) else _want_str_list(v))
                 elif key == "retry_s":
                     values[key] = _time(v, positive=True)
+                elif key == "backend":
+                    values[key] = _choice("auto", "evdev", "fake")(v)
                 else:
-                    raise _Bad("unknown key (known: device, modifier, retry_s, and the tables "
-                               "[keypad.keys], [keypad.shift])")
+                    raise _Bad("unknown key (known: device, modifier, retry_s, backend, and the "
+                               "tables [keypad.keys], [keypad.shift])")
             except _Bad as exc:
                 raise self.error(("keypad",), key, str(exc)) from None
         if not values.get("device"):

@@ -114,7 +114,9 @@ def open_desk(cfg, on_close: list, *, serve: bool = True, keypad: bool = True):
         raise HardwareError(f"unknown [hw] backend {backend!r} (gpiozero or fake)")
     on_close.append(desk.close)
     if keypad:
-        role = open_keypad(cfg, desk, fake=backend == "fake")
+        chosen = cfg.keypad.backend
+        role = open_keypad(cfg, desk, fake=chosen == "fake" or (chosen == "auto"
+                                                                 and backend == "fake"))
         if role is not None:
             on_close.insert(0, role.close)
     return desk

@@ -250,25 +250,24 @@ class KeypadRole:
         return dev, path
 
     def _run(self) -> None:
-        first = True
+        said_missing = opened = False
         while not self._stop.is_set():
             try:
                 self._dev, self.path = self._open()
             except (HardwareError, OSError) as exc:
                 why = getattr(exc, "strerror", None) or str(exc)
-                if first:
+                if not said_missing and not opened:
                     log.warning("keypad %s: %s; looking for it every %g s", self.spec, why,
                                 self.retry_s)
-                first = False
+                said_missing = True
                 self.present, self.problem = False, why
                 self._stop.wait(self.retry_s)
                 continue
-            back = not first
-            first = False
             self.present, self.problem = True, ""
-            (log.warning if back else log.info)("keypad %s %s: %s (%s)", self.spec,
-                                                "is back" if back else "open",
-                                                self.path, self._dev.name)
+            (log.warning if opened else log.info)("keypad %s %s: %s (%s)", self.spec,
+                                                  "is back" if opened else "open",
+                                                  self.path, self._dev.name)
+            opened = True
             self._read()
             dev, self._dev = self._dev, None
             try:

@@ -155,7 +155,7 @@ elif [[ $keypad == ERROR* ]]; then
   say "no udev rule for the keypad: ${keypad#ERROR }"
 else
   mkdir -p "$(dirname "$ROOT$KEYPAD_RULE")"
-  printf '%s' "$keypad" >"$ROOT$KEYPAD_RULE"
+  printf '%s\n' "$keypad" >"$ROOT$KEYPAD_RULE"
   say "[keypad] is set: wrote $KEYPAD_RULE (the keypad is the deskline group's, as /dev/input/deskline-keypad)"
 fi
 if live_systemd && command -v udevadm >/dev/null; then

@@ -140,3 +140,20 @@ def test_the_builtin_map_shows_in_config_show(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"# the built-in key map ({BUILTIN_KEYMAP})" in out
     assert 'KEY_F4 = "phrase:complaint_deadline?title=先生&days=15"' in out
+
+
+def test_the_examples_keypad_loads_when_uncommented_and_passes_the_check(tmp_path):
+    from importlib import resources
+
+    lines = (resources.files("deskline") / "data" / "deskline.example.toml").read_text(
+        encoding="utf-8").splitlines()
+    start = lines.index("# [keypad]")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("# ") or not ("=" in line or line.startswith("# [")):
+            break
+        block.append(line[2:])
+    cfg = load_config(write(tmp_path, DESK + "\n".join(block) + "\n"))
+    check_service(cfg)
+    assert cfg.keypad.modifier == ("KEY_NUMLOCK",)
+    assert len(cfg.keypad.keys) == 16 and len(cfg.keypad.shift) == 12

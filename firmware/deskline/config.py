@@ -5,7 +5,8 @@ Sections: ``[desk]`` (names for the greeting, language, profile), ``[profiles.<n
 backend, BCM pins, debounce and flash windows; ``[hw.phrase_keys]``: the phrase pad, one
 ``<phrase id> = <BCM pin>`` a key), ``[audio]`` (sound card, rates, channels),
 ``[phrases]`` (a centre's own recordings), ``[journal]`` (the call record), ``[floor]``
-(the floor's MQTT broker; see :mod:`deskline.floor.link`). Every key is
+(the floor's MQTT broker; see :mod:`deskline.floor.link`), ``[keypad]`` (the USB keypad and its
+key map; :class:`KeypadConfig`). Every key is
 optional; what is missing takes the built-in default, which is also what
 ``deskline config show`` prints. The commented example is ``deskline/data/deskline.example.toml``.
 

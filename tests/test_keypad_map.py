@@ -157,3 +157,38 @@ def test_the_examples_keypad_loads_when_uncommented_and_passes_the_check(tmp_pat
     check_service(cfg)
     assert cfg.keypad.modifier == ("KEY_NUMLOCK",)
     assert len(cfg.keypad.keys) == 16 and len(cfg.keypad.shift) == 12
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+NAMES = st.sampled_from(["KEY_KP1", "kp1", "KEY_NUMLOCK", "KEY_A", "KEY_NOPE", "", "KEY_KP1 ",
+                         "BTN_LEFT", "EV_KEY", "KEY_F4"])
+ACTIONS = st.one_of(st.sampled_from([
+    "hold", "phrase:wrong_number", "phrase:ask_surname?title=女士", "phrase:x?",
+    "phrase:complaint_deadline?days=0", "phrase:complaint_deadline?days=15&days=5",
+    "phrase:complaint_deadline?title=先生&days=abc", "phrase:", "phrase:greeting?agent_no=",
+    "phrase:job_number_only?agent_no=12a"]), st.text(max_size=12), st.integers(), st.booleans())
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(["keys", "shift"]), NAMES, ACTIONS), max_size=5),
+       st.one_of(st.none(), NAMES, st.lists(NAMES, max_size=2)))
+def test_any_map_is_taken_or_refused_in_one_line(tmp_path_factory, bindings, modifier):
+    import json
+
+    lines = [DESK, '[keypad]\ndevice = "usb:1c4f:0002"\n']
+    if modifier is not None:
+        lines.append(f"modifier = {json.dumps(modifier, ensure_ascii=False)}\n")
+    for table in ("keys", "shift"):
+        lines.append(f"[keypad.{table}]\n")
+        seen = set()
+        for t, name, action in bindings:
+            if t == table and name not in seen:
+                seen.add(name)
+                lines.append(f"{json.dumps(name)} = {json.dumps(action, ensure_ascii=False)}\n")
+    path = write(tmp_path_factory.mktemp("map"), "".join(lines))
+    try:
+        check_service(load_config(path))
+    except ConfigError as exc:
+        msg = str(exc)
+        assert "\n" not in msg and msg.startswith(f"{path}:"), msg

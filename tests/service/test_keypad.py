@@ -168,7 +168,8 @@ def test_doctor_shows_the_map_and_says_the_keypad_is_missing(tmp_path, capsys, m
 
     monkeypatch.delenv("DESKLINE_HW", raising=False)
     path = tmp_path / "deskline.toml"
-    path.write_text(CONFIG.replace('device = "usb:1c4f:0002"', 'device = "usb:dead:beef"')
+    path.write_text(CONFIG.replace('device = "usb:1c4f:0002"',
+                                   'device = "usb:dead:beef"\nbackend = "evdev"')
                     + f'[audio]\ncard = "no_such_card"\n[journal]\npath = "{tmp_path / "c.db"}"\n',
                     encoding="utf-8")
     rc = main(["doctor", "--config", str(path), "--listen-s", "0"])
@@ -179,3 +180,14 @@ def test_doctor_shows_the_map_and_says_the_keypad_is_missing(tmp_path, capsys, m
     assert "        shift  KEY_KP2            complaint_deadline  title=女士  days=15" in out
     assert "        plain  KEY_KPENTER        hold (desk key)" in out
     assert "FAIL  keypad: usb:dead:beef is not plugged in" in out
+
+
+def test_doctor_on_the_fake_desk_does_not_look_for_the_device(tmp_path, capsys, monkeypatch):
+    from deskline.cli import main
+
+    monkeypatch.setenv("DESKLINE_HW", "fake")
+    path = tmp_path / "deskline.toml"
+    path.write_text(CONFIG + f'[journal]\npath = "{tmp_path / "c.db"}"\n', encoding="utf-8")
+    main(["doctor", "--config", str(path), "--listen-s", "0"])
+    out = capsys.readouterr().out
+    assert "ok    keypad: the fake desk's (its control socket presses the keys" in out

@@ -244,6 +244,12 @@ def _check_keypad(r: _Report, cfg) -> None:
         else:
             said = f"{action} (desk key)"
         print(f"        {('plain', 'shift')[layer]:5}  {key:18} {said}")
+    from deskline.commands.run import keypad_is_fake
+
+    if keypad_is_fake(cfg):
+        r.ok(f"keypad: the fake desk's (its control socket presses the keys; {kp.device} is "
+             f"not looked for)")
+        return
     path = find_device(kp.device, keymap.codes())
     if path is None:
         r.fail(f"keypad: {kp.device} is not plugged in (or not seen: `ls -l /dev/input/by-id` "

@@ -74,6 +74,12 @@ def open_audio_role(cfg):
                        deliver_s=a.block_s)
 
 
+def keypad_is_fake(cfg) -> bool:
+    """``[keypad] backend``: "fake", or "auto" on the fake desk (the socket presses it)."""
+    chosen = cfg.keypad.backend
+    return chosen == "fake" or (chosen == "auto" and _backend(cfg) == "fake")
+
+
 def open_keypad(cfg, desk, *, fake: bool):
     """The USB keypad of ``[keypad]`` on ``desk`` (its presses onto the desk's edge queue);
     on the fake desk, a keypad its control socket presses. None without ``[keypad]``."""
@@ -114,9 +120,7 @@ def open_desk(cfg, on_close: list, *, serve: bool = True, keypad: bool = True):
         raise HardwareError(f"unknown [hw] backend {backend!r} (gpiozero or fake)")
     on_close.append(desk.close)
     if keypad:
-        chosen = cfg.keypad.backend
-        role = open_keypad(cfg, desk, fake=chosen == "fake" or (chosen == "auto"
-                                                                 and backend == "fake"))
+        role = open_keypad(cfg, desk, fake=keypad_is_fake(cfg))
         if role is not None:
             on_close.insert(0, role.close)
     return desk

@@ -91,7 +91,7 @@ def test_find_device_by_usb_id_and_name_picks_the_node_with_the_keys(tmp_path, m
 
 def test_udev_rule():
     rule = udev_rule("usb:1C4F:0002")
-    assert 'ATTRS{idVendor}=="1c4f", ATTRS{idProduct}=="0002"' in rule
+    assert 'ATTRS{id/vendor}=="1c4f", ATTRS{id/product}=="0002"' in rule
     assert 'GROUP="deskline", MODE="0640", SYMLINK+="input/deskline-keypad"' in rule
     assert 'SYMLINK=="input/by-id/usb-SEM_Keypad-event-kbd"' in udev_rule(
         "/dev/input/by-id/usb-SEM_Keypad-event-kbd")

@@ -110,8 +110,8 @@ def test_install_is_idempotent_and_uninstall_keeps_settings(tmp_path):
     assert rule.read_text() == (
         "# deskline's USB keypad: readable by the deskline group (no other input device is),\n"
         "# with a stable name. Written by install.sh from [keypad] device.\n"
-        'SUBSYSTEM=="input", KERNEL=="event*", ATTRS{idVendor}=="1c4f", '
-        'ATTRS{idProduct}=="0002", GROUP="deskline", MODE="0640", '
+        'SUBSYSTEM=="input", KERNEL=="event*", ATTRS{id/vendor}=="1c4f", '
+        'ATTRS{id/product}=="0002", GROUP="deskline", MODE="0640", '
         'SYMLINK+="input/deskline-keypad"\n')
     assert "wrote /etc/udev/rules.d/70-deskline-keypad.rules" in res.stdout
 

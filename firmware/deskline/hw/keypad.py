@@ -316,8 +316,10 @@ def udev_rule(spec: str, group: str = "deskline", symlink: str = "input/deskline
     input devices) and a stable symlink; for ``install.sh``."""
     m = _USB.fullmatch(spec)
     if m:
-        match = (f'ATTRS{{idVendor}}=="{m.group(1).lower()}", '
-                 f'ATTRS{{idProduct}}=="{m.group(2).lower()}"')
+        # the input device's own ids (the same sysfs files find_device reads), not the USB
+        # parent's idVendor: they are there for any input device, a virtual one too
+        match = (f'ATTRS{{id/vendor}}=="{m.group(1).lower()}", '
+                 f'ATTRS{{id/product}}=="{m.group(2).lower()}"')
     elif spec.startswith("name:"):
         match = f'ATTRS{{name}}=="*{spec[5:].strip()}*"'
     elif spec.startswith("/dev/input/") and spec.count("/") == 4 and \

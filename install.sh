@@ -9,7 +9,7 @@
 # What it does: apt dependencies; a Python venv under /opt/deskline/venv with deskline and its
 # dependencies from PyPI (binary wheels; on a Pi that includes lgpio, the GPIO driver); a system
 # user "deskline" in the audio and gpio groups, and its state directory /var/lib/deskline (the
-# call record); /etc/deskline/deskline.toml from the commented example (never overwritten once
+# call record); with [keypad] set, a udev rule giving that keypad to the deskline group; /etc/deskline/deskline.toml from the commented example (never overwritten once
 # it exists), readable by root and the deskline group only; the systemd unit, enabled and started.
 #
 # Environment (for image builds and tests): DESKLINE_ROOT=/path installs into that directory
@@ -26,10 +26,14 @@ STATE_DIR=/var/lib/deskline
 UNIT=/etc/systemd/system/deskline.service
 # the drop-in that lets a desk on a floor ([floor] in its settings) reach the floor's broker
 FLOOR_DROPIN=/etc/systemd/system/deskline.service.d/floor.conf
+# the USB keypad's udev rule ([keypad] device in the settings): its group and a stable name
+KEYPAD_RULE=/etc/udev/rules.d/70-deskline-keypad.rules
 USER_NAME=deskline
-# nothing is compiled (every Python dependency comes as a wheel, lgpio's on the Pi too);
-# alsa-utils: arecord -l and alsamixer, which doctor's advice names
-APT_PKGS=(python3-venv libportaudio2 libsndfile1 alsa-utils espeak-ng)
+# every Python dependency comes as a wheel (lgpio's on the Pi too) except python-evdev, the USB
+# keypad's, which PyPI has as source only: pip builds it with gcc against the Python and kernel
+# headers (python3-dev brings linux-libc-dev); alsa-utils: arecord -l and alsamixer, which
+# doctor's advice names
+APT_PKGS=(python3-venv libportaudio2 libsndfile1 alsa-utils espeak-ng gcc python3-dev)
 
 say() { echo "install.sh: $*"; }
 die() { echo "install.sh: $*" >&2; exit 1; }
@@ -55,7 +59,7 @@ if [ "$uninstall" -eq 1 ]; then
   elif [ -e "$ROOT$UNIT" ]; then
     systemctl "${rootopt[@]}" disable deskline.service >/dev/null 2>&1 || true
   fi
-  rm -f "$ROOT$UNIT" "$ROOT$FLOOR_DROPIN"
+  rm -f "$ROOT$UNIT" "$ROOT$FLOOR_DROPIN" "$ROOT$KEYPAD_RULE"
   rmdir "$ROOT$(dirname "$FLOOR_DROPIN")" 2>/dev/null || true
   live_systemd && systemctl daemon-reload
   rm -rf "$ROOT$PREFIX"
@@ -131,6 +135,33 @@ elif [ -e "$ROOT$FLOOR_DROPIN" ]; then
   rm -f "$ROOT$FLOOR_DROPIN"
   rmdir "$ROOT$(dirname "$FLOOR_DROPIN")" 2>/dev/null || true
   say "no [floor] in the settings: removed $FLOOR_DROPIN (the desk opens no network)"
+fi
+# the USB keypad: a udev rule giving that input device (no other) to the deskline group, as
+# /dev/input/deskline-keypad; the unit lets the service read input devices, the rule which one
+keypad=$("$ROOT$VENV/bin/python" - "$ROOT$CONF_DIR/deskline.toml" <<'PY' 2>&1
+import sys
+from deskline.config import load_config
+from deskline.hw.keypad import udev_rule
+try:
+    kp = load_config(sys.argv[1]).keypad
+    print(udev_rule(kp.device) if kp.enabled else "", end="")
+except Exception as exc:
+    print(f"ERROR {exc}", end="")
+PY
+)
+if [ -z "$keypad" ]; then
+  if [ -e "$ROOT$KEYPAD_RULE" ]; then rm -f "$ROOT$KEYPAD_RULE"; say "no [keypad] in the settings: removed $KEYPAD_RULE"; fi
+elif [[ $keypad == ERROR* ]]; then
+  say "no udev rule for the keypad: ${keypad#ERROR }"
+else
+  mkdir -p "$(dirname "$ROOT$KEYPAD_RULE")"
+  printf '%s\n' "$keypad" >"$ROOT$KEYPAD_RULE"
+  say "[keypad] is set: wrote $KEYPAD_RULE (the keypad is the deskline group's, as /dev/input/deskline-keypad)"
+fi
+if live_systemd && command -v udevadm >/dev/null; then
+  udevadm control --reload 2>/dev/null || true
+  udevadm trigger --subsystem-match=input --action=change 2>/dev/null || true
+  udevadm settle --timeout=10 2>/dev/null || true
 fi
 if live_systemd; then
   systemctl daemon-reload

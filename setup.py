@@ -47,6 +47,9 @@ setup(
         # kernels); PyPI has its wheels for 64-bit and 32-bit Raspberry Pi OS
         "lgpio>=0.2; sys_platform == 'linux' and "
         "(platform_machine == 'aarch64' or platform_machine == 'armv7l')",
+        # the USB keypad (Linux input events). No wheels on PyPI: pip builds it, which needs a
+        # C compiler and the Python and kernel headers (apt: gcc python3-dev; install.sh does it)
+        "evdev>=1.6; sys_platform == 'linux'",
         # the desk's link to the floor (only used when [floor] is configured); pure Python
         "paho-mqtt>=2.0",
     ],

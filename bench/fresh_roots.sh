@@ -230,8 +230,9 @@ run_arch() {
   evidence_for_next 'grep "^install.sh:" <<<"$out" | tr "\n" " "'
   step "sudo ./install.sh" "$RUNAS" '[ $rc -eq 0 ] && [ -x '"$R"'/opt/deskline/venv/bin/deskline ]' "sudo ./install.sh"
   evidence_for_next 'echo "$out" | tr "\n" " "'
-  step "settings root:deskline 0640, /var/lib/deskline deskline 0750, no python3-dev" root '[ $rc -eq 0 ] && grep -q "root deskline 640" <<<"$out" && grep -q "deskline deskline 750" <<<"$out" && grep -q "python3-dev: not installed" <<<"$out"' \
-    'stat -c "%n %U %G %a" /etc/deskline/deskline.toml /var/lib/deskline; dpkg -s python3-dev >/dev/null 2>&1 && echo "python3-dev: installed" || echo "python3-dev: not installed"; command -v gcc cc >/dev/null && echo "compiler: $(command -v gcc cc | head -1)" || echo "compiler: none"'
+  # python-evdev (the USB keypad) has no wheels: install.sh brings gcc and python3-dev to build it
+  step "settings root:deskline 0640, /var/lib/deskline deskline 0750, python-evdev built" root '[ $rc -eq 0 ] && grep -q "root deskline 640" <<<"$out" && grep -q "deskline deskline 750" <<<"$out" && grep -q "evdev: imports" <<<"$out"' \
+    'stat -c "%n %U %G %a" /etc/deskline/deskline.toml /var/lib/deskline; dpkg -s python3-dev >/dev/null 2>&1 && echo "python3-dev: installed" || echo "python3-dev: not installed"; command -v gcc cc >/dev/null && echo "compiler: $(command -v gcc cc | head -1)" || echo "compiler: none"; /opt/deskline/venv/bin/python -c "import evdev" && echo "evdev: imports"'
   evidence_for_next 'grep -c "^== demo call" <<<"$out" | sed "s/$/ demo calls/"'
   step "deskline demo from /opt/deskline" pi '[ $rc -eq 0 ] && [ $(grep -c "^== demo call" <<<"$out") -ge 6 ]' \
     "cd /tmp && /opt/deskline/venv/bin/deskline demo"

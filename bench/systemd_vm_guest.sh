@@ -279,6 +279,91 @@ else
   verdict "card back: service reopens it" FAIL "see evidence"
 fi
 
+# --- the USB keypad: uinput tests, then a uinput keypad under the hardened unit -------------------
+section "The USB keypad through uinput"
+{ echo '$ modprobe uinput'; modprobe uinput 2>&1; echo "exit $?"; ls -l /dev/uinput 2>&1; } | code
+/opt/deskline/venv/bin/pip install -q pytest hypothesis >"$OUT/pytest-install.log" 2>&1
+( cd /root/src/deskline && /opt/deskline/venv/bin/python -m pytest -p no:cacheprovider -q -rs \
+    tests/service/test_keypad_uinput.py tests/service/test_keypad.py tests/hw/test_keypad_role.py \
+    tests/test_keypad_map.py ) >"$OUT/keypad_tests.txt" 2>&1
+krc=$?
+text "The keypad's tests (tests/service/test_keypad_uinput.py makes a virtual keyboard with evdev.UInput; as root, in the installed venv, pytest and hypothesis added): exit $krc"
+tail -25 "$OUT/keypad_tests.txt" | code
+kline=$(grep -E '[0-9]+ (passed|failed)' "$OUT/keypad_tests.txt" | tail -1)
+if [ "$krc" = 0 ] && ! grep -q 'SKIPPED' "$OUT/keypad_tests.txt"; then
+  verdict "keypad tests through uinput" PASS "$kline, none skipped"
+else
+  verdict "keypad tests through uinput" FAIL "exit $krc: $kline"
+fi
+
+text
+text "The service under the shipped unit with a uinput keypad (usb:1209:0001) and, beside it, a second virtual keyboard standing for the agent's own. [keypad] is added to the settings and install.sh run again (it writes the udev rule); the keypad's KP1 is pressed during a call, the keypad is destroyed (unplugged) and made again."
+cat >/run/vkbd.py <<'PY'
+import os, sys, time
+from evdev import UInput, ecodes as e
+# argv: vendor product name; taps KEY_KP1 whenever /run/vkbd.tap appears; ends when killed
+ui = UInput({e.EV_KEY: [e.KEY_KP1, e.KEY_KP2, e.KEY_NUMLOCK, e.KEY_A]}, name=sys.argv[3],
+            vendor=int(sys.argv[1], 16), product=int(sys.argv[2], 16))
+while True:
+    if sys.argv[3].startswith("vm keypad") and os.path.exists("/run/vkbd.tap"):
+        os.unlink("/run/vkbd.tap")
+        ui.write(e.EV_KEY, e.KEY_KP1, 1); ui.syn(); time.sleep(0.1)
+        ui.write(e.EV_KEY, e.KEY_KP1, 0); ui.syn()
+    time.sleep(0.05)
+PY
+/opt/deskline/venv/bin/python /run/vkbd.py 1209 0001 "vm keypad" & KPD=$!
+/opt/deskline/venv/bin/python /run/vkbd.py 1209 0002 "agent keyboard" & AGK=$!
+sleep 2
+cp -p "$CONF" "$CONF.nokeypad"
+printf '\n[keypad]\ndevice = "usb:1209:0001"\nbackend = "evdev"\nmodifier = "KEY_NUMLOCK"\n[keypad.keys]\nKEY_KP1 = "phrase:wrong_number"\n' >>"$CONF"
+c=$(cursor)
+/root/src/deskline/install.sh >"$OUT/install-keypad.log" 2>&1; irc=$?
+sleep 5
+kp_node=$(readlink -f /dev/input/deskline-keypad 2>/dev/null)
+other=$(for n in /sys/class/input/event*; do [ "$(cat "$n/device/name" 2>/dev/null)" = "agent keyboard" ] && echo "/dev/input/${n##*/}"; done)
+{ echo "install.sh again: exit $irc"; grep -i keypad "$OUT/install-keypad.log";
+  echo '$ cat /etc/udev/rules.d/70-deskline-keypad.rules'; cat /etc/udev/rules.d/70-deskline-keypad.rules;
+  echo "\$ ls -lL /dev/input/deskline-keypad $other"; ls -lL /dev/input/deskline-keypad "$other" 2>&1;
+  echo "\$ grep DeviceAllow /etc/systemd/system/$U"; grep DeviceAllow /etc/systemd/system/$U; } | code
+kp_read=$(runuser -u deskline -- /opt/deskline/venv/bin/python -c "import sys; open(sys.argv[1], 'rb').close(); print('read')" "$kp_node" 2>&1 | tail -1)
+ag_read=$(runuser -u deskline -- /opt/deskline/venv/bin/python -c "import sys; open(sys.argv[1], 'rb').close(); print('read')" "$other" 2>&1 | tail -1)
+text "As the deskline user: opening the keypad $kp_node: $kp_read; opening the agent's keyboard $other: $ag_read"
+if [ "$kp_read" = read ] && [ "$ag_read" != read ]; then
+  verdict "keypad: udev rule gives the service that device and no other" PASS "deskline reads $kp_node; the other keyboard $other: $ag_read"
+else
+  verdict "keypad: udev rule gives the service that device and no other" FAIL "keypad: $kp_read; other keyboard: $ag_read"
+fi
+PID=$(prop MainPID)
+fake 'hook off' >/dev/null; sleep 2
+touch /run/vkbd.tap; sleep 4
+fake 'hook on' >/dev/null; sleep 2
+{ jsince "$c" | grep -iE 'keypad|error|Traceback'; } | code
+played=$(runuser -u deskline -- /opt/deskline/venv/bin/deskline calls --config "$CONF" --json 2>/dev/null | grep -o '"phrase": "wrong_number"' | head -1)
+if jsince "$c" | grep -qE "keypad usb:1209:0001 (open|is back)" && [ -n "$played" ]; then
+  verdict "keypad: a key pressed during a call plays its phrase (under the unit)" PASS "journal: $(jsince "$c" | grep -m1 -oE 'keypad usb:1209:0001 (open|is back).*'); the call record has wrong_number"
+else
+  verdict "keypad: a key pressed during a call plays its phrase (under the unit)" FAIL "see evidence (played: ${played:-none})"
+fi
+c=$(cursor); t_kill=$(( $(date +%s) - 1 ))
+kill "$KPD"; wait "$KPD" 2>/dev/null
+sleep 15
+gone_pid=$(prop MainPID); gone_status=$(prop StatusText)
+/opt/deskline/venv/bin/python /run/vkbd.py 1209 0001 "vm keypad" & KPD=$!
+sleep 6
+{ echo "unplugged (the virtual keypad destroyed), 15 s later: MainPID $gone_pid, StatusText: $gone_status";
+  echo "made again, 6 s later:"; props; echo;
+  journalctl -u "$U" --since "@$t_kill" -o short-precise -q --no-pager | grep -iE 'keypad|error|Traceback'; } | code
+if [ "$gone_pid" = "$PID" ] && [ "$(prop MainPID)" = "$PID" ] && echo "$gone_status" | grep -q "keypad .* missing" \
+   && [ "$(journalctl -u "$U" --since "@$t_kill" -q --no-pager | grep -c 'is gone')" = 1 ] \
+   && journalctl -u "$U" --since "@$t_kill" -q --no-pager | grep -q 'keypad usb:1209:0001 is back'; then
+  verdict "keypad unplugged and back: service stays up, picks it up" PASS "same PID $PID; StatusText while gone: $gone_status; journal: gone once, back"
+else
+  verdict "keypad unplugged and back: service stays up, picks it up" FAIL "PID $PID -> $gone_pid -> $(prop MainPID); status: $gone_status"
+fi
+kill "$KPD" "$AGK" 2>/dev/null; wait "$KPD" "$AGK" 2>/dev/null
+mv "$CONF.nokeypad" "$CONF"
+systemctl restart "$U"; sleep 3
+
 # --- systemctl stop ------------------------------------------------------------------------------
 section "systemctl stop"
 sleep 2

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(python3-venv libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng socat systemd passwd
+APT_PKGS=(python3-venv gcc python3-dev libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng socat systemd passwd
           mosquitto openssl chromium chromium-driver)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -35,10 +35,12 @@ def one_line(msg: str, place: str) -> None:
 
 # --- the configuration loader -------------------------------------------------------------------
 
-SECTIONS = ["desk", "audio", "hw", "journal", "phrases", "profile", "profiles.calm", "hw.phrase_keys"]
+SECTIONS = ["desk", "audio", "hw", "journal", "phrases", "profile", "profiles.calm", "hw.phrase_keys",
+            "keypad", "keypad.keys", "keypad.shift"]
 KEYS = ["hotline_name", "agent_no", "language", "profile", "rx_channel", "tx_channel", "rate_hz",
         "card", "block_s", "hook_pin", "ring_pin", "hook_debounce_s", "flash_min_s", "path",
-        "silence_timeout_s", "ring_min_s", "wrong_number", "backend", "x"]
+        "silence_timeout_s", "ring_min_s", "wrong_number", "backend", "x", "device", "modifier",
+        "KEY_KP1", "kp1"]
 SCALARS = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
                     st.booleans(), st.text(max_size=12))
 

@@ -5,7 +5,8 @@ Sections: ``[desk]`` (names for the greeting, language, profile), ``[profiles.<n
 backend, BCM pins, debounce and flash windows; ``[hw.phrase_keys]``: the phrase pad, one
 ``<phrase id> = <BCM pin>`` a key), ``[audio]`` (sound card, rates, channels),
 ``[phrases]`` (a centre's own recordings), ``[journal]`` (the call record), ``[floor]``
-(the floor's MQTT broker; see :mod:`deskline.floor.link`). Every key is
+(the floor's MQTT broker; see :mod:`deskline.floor.link`), ``[keypad]`` (the USB keypad and its
+key map; :class:`KeypadConfig`). Every key is
 optional; what is missing takes the built-in default, which is also what
 ``deskline config show`` prints. The commented example is ``deskline/data/deskline.example.toml``.
 
@@ -136,6 +137,53 @@ class FloorConfig:
         return bool(self.host)
 
 
+#: the keypad's built-in key map (every agent-triggered phrase of the shipped catalog)
+BUILTIN_KEYMAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "keypad.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class KeypadConfig:
+    """The USB keypad (``[keypad]``): which input device, its modifier keys and its key map.
+
+    ``keys`` is the plain layer and ``shift`` the layer while a ``modifier`` key is held, each
+    key name (as Linux names it: ``KEY_KP1``) to what it does: a desk key (``hold``, ``greet``,
+    ``anything_else``, ``goodbye``, ``supervisor``, ``louder``) or ``phrase:<id>`` with the
+    values of its template fields (``phrase:complaint_deadline?title=女士&days=15``). Without
+    ``[keypad.keys]`` and ``[keypad.shift]`` the built-in map (``deskline/data/keypad.toml``)
+    is used; ``map_path`` is the file the map was read from (for error lines).
+    """
+
+    device: str = ""                    # "" = no keypad
+    #: "evdev" (the device), "fake" (the fake desk's socket presses it), or "auto": fake on
+    #: the fake desk, else the device
+    backend: str = "auto"
+    modifier: tuple[str, ...] = ("KEY_LEFTSHIFT", "KEY_RIGHTSHIFT")   # held: [keypad.shift]
+    retry_s: float = 1.0
+    keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    shift: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    map_path: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.device)
+
+    def bindings(self) -> list[tuple[int, str, str]]:
+        """``(layer, key name as written, action)`` of every binding, plain layer first."""
+        return [(0, k, v) for k, v in self.keys.items()] + \
+            [(1, k, v) for k, v in self.shift.items()]
+
+    def keymap(self):
+        """The map as :class:`deskline.hw.keypad.KeyMap` (key codes; needs python-evdev)."""
+        from deskline.hw.keypad import KeyMap, key_code
+
+        return KeyMap(layers=tuple(MappingProxyType({key_code(k): v for k, v in layer.items()})
+                                   for layer in (self.keys, self.shift)),
+                      modifiers=frozenset(key_code(k) for k in self.modifier))
+
+
+_DEFAULT_MODIFIER = ("KEY_LEFTSHIFT", "KEY_RIGHTSHIFT")
+
+
 @dataclass(frozen=True, slots=True)
 class DeskConfig:
     """The ``[desk]`` section as written."""
@@ -159,6 +207,7 @@ class Config:
     phrases: PhrasesConfig = field(default_factory=PhrasesConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
     floor: FloorConfig = field(default_factory=FloorConfig)
+    keypad: KeypadConfig = field(default_factory=KeypadConfig)
     path: str | None = None
 
     @classmethod
@@ -194,22 +243,34 @@ class Config:
         return {"desk": section(self.desk_section), "profiles": profiles,
                 "hw": section(self.hw), "audio": section(self.audio),
                 "phrases": section(self.phrases), "journal": section(self.journal),
-                "floor": section(self.floor)}
+                "floor": section(self.floor),
+                "keypad": {k: v for k, v in section(self.keypad).items() if k != "map_path"}}
 
     def to_toml(self) -> str:
         """The effective configuration as a TOML file (every key, every profile)."""
         data = self.to_dict()
         lines = [f"# effective deskline configuration ({self.path or 'built-in defaults'})"]
-        for sec in ("desk", "hw", "audio", "phrases", "journal", "floor"):
+        for sec in ("desk", "hw", "audio", "phrases", "journal", "floor", "keypad"):
             if sec == "floor" and not self.floor.enabled:
                 lines += ["", "# [floor] not set: the desk reports to no floor and opens no socket"]
                 continue
+            if sec == "keypad":
+                if not self.keypad.enabled:
+                    lines += ["", "# [keypad] not set: no USB keypad"]
+                    continue
+                if self.keypad.map_path == BUILTIN_KEYMAP:
+                    lines += ["", f"# the built-in key map ({BUILTIN_KEYMAP})"]
             lines += ["", f"[{sec}]"] + [f"{k} = {_toml_value(v)}" for k, v in data[sec].items()
                                          if not isinstance(v, dict)]
             if sec == "hw":
                 lines += ["", "[hw.phrase_keys]"]
                 lines += [f"{_toml_key(k)} = {_toml_value(v)}"
                           for k, v in data["hw"]["phrase_keys"].items()]
+            if sec == "keypad":
+                for table in ("keys", "shift"):
+                    lines += ["", f"[keypad.{table}]"]
+                    lines += [f"{_toml_key(k)} = {_toml_value(v)}"
+                              for k, v in data["keypad"][table].items()]
         for name, values in data["profiles"].items():
             lines += ["", f"[profiles.{_toml_key(name)}]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
@@ -388,6 +449,52 @@ def _not_a_table(v):
                f"not {_typename(v)}")
 
 
+def _want_str_list(v):
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise _Bad(f"must be a key name or a list of key names, not {_typename(v)}")
+    return v
+
+
+_USB_ID = re.compile(r"usb:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}")
+
+
+def _keypad_device(v):
+    v = _want_str(v).strip()
+    if not (v.startswith("/dev/") or _USB_ID.fullmatch(v) or
+            (v.startswith("name:") and v[5:].strip())):
+        raise _Bad(f"{v!r}: name the keypad by its path (/dev/input/by-id/...), by "
+                   "usb:VVVV:PPPP (vendor and product id, as lsusb shows them) or by name:TEXT")
+    return v
+
+
+#: what a keypad key can do besides playing a phrase: the desk's own keys
+_DESK_KEYS = ("hold", "greet", "anything_else", "goodbye", "supervisor", "louder")
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _keypad_action(v):
+    """A key map value: a desk key's name, or ``phrase:<id>`` with ``?field=value&…``."""
+    v = _want_str(v)
+    if v in _DESK_KEYS:
+        return v
+    if not v.startswith("phrase:"):
+        raise _Bad(f"{v!r}: must be phrase:<id> (with ?field=value for its template) or a desk "
+                   f"key ({', '.join(_DESK_KEYS)})")
+    pid, _, query = v[len("phrase:"):].partition("?")
+    if not PHRASE_ID.fullmatch(pid):
+        raise _Bad(f"{pid!r} is not a phrase id (lower-case letters, digits and _, as in "
+                   "sounds/catalog.toml)")
+    seen = set()
+    for part in query.split("&") if query else ():
+        name, eq, value = part.partition("=")
+        if not _FIELD_NAME.fullmatch(name) or not eq or not value.strip():
+            raise _Bad(f"{part!r}: a value is written field=value (title=女士, days=15)")
+        if name in seen:
+            raise _Bad(f"gives {name} twice")
+        seen.add(name)
+    return v
+
+
 def _tone_plans(v):
     from deskline.dsp.tone_plans import PLANS
 
@@ -555,6 +662,94 @@ class _Loader:
                 raise self.error(where, pid, str(exc)) from None
         return MappingProxyType(keys)
 
+    def keypad(self, data: dict) -> KeypadConfig:
+        """``[keypad]``: the device, the modifier keys, and the map (``[keypad.keys]``, the
+        plain layer; ``[keypad.shift]``, while a modifier is held), else the built-in map."""
+        if "keypad" not in data:
+            return KeypadConfig()
+        written = self.table(data, ("keypad",))
+        values: dict[str, Any] = {}
+        for key, v in written.items():
+            if key in ("keys", "shift"):
+                if not isinstance(v, dict):
+                    raise self.error(("keypad",), key, f"must be a table [keypad.{key}] of key "
+                                     f"name = what it does, not {_typename(v)}")
+                continue
+            try:
+                if key == "device":
+                    values[key] = _keypad_device(v)
+                elif key == "modifier":
+                    values[key] = tuple([v] if isinstance(v, str) else _want_str_list(v))
+                elif key == "retry_s":
+                    values[key] = _time(v, positive=True)
+                elif key == "backend":
+                    values[key] = _choice("auto", "evdev", "fake")(v)
+                else:
+                    raise _Bad("unknown key (known: device, modifier, retry_s, backend, and the "
+                               "tables [keypad.keys], [keypad.shift])")
+            except _Bad as exc:
+                raise self.error(("keypad",), key, str(exc)) from None
+        if not values.get("device"):
+            raise self.error(("keypad",), None, "device is needed: the keypad's "
+                             "/dev/input/by-id/... path, usb:VVVV:PPPP or name:TEXT (or remove "
+                             "[keypad])")
+        loader, tables = self, written
+        if "keys" not in written and "shift" not in written:
+            # the built-in map: checked the same way, its errors naming its own file
+            loader = _Loader(BUILTIN_KEYMAP, _read_text(BUILTIN_KEYMAP))
+            builtin = tomllib.loads(loader.text)["keypad"]
+            tables = builtin
+            values.setdefault("modifier", tuple(builtin.get("modifier", ())))
+        values["map_path"] = loader.path
+        modifier = values.get("modifier", _DEFAULT_MODIFIER)
+        mod_codes = {}
+        mod_loader = self if "modifier" in written else loader
+        for name in modifier:
+            code = mod_loader.key_code(("keypad",), "modifier", name)
+            if code in mod_codes:
+                raise mod_loader.error(("keypad",), "modifier", f"{name} is the same key as "
+                                       f"{mod_codes[code]}")
+            mod_codes[code] = name
+        for table in ("keys", "shift"):
+            layer, seen = {}, {}
+            for name, action in tables.get(table, {}).items():
+                where = ("keypad", table)
+                code = loader.key_code(where, name, name)
+                if code in mod_codes:
+                    raise loader.error(where, name, f"{name} is the modifier key "
+                                       f"({mod_codes[code]}): it selects [keypad.shift] and "
+                                       "cannot also have a binding")
+                if code in seen:
+                    raise loader.error(where, name, f"the same key as {seen[code]} above: two "
+                                       f"bindings on one key of [keypad.{table}]")
+                seen[code] = name
+                try:
+                    layer[name] = _keypad_action(action)
+                except _Bad as exc:
+                    raise loader.error(where, name, str(exc)) from None
+            values[table] = MappingProxyType(layer)
+        if values["shift"] and not mod_codes:
+            raise mod_loader.error(("keypad",), "modifier", "[keypad.shift] needs a modifier key "
+                               "(the key held for that layer)")
+        return KeypadConfig(**values)
+
+    def key_code(self, where: tuple, key: str, name) -> int:
+        """The Linux key code of a key name in the map; one line naming it if it is none."""
+        from deskline.exc import HardwareError
+        from deskline.hw.keypad import key_code
+
+        if not isinstance(name, str):
+            raise self.error(where, key, f"must be a key name such as KEY_KP1, not "
+                             f"{_typename(name)}")
+        try:
+            code = key_code(name)
+        except HardwareError as exc:
+            raise self.error(where, key, str(exc)) from None
+        if code is None:
+            raise self.error(where, key, f"{name!r} is not a key name Linux knows (KEY_KP1, "
+                             "KEY_F1, KEY_A ...; `evtest` shows a keypad's keys)")
+        return code
+
     def profiles(self, data: dict) -> dict[str, Profile]:
         raw = self.table(data, ("profiles",))
         for name, body in raw.items():
@@ -608,9 +803,9 @@ class _Loader:
 
     def load(self, data: dict) -> Config:
         for key, v in data.items():
-            if key not in _SECTIONS and key != "profiles":
+            if key not in _SECTIONS and key not in ("profiles", "keypad"):
                 raise self.error((), key, "unknown section (known: desk, profiles, hw, audio, "
-                                 "phrases, journal, floor)")
+                                 "phrases, journal, floor, keypad)")
             if not isinstance(v, dict):
                 raise self.error((), key, f"must be a table [{key}], not {_typename(v)}")
         desk = self.section(data, "desk", DeskConfig)
@@ -625,6 +820,7 @@ class _Loader:
                     raise self.error(("floor",), None if key not in data["floor"] else key,
                                      f"{key} is needed to reach the floor (or remove [floor])"
                                      if key not in data["floor"] else "must not be empty")
+        keypad = self.keypad(data)
         profiles = self.profiles(data)
         if desk.profile not in profiles:
             raise self.error(("desk",), "profile", f"no profile {desk.profile!r} (known: "
@@ -639,7 +835,7 @@ class _Loader:
                              "the transmit tap is not wired)")
         return Config(desk_section=desk, profiles=MappingProxyType(profiles), hw=hw,
                       audio=audio, phrases=phrases, journal=journal, floor=floor,
-                      path=None if self.path == "<defaults>" else self.path)
+                      keypad=keypad, path=None if self.path == "<defaults>" else self.path)
 
     def _check_hw(self, hw: HwConfig, written: dict) -> None:
         def is_written(key: str) -> bool:
@@ -719,6 +915,44 @@ def check_phrase_keys(cfg: Config, known) -> None:
                 "(`deskline phrases list` shows the ids)")
 
 
+def check_keypad(cfg: Config, catalog) -> None:
+    """Raise ConfigError (``FILE:LINE: keypad.<layer>.<key>: ...``) for a key map binding whose
+    phrase the catalog does not have, or whose values the phrase cannot take (a field it has
+    not, a title other than 先生/女士/sir/madam, a count out of range, a field left without one).
+
+    ``catalog``: a :class:`deskline.phrases.catalog.Catalog`; a plain set of ids checks the ids
+    only.
+    """
+    from deskline.call.controller import parse_pad_key
+    from deskline.exc import CatalogError
+    from deskline.phrases.template import phrase_pieces
+
+    kp = cfg.keypad
+    for layer, key, action in kp.bindings():
+        if not action.startswith("phrase:"):
+            continue
+        pid, values = parse_pad_key(action)
+        where = ("keypad", ("keys", "shift")[layer])
+        problem = None
+        if pid not in catalog:
+            problem = f"no phrase {pid!r} in the catalog (`deskline phrases list` shows the ids)"
+        elif hasattr(catalog, "field_kinds"):
+            fields_ = catalog[pid].fields
+            extra = [f for f in values if f not in fields_]
+            if extra:
+                problem = (f"{pid} has no field {extra[0]!r} (its fields: "
+                           f"{', '.join(fields_) or 'none'})")
+            else:
+                try:
+                    phrase_pieces(catalog, pid, {**cfg.desk.template_values(), **values},
+                                  cfg.desk_section.language)
+                except CatalogError as exc:
+                    problem = str(exc)
+        if problem:
+            raise _Loader(kp.map_path or "<config>", _read_text(kp.map_path)
+                          if kp.map_path else "").error(where, key, problem)
+
+
 def check_desk(cfg: Config) -> None:
     """Refuse a desk whose greeting cannot be said: it needs the hotline name and agent number.
 
@@ -757,16 +991,18 @@ def check_service(cfg: Config, catalog_ids=None) -> None:
     """Everything a desk needs beyond a loadable file; ``deskline run`` and ``config check``
     both call this, so what one accepts the other accepts.
 
-    The greeting's names (:func:`check_desk`) and the phrase pad's ids against the catalog
-    (``catalog_ids``: the ids to accept; None loads the installed catalog, ~20 ms).
+    The greeting's names (:func:`check_desk`), the phrase pad's ids and the keypad's map
+    (:func:`check_keypad`) against the catalog (``catalog_ids``: the catalog, or the ids to
+    accept; None loads the installed catalog, ~20 ms).
     """
     check_desk(cfg)
-    if cfg.hw.phrase_keys:
+    if cfg.hw.phrase_keys or cfg.keypad.enabled:
         if catalog_ids is None:
             from deskline.phrases.catalog import default_sounds_dir, load_catalog
 
             catalog_ids = load_catalog(default_sounds_dir() / "catalog.toml")
         check_phrase_keys(cfg, catalog_ids)
+        check_keypad(cfg, catalog_ids)
 
 
 def config_path(path: str | os.PathLike | None = None) -> str | None:

@@ -77,6 +77,8 @@ def test_install_is_idempotent_and_uninstall_keeps_settings(tmp_path):
     assert (root / "etc/systemd/system/multi-user.target.wants/deskline.service").is_symlink()
     dropin = root / "etc/systemd/system/deskline.service.d/floor.conf"
     assert not dropin.exists()                                # no [floor]: no network
+    rule = root / "etc/udev/rules.d/70-deskline-keypad.rules"
+    assert not rule.exists()                                  # no [keypad]: no input device
     venv = root / "opt/deskline/venv"
     assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
     ver = subprocess.run([str(venv / "bin/python"), str(venv / "bin/deskline"), "--version"],
@@ -89,7 +91,8 @@ def test_install_is_idempotent_and_uninstall_keeps_settings(tmp_path):
 
     conf.write_text(conf.read_text().replace('agent_no = ""', 'agent_no = "1023"')
                     + '\n[floor]\nhost = "floor.lan"\ncredentials_file = "/etc/deskline/floor.cred"\n'
-                      'site = "tj-3f"\ndesk_id = "desk-07"\n')
+                      'site = "tj-3f"\ndesk_id = "desk-07"\n'
+                    + '[keypad]\ndevice = "usb:1C4F:0002"\n')
     group = root / "etc/group"       # the owner did as told: usermod -aG deskline pi
     group.write_text("".join(l.rstrip("\n") + ("pi\n" if l.startswith("deskline:") else "\n")
                              for l in group.read_text().splitlines(True)))
@@ -103,10 +106,19 @@ def test_install_is_idempotent_and_uninstall_keeps_settings(tmp_path):
     # a desk on a floor: its unit may reach the broker
     assert dropin.read_text() == (REPO / "systemd/deskline.service.d/floor.conf").read_text()
     assert "installed /etc/systemd/system/deskline.service.d/floor.conf" in res.stdout
+    # a desk with a keypad: the udev rule gives that keypad (only) to the deskline group
+    assert rule.read_text() == (
+        "# deskline's USB keypad: readable by the deskline group (no other input device is),\n"
+        "# with a stable name. Written by install.sh from [keypad] device.\n"
+        'SUBSYSTEM=="input", KERNEL=="event*", ATTRS{id/vendor}=="1c4f", '
+        'ATTRS{id/product}=="0002", GROUP="deskline", MODE="0640", '
+        'SYMLINK+="input/deskline-keypad"\n')
+    assert "wrote /etc/udev/rules.d/70-deskline-keypad.rules" in res.stdout
 
     res = _install(root, "--uninstall")
     assert res.returncode == 0, res.stderr
     assert not (root / "opt/deskline").exists() and not unit.exists() and not dropin.exists()
+    assert not rule.exists()
     assert conf.exists() and "kept your settings" in res.stdout
 
     res = _install(root, "--uninstall", "--purge")

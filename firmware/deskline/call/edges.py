@@ -38,8 +38,9 @@ class _KeyDebouncer:
 class EdgeInterpreter:
     """Turns ``(source, active, t_s)`` edges into Ring/Hook/Flash/Key events; no clock inside.
 
-    ``source`` is "hook" (active = off-hook), "ring" (active = ringer sounding) or "key:<name>"
-    (active = pressed), as :class:`deskline.hw.roles.Edge` names them.
+    ``source`` is "hook" (active = off-hook), "ring" (active = ringer sounding), "key:<name>"
+    (active = pressed) or "pad:<name>" (a USB keypad's key, which its own firmware has
+    debounced: the press is the ``Key`` at once), as :class:`deskline.hw.roles.Edge` names them.
     """
 
     def __init__(self, *, hook_debounce_s: float = 0.05, key_debounce_s: float = 0.03,
@@ -96,6 +97,8 @@ class EdgeInterpreter:
             if key is None:
                 key = self._keys[name] = _KeyDebouncer(name, self.key_debounce_s)
             out = key.edge(t_s, active)
+        elif source.startswith("pad:"):
+            out = [Key(t_s, source[4:])] if active else []
         else:
             raise ValueError(f"unknown input {source!r}")
         return out

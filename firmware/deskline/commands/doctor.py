@@ -3,7 +3,8 @@
 Checks, in order: the settings file, the GPIO pins (hook, ring, keys read as expected), the
 sound card (found by its name, both directions), the level on the receive tap (a short
 recording), every phrase recording, the phrase pad's keys (each one's phrase is in the catalog
-and has its recordings), and the call record. Each check prints one line starting
+and has its recordings), the USB keypad (its map, and whether the device is there and readable),
+and the call record. Each check prints one line starting
 with ``ok``, ``warn`` or ``FAIL``; the exit status is 1 when anything failed.
 
 Run it with the service stopped (``sudo systemctl stop deskline``): the service holds the pins
@@ -76,7 +77,7 @@ def _check_gpio(r: _Report, cfg) -> None:
 
     closers: list = []
     try:
-        desk = open_desk(cfg, closers, serve=False)
+        desk = open_desk(cfg, closers, serve=False, keypad=False)
     except HardwareError as exc:
         r.fail(f"GPIO: {exc} — on a Raspberry Pi: {_lgpio_hint()}; if the pins are busy, "
                f"{STOP_HINT}")
@@ -216,6 +217,73 @@ def _check_pad(r: _Report, cfg, book, rep) -> None:
         r.ok(f"phrase pad: {listed} (every phrase known and recorded)")
 
 
+def _check_keypad(r: _Report, cfg) -> None:
+    """The USB keypad: the map (every binding, with its values), whether its phrases are
+    known, and whether the device is there and this user may read it."""
+    from deskline.call.controller import parse_pad_key
+    from deskline.config import BUILTIN_KEYMAP, check_keypad
+    from deskline.exc import ConfigError, HardwareError
+    from deskline.hw.keypad import find_device
+
+    kp = cfg.keypad
+    if not kp.enabled:
+        return
+    try:
+        check_keypad(cfg, _catalog())
+        keymap = kp.keymap()
+    except (ConfigError, HardwareError) as exc:
+        r.fail(f"keypad map: {exc}")
+        return
+    where = "the built-in map" if kp.map_path == BUILTIN_KEYMAP else kp.map_path
+    r.ok(f"keypad map ({where}): {len(kp.keys)} keys plain, {len(kp.shift)} with "
+         f"{' or '.join(kp.modifier) or 'no modifier'} held")
+    for layer, key, action in kp.bindings():
+        if action.startswith("phrase:"):
+            pid, values = parse_pad_key(action)
+            said = pid + "".join(f"  {k}={v}" for k, v in values.items())
+        else:
+            said = f"{action} (desk key)"
+        print(f"        {('plain', 'shift')[layer]:5}  {key:18} {said}")
+    from deskline.commands.run import keypad_is_fake
+
+    if keypad_is_fake(cfg):
+        r.ok(f"keypad: the fake desk's (its control socket presses the keys; {kp.device} is "
+             f"not looked for)")
+        return
+    path = find_device(kp.device, keymap.codes())
+    if path is None:
+        r.fail(f"keypad: {kp.device} is not plugged in (or not seen: `ls -l /dev/input/by-id` "
+               f"lists the input devices there are) — the service looks for it every "
+               f"{kp.retry_s:g} s and takes it when it comes")
+        return
+    if not os.access(path, os.R_OK):
+        r.fail(f"keypad: {kp.device} is {path}, which this user may not read — the udev rule "
+               f"(sudo ./install.sh writes /etc/udev/rules.d/70-deskline-keypad.rules) gives it "
+               f"to the {SERVICE_USER} group: sudo -u {SERVICE_USER} {_self()} doctor")
+        return
+    try:
+        from evdev import InputDevice
+
+        dev = InputDevice(path, readonly=True)
+        try:
+            dev.grab()
+            dev.ungrab()
+            name = dev.name
+        finally:
+            dev.close()
+    except OSError as exc:
+        r.fail(f"keypad: {kp.device} is {path} but cannot be taken ({exc.strerror or exc}); "
+               f"if the service runs, it holds it: {STOP_HINT}")
+        return
+    r.ok(f"keypad: {kp.device} is {path} ({name!r}), present and readable")
+
+
+def _catalog():
+    from deskline.phrases.catalog import default_sounds_dir, load_catalog
+
+    return load_catalog(default_sounds_dir() / "catalog.toml")
+
+
 def _owner(path: str) -> str | None:
     try:
         return pwd.getpwuid(os.stat(path).st_uid).pw_name
@@ -286,6 +354,7 @@ def run(args) -> int:
     if _check_card(r, cfg) and args.listen_s > 0:
         _check_levels(r, cfg, args.listen_s)
     _check_phrases(r, cfg)
+    _check_keypad(r, cfg)
     _check_journal(r, cfg)
     print("all checks passed" if not r.failed else f"{r.failed} check(s) failed")
     return 1 if r.failed else 0

@@ -84,8 +84,28 @@ def open_audio_role(cfg):
                        deliver_s=deliver_s(a.block_s))
 
 
-def open_desk(cfg, on_close: list, *, serve: bool = True):
-    """The GPIO roles the config asks for (fake: with its control socket when ``serve``)."""
+def keypad_is_fake(cfg) -> bool:
+    """``[keypad] backend``: "fake", or "auto" on the fake desk (the socket presses it)."""
+    chosen = cfg.keypad.backend
+    return chosen == "fake" or (chosen == "auto" and _backend(cfg) == "fake")
+
+
+def open_keypad(cfg, desk, *, fake: bool):
+    """The USB keypad of ``[keypad]`` on ``desk`` (its presses onto the desk's edge queue);
+    on the fake desk, a keypad its control socket presses. None without ``[keypad]``."""
+    kp = cfg.keypad
+    if not kp.enabled:
+        return None
+    from deskline.hw.keypad import KeypadRole
+
+    role = KeypadRole(kp.device, kp.keymap(), desk.post, retry_s=kp.retry_s, open=not fake)
+    desk.keypad = role
+    return role
+
+
+def open_desk(cfg, on_close: list, *, serve: bool = True, keypad: bool = True):
+    """The GPIO roles the config asks for (fake: with its control socket when ``serve``), and
+    the USB keypad when ``keypad`` (opened, and looked for again while it is missing)."""
     from deskline.exc import HardwareError
     from deskline.hw.roles import DeskPins
 
@@ -109,6 +129,10 @@ def open_desk(cfg, on_close: list, *, serve: bool = True):
     else:
         raise HardwareError(f"unknown [hw] backend {backend!r} (gpiozero or fake)")
     on_close.append(desk.close)
+    if keypad:
+        role = open_keypad(cfg, desk, fake=keypad_is_fake(cfg))
+        if role is not None:
+            on_close.insert(0, role.close)
     return desk
 
 
@@ -218,6 +242,28 @@ def floor_link(cfg):
     return link_from_config(cfg)     # unreadable credentials: ConfigError, one line
 
 
+def keypad_prepare(cfg, values: dict) -> list:
+    """The keypad's phrases that say the hotline name, with their values: assembling one
+    synthesises the name, which is done before the first press rather than in the loop. (The
+    others are one recording each and are read when pressed: all of them prepared would hold
+    tens of MB of audio.)"""
+    if not cfg.keypad.enabled:
+        return []
+    from deskline.call.controller import parse_pad_key
+    from deskline.phrases.catalog import default_sounds_dir, load_catalog
+
+    catalog = load_catalog(default_sounds_dir() / "catalog.toml")
+    out = []
+    for _, _, action in cfg.keypad.bindings():
+        if action.startswith("phrase:"):
+            pid, given = parse_pad_key(action)
+            if pid in catalog and "hotline_name" in catalog[pid].fields:
+                item = (pid, {**values, **given})
+                if item not in out:
+                    out.append(item)
+    return out
+
+
 def build(cfg):
     """Every part of the service from the configuration (hardware opened except the card)."""
     from deskline.call.controller import Controller
@@ -237,6 +283,7 @@ def build(cfg):
     # and the phrase pad's, with the desk's values as the controller gives them: the first
     # press then plays at once rather than assembling (and synthesising) in the loop
     prepare += [(pid, values) for pid in cfg.hw.phrase_keys if pid not in DESIGN_IDS]
+    prepare += keypad_prepare(cfg, values)
     lang = cfg.desk_section.language
     card_rate = cfg.audio.rate_hz
     # phrases are kept at the recordings' own rate and brought to the card's as they play

@@ -9,6 +9,10 @@ reply line per command::
     ring on  | ring off       ringer sounding / quiet (RING pin low / high)
     press NAME                press and release a desk key (hold, greet, ...)
     down NAME | up NAME       hold a key down / let it go
+    keypad press [MOD+]KEY    press and release a USB keypad key (KEY_KP1; with a modifier
+                              held: KEY_LEFTSHIFT+KEY_KP1)
+    keypad down KEY | keypad up KEY      hold a keypad key (or a modifier) down / let it go
+    keypad unplug | keypad plug          pull the keypad's cable / put it back
     state                     one JSON object: hook, ringing, led, led_lit, mute, release, keys_down
     ping                      "pong"
 
@@ -77,6 +81,8 @@ class FakeDeskServer:
             pin = self._pin(role)
             pin.drive_low() if low else pin.drive_high()
             return "ok"
+        if verb == "keypad":
+            return self._keypad(args)
         if verb in ("press", "down", "up") and len(args) == 1:
             role = desk.keys.get(args[0])
             if role is None:
@@ -90,6 +96,33 @@ class FakeDeskServer:
                 pin.drive_high()
             return "ok"
         return f"error unknown command {line.strip()!r}"
+
+    def _keypad(self, args) -> str:
+        from deskline.hw.keypad import key_code
+
+        keypad = self.desk.keypad
+        if keypad is None:
+            return "error no keypad ([keypad] is not set)"
+        if args in (["unplug"], ["plug"]):
+            keypad.unplug() if args[0] == "unplug" else keypad.plug()
+            return "ok"
+        if len(args) != 2 or args[0] not in ("press", "down", "up"):
+            return "error keypad press|down|up KEY, or keypad unplug|plug"
+        if not keypad.present:
+            return "error the keypad is unplugged"
+        names = args[1].split("+") if args[0] == "press" else [args[1]]
+        codes = [key_code(n) for n in names]
+        if None in codes:
+            return f"error no key {names[codes.index(None)]!r}"
+        if args[0] == "press":
+            for code in codes:
+                keypad.feed(code, 1)
+            time.sleep(0.05)
+            for code in reversed(codes):
+                keypad.feed(code, 0)
+        else:
+            keypad.feed(codes[0], 1 if args[0] == "down" else 0)
+        return "ok"
 
     def _serve(self) -> None:
         while True:

@@ -40,6 +40,19 @@ class LedRole(Protocol):
     def show(self, pattern: str) -> None: ...
 
 
+class KeypadRole(Protocol):
+    """The USB keypad: its presses go onto the desk's edge queue; it may be unplugged."""
+
+    spec: str
+    path: str | None
+
+    @property
+    def present(self) -> bool:
+        """True while the device is open and read (False while unplugged or not found)."""
+
+    def close(self) -> None: ...
+
+
 class DeskRole(Protocol):
     """Every switch and output of one desk, and the queue their raw edges go to."""
 
@@ -53,6 +66,7 @@ class DeskRole(Protocol):
     led: LedRole
     mute: OutputRole
     release: OutputRole | None
+    keypad: KeypadRole | None
 
     def safe(self) -> None:
         """Leave the desk harmless: microphone not muted, line not released, LED off."""

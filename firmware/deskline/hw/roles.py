@@ -208,6 +208,9 @@ class DeskIO:
         #: called (from gpiozero's thread) after each edge is queued: the service's loop
         #: sleeps until the next audio run and is woken by this instead
         self.wake: Callable[[], None] | None = None
+        #: the USB keypad (:class:`deskline.hw.keypad.KeypadRole`), when one is configured;
+        #: its presses come onto :attr:`edges` through :meth:`post`
+        self.keypad = None
         self._parts: list = []
         try:
             self.hook = self._add(InputRole("hook", pins.hook, factory, self._edge))
@@ -230,6 +233,10 @@ class DeskIO:
     def _add(self, part):
         self._parts.append(part)
         return part
+
+    def post(self, edge: Edge) -> None:
+        """Queue an edge from another input (the USB keypad's thread) and wake the loop."""
+        self._edge(edge)
 
     def _edge(self, edge: Edge) -> None:
         self.edges.put(edge)
@@ -259,6 +266,7 @@ class DeskIO:
             "release": bool(self.release and self.release.on),
             "beacon": bool(self.beacon and self.beacon.on),
             "keys_down": sorted(k for k, r in self.keys.items() if r.active),
+            "keypad": self.keypad.snapshot() if self.keypad is not None else None,
         }
 
     def close(self) -> None:

@@ -321,6 +321,7 @@ class Service:
         self._spin_strikes = 0
         self._settle_mono: float | None = None   # when the newest raw edge will have settled
         self._cues: queue.SimpleQueue = queue.SimpleQueue()
+        self._keypad_present: bool | None = None   # as last noted (None: not yet)
 
     @property
     def queue(self):
@@ -474,6 +475,7 @@ class Service:
             if time.monotonic() >= self._next_retry_mono:
                 self._retry_card()
         self._hardware_events()
+        self._keypad()
         self._cue()
         self._analyse_if_needed()
         self.engine.advance(self.now_s())
@@ -564,6 +566,24 @@ class Service:
         if events:
             self.engine.advance(now_s)
             self.playback.fill()
+
+    def _keypad(self) -> None:
+        """The USB keypad gone or back (its own thread logs it and looks for it): a note in
+        the record, and systemd's status line says so while it is missing."""
+        keypad = getattr(self.p.desk, "keypad", None)
+        if keypad is None or keypad.present == self._keypad_present:
+            return
+        first = self._keypad_present is None
+        self._keypad_present = keypad.present
+        if keypad.present:
+            if not first:
+                self.engine.note(self.now_s(), "keypad_back", device=keypad.spec)
+                if self.p.notifier:
+                    self.p.notifier.status(f"serving: keypad {keypad.spec} back")
+            return
+        self.engine.note(self.now_s(), "keypad_lost", device=keypad.spec)
+        if self.p.notifier:
+            self.p.notifier.status(f"keypad {keypad.spec} missing; looking for it")
 
     def _note_settle(self, mono_s: float) -> None:
         edges = self.p.edges

@@ -60,6 +60,8 @@ _EN_NUMS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "
             19: "nineteen", 20: "twenty", 30: "thirty", 40: "forty", 50: "fifty", 60: "sixty",
             70: "seventy", 80: "eighty", 90: "ninety"}
 _TITLES = {"sir": ("先生", "Sir"), "madam": ("女士", "Madam")}
+#: the titles as a key map may write them, in Chinese
+_TITLE_ALIASES = {"先生": "sir", "女士": "madam"}
 _FIELD_SPLIT = re.compile(r"\{([a-z_]+)\}")
 _LEADING_WORD = re.compile(r"^(\s*)([A-Za-z]+)")
 _DOUBLE_COMMA = re.compile(r"([，,])\s*[，,]")
@@ -168,10 +170,12 @@ def digit_pieces(number: str, lang: str) -> list[Piece]:
 
 
 def title_piece(title: str, lang: str) -> Piece:
-    """How to address the caller: ``sir`` → 先生 / Sir, ``madam`` → 女士 / Madam."""
+    """How to address the caller: ``sir`` (or 先生) → 先生 / Sir, ``madam`` (or 女士) → 女士 /
+    Madam."""
     key = str(title).strip().lower()
+    key = _TITLE_ALIASES.get(key, key)
     if key not in _TITLES:
-        raise CatalogError(f"title {title!r} must be 'sir' or 'madam'")
+        raise CatalogError(f"title {title!r} must be 先生 or 女士 (sir or madam)")
     zh, en = _TITLES[key]
     return Piece(f"_title.{key}", zh if norm_lang(lang) == "zh" else en)
 

@@ -385,3 +385,40 @@ def test_a_set_aside_cut_between_the_record_and_its_wal_keeps_the_wal(tmp_path, 
     assert any("without its record" in r.getMessage() for r in caplog.records)
     with Journal(db, readonly=True) as fresh:
         assert [c["id"] for c in fresh.calls()] == [1]
+
+
+def test_a_call_end_is_one_commit_all_of_it_or_none(tmp_path, monkeypatch):
+    """The power goes while a call's end is being written: after the figures, before how it
+    ended. The record must not keep half an end (figures of a finished call on a call that
+    comes back open): the end is one commit, so the call comes back as it was before it."""
+    db = tmp_path / "calls.db"
+    with Journal(db) as j:
+        rec = CallRecorder(j)
+        rec.on_event(Hook(0.0, True))
+        rec.on_event(Hook(30.0, False))          # a whole call, for comparison
+        first = j.calls()[0]
+        rec.on_event(Hook(40.0, True))
+
+        def power_cut(*a, **k):
+            raise JournalError("the power went")
+        monkeypatch.setattr(j, "close_call", power_cut)
+        monkeypatch.setattr(rec, "_agent_figures", lambda: {"talk_overs": 7})
+        with pytest.raises(JournalError):
+            rec.on_event(Hook(70.0, False))
+        monkeypatch.undo()
+    with Journal(db) as j:                       # the next start closes what was left open
+        second = [c for c in j.calls() if c["id"] != first["id"]][0]
+    assert first["end_reason"] != "interrupted"
+    assert second["end_reason"] == "interrupted"
+    assert second["talk_overs"] == 0             # the end's figures went with the end
+
+
+def test_a_transaction_inside_another_is_part_of_it(tmp_path):
+    with Journal(tmp_path / "calls.db") as j:
+        with pytest.raises(RuntimeError):
+            with j.transaction():
+                call = j.open_call(1.0)
+                with j.transaction():
+                    j.update_call(call, talk_overs=3)
+                raise RuntimeError("before the outer commit")
+        assert j.calls() == []

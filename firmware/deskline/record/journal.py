@@ -6,7 +6,9 @@ one row a prompt in ``prompts`` (phrase, reason, who asked, the measurements beh
 raw log in ``facts`` (hook, ring, keys, LED, mute, notes …).
 
 Each fact is committed by itself (autocommit, ``synchronous=FULL``), so a crash or a power cut
-loses at most the fact being written. The first writer to open the database (it holds
+loses at most the fact being written; a call's end (its figures, its holds closed, how it
+ended) is one commit (:meth:`Journal.transaction`), so a call is either finished with all of it
+or still open (and then closed as ``interrupted`` at its last fact). The first writer to open the database (it holds
 ``<db>.lock`` while open) closes any call a previous run left open as ``interrupted``, at the
 time of its last fact; a second writer meanwhile leaves them alone. Readers
 (``deskline calls``) open it read-only and never do that, so they can look at a live desk.
@@ -28,6 +30,7 @@ both use it.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import fcntl
 import json
@@ -552,6 +555,24 @@ class Journal:
             return self._db.execute(sql, args).lastrowid
         except _DB_ERRORS as exc:
             raise JournalError(f"{self.path}: cannot write the call record ({exc})") from None
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """The writes made inside are one commit: after a crash or a power cut, all of them
+        are in the record or none is. (Inside another transaction: part of that one.)"""
+        if self._db.in_transaction:
+            yield
+            return
+        self._write("BEGIN IMMEDIATE", ())
+        try:
+            yield
+        except BaseException:
+            try:
+                self._db.rollback()
+            except _DB_ERRORS:
+                pass
+            raise
+        self._write("COMMIT", ())
 
     def _recover(self) -> None:
         rows = self._db.execute(

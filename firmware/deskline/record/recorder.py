@@ -342,9 +342,12 @@ class CallRecorder(BaseSink):
     # --- ending --------------------------------------------------------------------------
 
     def _close(self, t_s: float, end_reason: str, released_by: str | None) -> None:
-        self._settle_prompts(math.inf)    # the line as last heard, for a prompt at the very end
-        self.journal.update_call(self.call_id, **self._caller_figures(), **self._agent_figures())
-        self.journal.close_call(self.call_id, t_s, end_reason=end_reason, released_by=released_by)
+        with self.journal.transaction():  # finished with all its figures, or not at all
+            self._settle_prompts(math.inf)  # the line as last heard, for a prompt at the end
+            self.journal.update_call(self.call_id, **self._caller_figures(),
+                                     **self._agent_figures())
+            self.journal.close_call(self.call_id, t_s, end_reason=end_reason,
+                                    released_by=released_by)
         closed, self.call_id = self.call_id, None
         self._reset_call()
         if self.on_close is not None:

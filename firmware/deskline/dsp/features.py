@@ -9,14 +9,11 @@ Per hop the analyser gives:
 
 - ``band_power`` (hops, 6): mean-square power in the bands of :data:`BAND_EDGES_HZ`, scaled so
   that a full-scale sine inside one band reads 0.5 (i.e. -3.01 dBov, as the rest of deskline).
-- ``harmonicity``: the largest normalised autocorrelation of the 200-3800 Hz signal at lags
-  of 60-400 Hz pitch periods, corrected for the window (about 0.1-0.3 for noise, 0.5-0.95
-  for voiced speech, ~1 for a steady tone), and ``pitch_lag``, the lag (samples) where it peaks.
 - ``tonality``: fraction of the 200-3800 Hz power held by the two strongest spectral peaks
   (each +-4 bins, the Hann main lobe). Pure and dual tones read above 0.95, speech and noise
   well below; ``peak_bin`` is the FFT bin of the strongest peak.
-- ``flatness``: spectral flatness (geometric over arithmetic mean of pairs of bins) over
-  200-3800 Hz, 0..1.
+
+These are what the speech detector's gate and tone rule read (:mod:`deskline.dsp.vad`).
 """
 from __future__ import annotations
 
@@ -32,9 +29,6 @@ BIN_HZ = RATE_HZ / FFT_SAMPLES
 
 #: Sub-band edges (Hz) for band powers; the first edge drops hum and rumble.
 BAND_EDGES_HZ = (200.0, 400.0, 700.0, 1100.0, 1700.0, 2500.0, 3800.0)
-#: Pitch range searched for periodicity.
-PITCH_MIN_HZ = 60.0
-PITCH_MAX_HZ = 400.0
 #: Half-width, in bins, of a windowed sinusoid's main lobe at this zero-padding.
 PEAK_HALF_BINS = 4
 
@@ -48,10 +42,6 @@ _BAND_MATRIX = np.zeros((_HI_BIN - _LO_BIN, len(BAND_EDGES_HZ) - 1))
 for _b, (_lo, _hi) in enumerate(zip(BAND_EDGES_HZ[:-1], BAND_EDGES_HZ[1:])):
     _BAND_MATRIX[int(round(_lo / BIN_HZ)) - _LO_BIN : int(round(_hi / BIN_HZ)) - _LO_BIN, _b] = 1.0
 _BAND_MATRIX *= _POWER_SCALE
-_LAG_MIN = int(np.floor(RATE_HZ / PITCH_MAX_HZ))
-_LAG_MAX = int(np.ceil(RATE_HZ / PITCH_MIN_HZ))
-_WIN_ACF = np.correlate(_WINDOW, _WINDOW, mode="full")[FRAME_SAMPLES - 1 :]
-_WIN_ACF_NORM = _WIN_ACF[_LAG_MIN : _LAG_MAX + 1] / _WIN_ACF[0]
 _TINY = 1e-20
 
 
@@ -60,11 +50,8 @@ class HopFeatures:
     """Spectral features of a run of hops (one row or value per 10 ms hop)."""
 
     band_power: np.ndarray
-    harmonicity: np.ndarray
-    pitch_lag: np.ndarray
     tonality: np.ndarray
     peak_bin: np.ndarray
-    flatness: np.ndarray
 
 
 class SpectralAnalyser:
@@ -102,15 +89,14 @@ class SpectralAnalyser:
         rows = table[np.cumsum(due)]
         self._last = table[-1:]
         nb = len(BAND_EDGES_HZ) - 1
-        return HopFeatures(rows[:, :nb], rows[:, nb], rows[:, nb + 1], rows[:, nb + 2],
-                           rows[:, nb + 3], rows[:, nb + 4])
+        return HopFeatures(rows[:, :nb], rows[:, nb], rows[:, nb + 1])
 
 
-_N_COLUMNS = len(BAND_EDGES_HZ) - 1 + 5
+_N_COLUMNS = len(BAND_EDGES_HZ) - 1 + 2
 
 
 def _analyse(frames: np.ndarray) -> np.ndarray:
-    """(frames, _N_COLUMNS): band powers, harmonicity, pitch lag, tonality, peak bin, flatness."""
+    """(frames, _N_COLUMNS): band powers, tonality, peak bin."""
     n = len(frames)
     if n == 0:
         return np.zeros((0, _N_COLUMNS))
@@ -120,11 +106,9 @@ def _analyse(frames: np.ndarray) -> np.ndarray:
     band_power = band @ _BAND_MATRIX
 
     total = band.sum(axis=1) + _TINY
-    pairs = band[:, : band.shape[1] // 2 * 2].reshape(n, -1, 2).sum(axis=2)
-    flatness = np.exp(np.mean(np.log(pairs + _TINY), axis=1)) / (pairs.mean(axis=1) + _TINY)
-
     # Zero guard bins on both sides so a peak near a band edge never counts a bin twice.
-    masked = np.pad(band, ((0, 0), (PEAK_HALF_BINS, PEAK_HALF_BINS)))
+    masked = np.zeros((n, band.shape[1] + 2 * PEAK_HALF_BINS))
+    masked[:, PEAK_HALF_BINS:-PEAK_HALF_BINS] = band
     rows = np.arange(n)[:, None]
     offsets = np.arange(2 * PEAK_HALF_BINS + 1)[None, :]
     held = np.zeros(n)
@@ -137,16 +121,7 @@ def _analyse(frames: np.ndarray) -> np.ndarray:
         held += masked[rows, idx].sum(axis=1)
         masked[rows, idx] = 0.0
     tonality = held / total
-
-    limited = np.zeros_like(power)
-    limited[:, _LO_BIN:_HI_BIN] = band
-    acf = np.fft.irfft(limited, n=FFT_SAMPLES, axis=1)
-    norm = acf[:, _LAG_MIN : _LAG_MAX + 1] / (acf[:, :1] + _TINY) / _WIN_ACF_NORM
-    best = np.argmax(norm, axis=1)
-    harmonicity = np.clip(norm[np.arange(n), best], 0.0, 1.0)
-    pitch_lag = (best + _LAG_MIN).astype(np.float64)
-    return np.column_stack([band_power, harmonicity, pitch_lag, tonality, peak_bin,
-                            np.clip(flatness, 0.0, 1.0)])
+    return np.column_stack([band_power, tonality, peak_bin])
 
 
 class TrailingWindow:

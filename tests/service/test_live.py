@@ -76,7 +76,13 @@ def _hang_up(svc):
 
 
 def test_ready_then_watchdog_pings_while_audio_flows(svc):
-    assert svc.notify.lines()[0].startswith("READY=1")
+    lines = svc.notify.lines()
+    ready = [i for i, line in enumerate(lines) if line.startswith("READY=1")]
+    assert ready, lines
+    # before it: only the start's requests for more time while it prepared its phrases
+    assert all(line.startswith(("EXTEND_TIMEOUT_USEC=", "STATUS=preparing phrases"))
+               for line in lines[:ready[0]]), lines
+    assert any(line.startswith("EXTEND_TIMEOUT_USEC=") for line in lines[:ready[0]])
     t0 = time.monotonic()
     time.sleep(1.6)
     assert svc.notify.count("WATCHDOG=1", after_s=t0) >= 2       # every 0.5 s (WATCHDOG_USEC=1 s)

@@ -257,6 +257,8 @@ def test_a_slow_start_asks_systemd_for_more_time_before_each_phrase(tmp_path):
     try:
         assert [s for _, s in pings.extended] == [f"preparing phrases ({i}/3)" for i in range(3)]
         assert all(seconds >= 10 for seconds, _ in pings.extended)
+        svc._prepare_phrases()                 # a card reopened at another rate, once running:
+        assert len(pings.extended) == 3        # no start to extend, no "preparing" status
     finally:
         svc.shutdown()
 

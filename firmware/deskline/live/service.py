@@ -321,6 +321,7 @@ class Service:
         self._spin_strikes = 0
         self._settle_mono: float | None = None   # when the newest raw edge will have settled
         self._cues: queue.SimpleQueue = queue.SimpleQueue()
+        self._ready = False                      # READY told to systemd (start() is done)
         self._keypad_present: bool | None = None   # as last noted (None: not yet)
 
     @property
@@ -360,6 +361,7 @@ class Service:
         self._last_block_mono = time.monotonic()
         self._say_record_set_aside()
         self._resume_call()
+        self._ready = True           # from here on systemd's start timeout is behind us
         if self.p.notifier:
             self.p.notifier.ready(f"serving: card {self.p.audio.card!r}, GPIO {self.p.desk.backend}")
         log.info("desk ready: card %r at %d Hz, GPIO %s", self.p.audio.card,
@@ -446,7 +448,7 @@ class Service:
         t0 = time.monotonic()
         n = len(self.p.prepare)
         for i, (phrase, values) in enumerate(self.p.prepare):
-            if self.p.notifier:
+            if self.p.notifier and not self._ready:
                 # a slow first start (a Pi's SD card, the hotline's name synthesised) outruns
                 # the unit's start timeout: each phrase is progress, worth more time
                 self.p.notifier.extend_timeout(PREPARE_EXTEND_S, f"preparing phrases ({i}/{n})")

@@ -270,6 +270,21 @@ def test_a_wal_record_in_a_read_only_folder_reads(tmp_path):
     assert len(proc.stdout.splitlines()) == 2
 
 
+
+def _three_calls_left_in_the_wal(db):
+    """Three calls written by another process that dies as a killed service does: its WAL is
+    never folded into the record."""
+    writer = ("import os, sys\n"
+              "from deskline.call.events import Hook, Ring\n"
+              "from deskline.record.journal import Journal\n"
+              "from deskline.record.recorder import CallRecorder\n"
+              "rec = CallRecorder(Journal(sys.argv[1]))\n"
+              "for i in range(3):\n"
+              "    rec.on_event(Ring(100.0 * i)); rec.on_event(Hook(100.0 * i + 3, True))\n"
+              "    rec.on_event(Hook(100.0 * i + 60, False))\n"
+              "os._exit(0)\n")
+    subprocess.run([sys.executable, "-c", writer, str(db)], check=True)
+
 def test_a_record_with_calls_still_in_its_wal_reads_from_a_read_only_folder(tmp_path):
     """The service stopped hard (its WAL not folded in, no -shm left): a reader who cannot
     write the folder still reads every call, and the record's files are left as they were."""
@@ -280,16 +295,7 @@ def test_a_record_with_calls_still_in_its_wal_reads_from_a_read_only_folder(tmp_
     folder = tmp_path / "state"
     folder.mkdir()
     db = folder / "calls.db"
-    writer = ("import os, sys\n"
-              "from deskline.call.events import Hook, Ring\n"
-              "from deskline.record.journal import Journal\n"
-              "from deskline.record.recorder import CallRecorder\n"
-              "rec = CallRecorder(Journal(sys.argv[1]))\n"
-              "for i in range(3):\n"
-              "    rec.on_event(Ring(100.0 * i)); rec.on_event(Hook(100.0 * i + 3, True))\n"
-              "    rec.on_event(Hook(100.0 * i + 60, False))\n"
-              "os._exit(0)   # as a killed service: the WAL is never folded in\n")
-    subprocess.run([sys.executable, "-c", writer, str(db)], check=True)
+    _three_calls_left_in_the_wal(db)
     (folder / "calls.db-shm").unlink(missing_ok=True)     # e.g. a copy taken without it
     assert (folder / "calls.db-wal").stat().st_size > 0
     before = {p.name: _digest(p) for p in folder.iterdir()}
@@ -357,16 +363,7 @@ def test_a_set_aside_cut_between_the_record_and_its_wal_keeps_the_wal(tmp_path, 
     folder = tmp_path / "a"
     folder.mkdir()
     db = folder / "calls.db"
-    writer = ("import os, sys\n"
-              "from deskline.call.events import Hook, Ring\n"
-              "from deskline.record.journal import Journal\n"
-              "from deskline.record.recorder import CallRecorder\n"
-              "rec = CallRecorder(Journal(sys.argv[1]))\n"
-              "for i in range(3):\n"
-              "    rec.on_event(Ring(100.0 * i)); rec.on_event(Hook(100.0 * i + 3, True))\n"
-              "    rec.on_event(Hook(100.0 * i + 60, False))\n"
-              "os._exit(0)   # the WAL is never folded in\n")
-    subprocess.run([sys.executable, "-c", writer, str(db)], check=True)
+    _three_calls_left_in_the_wal(db)
     wal = (folder / "calls.db-wal").read_bytes()
     assert len(wal) > 0
     aside = folder / "calls.db.damaged-20260101T000000Z"

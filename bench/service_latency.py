@@ -98,14 +98,17 @@ def _usage(pid: int, seconds: float) -> tuple[float, float, float, float]:
 _STREAM_ONLY = """
 import sys, time
 from deskline.commands.run import CARD_BLOCK_S
+from deskline.config import Config
 from deskline.hw.duplex import DuplexAudio
 channels = int(sys.argv[1])
-audio = DuplexAudio("deskline_card", rate_hz=48000, block_s=CARD_BLOCK_S, deliver_s=0.1,
+# the service's card wakes its loop once per analysis block
+audio = DuplexAudio("deskline_card", rate_hz=48000, block_s=CARD_BLOCK_S,
+                    deliver_s=Config.default().audio.block_s,
                     tx_channel=1 if channels == 2 else None)
 audio.open()
 print("open", flush=True)
 while True:
-    audio.read(0.25)
+    audio.read(1.5)
 """
 
 

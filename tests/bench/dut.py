@@ -61,6 +61,7 @@ class PacedCard:
         self.rate_hz = self.requested_rate_hz = RATE_HZ
         self.block_samples = int(RATE_HZ * BLOCK_S)
         self.deliver_s = None
+        self.captured_mono = 0.0
         self.xruns = self.dropped = 0
         self.is_open = self.alive = False
         self._out: list[np.ndarray] = []
@@ -90,6 +91,7 @@ class PacedCard:
             return None
         t_s = self._n * BLOCK_S
         self._n += 1
+        self.captured_mono = self._t0_mono + self._n * BLOCK_S
         with self._lock:
             block = self._out.pop(0) if self._out else np.zeros(self.block_samples, np.float32)
             self.played.append((t_s, float(np.max(np.abs(block))) if block.size else 0.0))

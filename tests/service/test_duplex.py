@@ -39,9 +39,11 @@ def test_capture_and_playback_through_the_card(pulse_env):
         heard = rec.stop()
     finally:
         audio.close()
-    times = [t for t, _ in blocks]
-    assert all(b.shape == (480, 1) for _, b in blocks)
-    assert np.allclose(np.diff(times), 0.01)            # the card's sample clock
+    times = np.array([t for t, _ in blocks])
+    lengths = np.array([b.shape[0] for _, b in blocks])
+    # whole 10 ms card blocks, back to back on the card's sample clock
+    assert all(b.shape[1] == 1 for _, b in blocks) and np.all(lengths % 480 == 0)
+    assert np.allclose(np.diff(times), lengths[:-1] / 48000)
     captured = np.concatenate([b[:, 0] for _, b in blocks])
     loud = captured[np.abs(captured) > 0.2]
     assert loud.size > 1000 and np.max(np.abs(captured)) == pytest.approx(0.25, abs=0.01)
@@ -50,7 +52,7 @@ def test_capture_and_playback_through_the_card(pulse_env):
     assert np.max(np.abs(heard)) == pytest.approx(0.5, abs=0.01)
 
 
-def test_blocks_reach_the_loop_in_runs_and_a_wake_ends_the_wait(pulse_env):
+def test_blocks_reach_the_loop_in_runs_and_a_wake_hands_over_what_came_so_far(pulse_env):
     import threading
 
     pulse = pulse_env
@@ -59,25 +61,37 @@ def test_blocks_reach_the_loop_in_runs_and_a_wake_ends_the_wait(pulse_env):
     try:
         _collect(audio, 0.3)
         player = pulse.play_into_line(_tone(48000, 48000, freq=440.0, amp=0.25))
-        runs = _collect(audio, 1.0)
+        runs = [audio.read(1.0) for _ in range(10)]
         player.wait(5)
         # five 20 ms card blocks at a time, back to back on the card's clock
         assert len(runs) >= 7 and all(b.shape == (4800, 1) for _, b in runs)
         assert np.allclose(np.diff([t for t, _ in runs]), 0.1)
         assert np.max(np.abs(np.concatenate([b[:, 0] for _, b in runs]))) == \
             pytest.approx(0.25, abs=0.01)
-        # between runs the reader sleeps; another thread's wake() ends that sleep at once
-        while audio.read(0.0) is not None:        # nothing waiting: the next run is 0.1 s off
-            pass
-        audio.read(1.0)
-        timer = threading.Timer(0.02, audio.wake)
+        # between runs the reader sleeps; another thread's wake() ends that sleep at once, and
+        # the read hands over the audio heard so far: a part of a run, nothing lost
+        last = audio.read(1.0)
+        timer = threading.Timer(0.045, audio.wake)
         t0 = time.monotonic()
         timer.start()
         got = audio.read(1.0)
         waited = time.monotonic() - t0
-        assert got is None and waited < 0.07
-        nxt = audio.read(1.0)                     # the run still comes, whole
-        assert nxt is not None and nxt[1].shape == (4800, 1)
+        assert waited < 0.09
+        assert got is not None and 960 <= got[1].shape[0] < 4800
+        assert got[0] == pytest.approx(last[0] + last[1].shape[0] / 48000)
+        # the next run is whole again, counted from that read, and follows on without a gap
+        t1 = time.monotonic()
+        nxt = audio.read(1.0)
+        assert nxt is not None and nxt[1].shape[0] >= 4800 and time.monotonic() - t1 > 0.06
+        assert nxt[0] == pytest.approx(got[0] + got[1].shape[0] / 48000)
+        # a timeout hands over what came too (PulseAudio may hand the card a block late)
+        partial = None
+        for _ in range(10):
+            partial = audio.read(0.03)
+            if partial is not None:
+                break
+        assert partial is not None and partial[1].shape[0] < 4800
+        assert partial[0] == pytest.approx(nxt[0] + nxt[1].shape[0] / 48000)
     finally:
         audio.close()
 

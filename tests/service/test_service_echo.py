@@ -3,6 +3,8 @@
 A scripted stereo card plays a built call (receive tap, transmit tap) through the real line
 meters and echo meter into the real controller; the call record shows what it decided.
 """
+import time
+
 import numpy as np
 import pytest
 
@@ -41,6 +43,7 @@ class StereoCard(ScriptedCard):
         if block.shape[0] < BLOCK:
             block = np.zeros((BLOCK, 2), np.float32)
         self.pos += BLOCK
+        self.captured_mono = time.monotonic()
         try:
             self.played.append(self.out.get_nowait())
         except Exception:

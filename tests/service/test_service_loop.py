@@ -36,6 +36,7 @@ class ScriptedCard:
         self.card, self.rx_channel, self.tx_channel = "scripted", 0, None
         self.rate_hz, self.block_samples = RATE, BLOCK
         self.deliver_s = None
+        self.captured_mono = 0.0
         self.requested_rate_hz = None
         self.xruns = self.dropped = 0
         self.is_open = self.alive = False
@@ -65,6 +66,7 @@ class ScriptedCard:
             return None
         t = self.t_s
         self.t_s += BLOCK / RATE
+        self.captured_mono = time.monotonic()
         # the card "plays" one prepared block per captured block, as the callback does
         try:
             self.played.append(self.out.get_nowait())

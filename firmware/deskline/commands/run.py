@@ -21,12 +21,9 @@ log = logging.getLogger(__name__)
 #: Every block wakes PortAudio's card thread (and, through PulseAudio, libpulse's): 10 ms
 #: blocks took 2.6 % of a core with the loop idle, 20 ms 1.7-2.4 %, 40 ms about 1.3 %, but
 #: hook -> greeting went from about 105 ms to 130-170 ms (goal < 150 ms). The loop itself is
-#: woken when the card hands over its audio (every DELIVER_MAX_S at most), or at once by a
-#: switch edge.
+#: woken by the card once per analysis block (``[audio] block_s``), at once by a switch edge,
+#: and by its own timeout when something falls due; each time it takes all the card has heard.
 CARD_BLOCK_S = 0.02
-#: The card's audio reaches the loop at least this often, whatever the analysis block: moving
-#: it costs little; analysing it is what costs, and that waits for the block or a decision.
-DELIVER_MAX_S = 0.1
 
 
 def add_arguments(parser) -> None:
@@ -56,12 +53,6 @@ def audio_backend(cfg) -> str:
     return chosen
 
 
-def deliver_s(analysis_s: float) -> float:
-    """How often the card hands its audio to the loop: every analysis block, and at least every
-    DELIVER_MAX_S, so that audio is at hand when a decision needs the line heard up to now."""
-    return min(analysis_s, DELIVER_MAX_S)
-
-
 def open_audio_role(cfg):
     """The line's audio role the config asks for (not yet open)."""
     a = cfg.audio
@@ -69,7 +60,7 @@ def open_audio_role(cfg):
     if backend == "fake":
         from deskline.hw.fakeaudio import FakeAudio
 
-        return FakeAudio(rate_hz=a.rate_hz, block_s=CARD_BLOCK_S, deliver_s=deliver_s(a.block_s),
+        return FakeAudio(rate_hz=a.rate_hz, block_s=CARD_BLOCK_S, deliver_s=a.block_s,
                          rx_channel=a.rx_channel, tx_channel=a.tx_channel,
                          caller=os.environ.get("DESKLINE_FAKE_CALLER") or a.fake_caller or None,
                          output=os.environ.get("DESKLINE_FAKE_OUTPUT") or a.fake_output or None)
@@ -81,7 +72,7 @@ def open_audio_role(cfg):
 
     return DuplexAudio(a.card or None, output_card=a.output_card or None, rate_hz=a.rate_hz,
                        block_s=CARD_BLOCK_S, rx_channel=a.rx_channel, tx_channel=a.tx_channel,
-                       deliver_s=deliver_s(a.block_s))
+                       deliver_s=a.block_s)
 
 
 def keypad_is_fake(cfg) -> bool:

@@ -2,14 +2,17 @@
 
 The card is chosen by its ALSA name (card numbers change between boots and Pi models). The
 PortAudio callback runs on PortAudio's thread and must never block, allocate much or log: it
-copies the input block, hands the copies with their sample time to the main loop once
-``deliver_s`` of them have gathered, takes the next prepared output block from another queue
-(silence if none is ready) and counts xruns. Everything else — logging the xruns, metering,
-mixing phrases — happens on the service's main loop.
+puts a copy of the input block, with its sample time, where the main loop can take it, takes
+the next prepared output block from another queue (silence if none is ready) and counts xruns.
+Everything else — logging the xruns, metering, mixing phrases — happens on the service's main
+loop.
 
-Card blocks are short (they set how soon a phrase starts); the loop is woken only once per
-``deliver_s`` (the line analysis block), or at once by :meth:`DuplexAudio.wake` (a switch edge):
-a wake-up of the loop costs more than the work it finds in one 20 ms block.
+Card blocks are short (they set how soon a phrase starts); the loop is woken by the card only
+once per ``deliver_s`` (the line analysis block), or at once by :meth:`DuplexAudio.wake` (a
+switch edge), or by its own timeout (a timer of the rules falling due): a wake-up of the loop
+costs more than the work it finds in one 20 ms block. Whenever the loop wakes, :meth:`read`
+hands it everything captured up to then, so a decision taken between two deliveries still has
+the line heard up to now.
 
 Sample time is the card's clock: input frames counted since the stream first opened, in
 seconds. When the card is reopened the count continues from where the wall clock says it
@@ -17,6 +20,7 @@ should be, so time never runs backwards for the controller.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -75,8 +79,9 @@ class DuplexAudio:
     """A duplex stream: the receive (and transmit) tap in from ``card``, phrases out to ``output_card``.
 
     ``rx_channel`` and ``tx_channel`` index the capture channels (the card is opened with as
-    many as the higher needs); ``output_card`` defaults to ``card``. Captured blocks reach
-    :meth:`read` gathered into runs of ``deliver_s`` (None: each block on its own).
+    many as the higher needs); ``output_card`` defaults to ``card``. A waiting :meth:`read`
+    returns once ``deliver_s`` of audio has been captured since the last (None: every block),
+    with all of it.
     """
 
     def __init__(self, card: str | None, *, rate_hz: int | None, block_s: float,
@@ -91,8 +96,10 @@ class DuplexAudio:
         self.block_s = block_s
         self.deliver_s = deliver_s
         self._deliver_blocks = 1 if not deliver_s else max(1, int(round(deliver_s / block_s)))
-        self._batch: list = []
-        self._batch_t_s = 0.0
+        self._since = 0              # blocks captured since the loop last took them
+        self._more = False           # captured audio left behind a gap: the next read is now
+        #: when the card handed over the last block :meth:`read` returned (monotonic clock)
+        self.captured_mono = 0.0
         self._silence = b""
         self.tx_channel = tx_channel
         self.in_channels = max(rx_channel, -1 if tx_channel is None else tx_channel) + 1
@@ -101,6 +108,10 @@ class DuplexAudio:
         # on many ALSA devices) leaves PortAudio's ALSA loop no slack and costs xruns
         self.latency = latency if latency is not None else 2 * block_s
         self._queue_blocks = queue_blocks
+        # the captured blocks (t_s, monotonic, bytes): a deque's append and popleft are atomic, so the
+        # callback and the loop share it without a lock
+        self._captured: collections.deque = collections.deque()
+        # one item per delivery (or None: a wake); the loop sleeps on it
         self.blocks: queue.SimpleQueue = queue.SimpleQueue()
         self._out: queue.SimpleQueue = queue.SimpleQueue()
         self._stream = None
@@ -114,27 +125,28 @@ class DuplexAudio:
     # --- PortAudio thread ---------------------------------------------------------------------
 
     def _callback(self, indata, outdata, frames, time_info, status):
-        """Gather a copy of indata; fill outdata from the prepared queue; count xruns.
+        """Keep a copy of indata; fill outdata from the prepared queue; count xruns.
 
         Runs on PortAudio's thread: no blocking, no logging, no I/O. The stream is a raw one
-        (the buffers as bytes: no numpy arrays made twice per block on this thread); every
-        ``deliver_s`` the gathered copies go to the loop as one ``(t_s, [bytes])`` item. The
-        queues are ``SimpleQueue``s (C, one lock) rather than ``Queue``s (Python, a lock and
-        conditions): this runs 50 times a second for as long as the desk is up.
+        (the buffers as bytes: no numpy arrays made twice per block on this thread). Each copy
+        goes on a deque the loop empties whenever it wakes; once ``deliver_s`` of them have
+        gathered, the loop is woken. The queues are ``SimpleQueue``s (C, one lock) rather than
+        ``Queue``s (Python, a lock and conditions): this runs 50 times a second for as long as
+        the desk is up.
         """
         if status:
             self.xruns += 1
-        batch = self._batch
-        if not batch:
-            self._batch_t_s = self._base_s + self._frames / self.rate_hz
-        batch.append(bytes(indata))
+        captured = self._captured
+        if len(captured) < self._queue_blocks:
+            captured.append((self._base_s + self._frames / self.rate_hz, time.monotonic(),
+                             bytes(indata)))
+        else:  # the main loop is far behind: drop rather than block
+            self.dropped += 1
         self._frames += frames
-        if len(batch) >= self._deliver_blocks:
-            self._batch = []
-            if self.blocks.qsize() * self._deliver_blocks < self._queue_blocks:
-                self.blocks.put((self._batch_t_s, batch))
-            else:  # the main loop is far behind: drop rather than block
-                self.dropped += len(batch)
+        self._since += 1
+        if self._since >= self._deliver_blocks:
+            self._since = 0
+            self.blocks.put(True)
         out = self._out
         try:
             block = out.get_nowait() if not out.empty() else None
@@ -204,7 +216,7 @@ class DuplexAudio:
             self._silence = bytes(4 * blocksize * out_ch)
             self._base_s = base
             self._frames = 0
-            self._batch = []
+            self._since = 0
             self._stream = stream
             try:
                 stream.start()
@@ -216,17 +228,41 @@ class DuplexAudio:
                  self.card, rate, blocksize, self.in_channels, out_ch, stream.latency)
 
     def read(self, timeout_s: float) -> tuple[float, np.ndarray] | None:
-        """The next captured run ``(t_s, float32 array frames×channels)``; None on timeout or
-        when :meth:`wake` was called."""
-        try:
-            item = self.blocks.get(timeout=timeout_s)
-        except queue.Empty:
+        """Wait up to ``timeout_s`` for the next delivery (or a :meth:`wake`), then return all
+        the audio captured since the last read as ``(t_s, float32 array frames×channels)``;
+        None when nothing was captured meanwhile."""
+        if self._more:
+            self._more = False
+        else:
+            try:
+                self.blocks.get(timeout=timeout_s)
+            except queue.Empty:
+                pass
+        while not self.blocks.empty():   # deliveries and wakes this read answers too
+            try:
+                self.blocks.get_nowait()
+            except queue.Empty:
+                break
+        self._since = 0                  # the next delivery: a whole run from now
+        captured = self._captured
+        parts: list[bytes] = []
+        t0_s = end_s = 0.0
+        rate = self.rate_hz
+        while captured:
+            t_s, mono, data = captured[0]
+            if parts and abs(t_s - end_s) > 0.5 / rate:  # blocks dropped: the rest runs later
+                self._more = True
+                break
+            captured.popleft()
+            self.captured_mono = mono
+            if not parts:
+                t0_s = t_s
+            parts.append(data)
+            end_s = t_s + len(data) // (4 * self.in_channels) / rate
+        if not parts:
             return None
-        if item is None:
-            return None
-        t_s, blocks = item
-        data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
-        return t_s, np.frombuffer(data, dtype=np.float32).reshape(-1, self.in_channels)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        return t0_s, np.frombuffer(data, dtype=np.float32).reshape(-1, self.in_channels)
 
     def wake(self) -> None:
         """Make a waiting :meth:`read` return (None) now; safe from any thread."""
@@ -267,6 +303,8 @@ class DuplexAudio:
         except Exception:
             log.debug("close failed", exc_info=True)
         self.flush_output()
+        self._captured.clear()
+        self._more = False
         while True:
             try:
                 self.blocks.get_nowait()

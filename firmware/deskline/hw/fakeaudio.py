@@ -7,8 +7,9 @@ transmit; silence after its end, or all along when none is given), and what the 
 goes to a WAV file (``[audio] fake_output``) or nowhere. Nothing here needs a sound server.
 
 It fills the same role as :class:`deskline.hw.duplex.DuplexAudio`
-(:class:`deskline.hw.protocols.AudioRole`): runs of ``deliver_s`` captured audio stamped on the
-card's sample clock, output blocks played one per captured block.
+(:class:`deskline.hw.protocols.AudioRole`): the audio heard since the last read, once
+``deliver_s`` of it has come or the loop wakes, stamped on the card's sample clock; output
+blocks played one per captured block.
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ class FakeAudio:
         self._frames = 0
         self._base_s = 0.0
         self._woken = threading.Event()
+        self.captured_mono = 0.0
 
     # --- the role ---------------------------------------------------------------------------
 
@@ -107,18 +109,20 @@ class FakeAudio:
         return line
 
     def read(self, timeout_s: float) -> tuple[float, np.ndarray] | None:
+        """Wait up to ``timeout_s`` for ``deliver_s`` more of the line (or a :meth:`wake`), then
+        return all of it heard by now, in whole card blocks (None: not one block yet)."""
         if not self._open:
             return None
-        n = max(1, int(round(self.deliver_s * self.rate_hz)))
-        due_mono = self._t0_mono + (self._frames + n) / self.rate_hz
-        wait = due_mono - time.monotonic()
-        if wait > 0:
-            if self._woken.wait(min(wait, timeout_s)):
-                self._woken.clear()
-                return None
-            if wait > timeout_s:
-                return None
-        t_s = self._base_s + self._frames / self.rate_hz
+        rate, block = self.rate_hz, self.block_samples
+        n_run = max(1, int(round(self.deliver_s * rate)))
+        wait = self._t0_mono + (self._frames + n_run) / rate - time.monotonic()
+        if wait > 0 and self._woken.wait(min(wait, timeout_s)):
+            self._woken.clear()
+        heard = int((time.monotonic() - self._t0_mono) * rate) - self._frames
+        n = heard // block * block
+        if n <= 0:
+            return None
+        t_s = self._base_s + self._frames / rate
         run = np.zeros((n, self.in_channels), np.float32)
         line = self._line
         a = self._frames
@@ -126,6 +130,7 @@ class FakeAudio:
             part = line[a:a + n]
             run[:part.shape[0]] = part
         self._frames += n
+        self.captured_mono = self._t0_mono + self._frames / rate
         self._play(n)
         return t_s, run
 

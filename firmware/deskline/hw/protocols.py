@@ -83,8 +83,11 @@ class AudioRole(Protocol):
     requested_rate_hz: int | None
     rate_hz: int
     block_samples: int
-    #: captured audio reaches :meth:`read` in runs this long (None: a card block at a time)
+    #: a waiting :meth:`read` returns once this much audio has come (None: each card block)
     deliver_s: float | None
+    #: when the last audio :meth:`read` returned was captured (monotonic clock, seconds): the
+    #: card's clock and the monotonic one meet there
+    captured_mono: float
     xruns: int
     dropped: int
 
@@ -103,7 +106,9 @@ class AudioRole(Protocol):
         """Open and start; HardwareError naming the card if it cannot."""
 
     def read(self, timeout_s: float) -> tuple[float, np.ndarray] | None:
-        """The next captured run ``(t_s, float32 frames×channels)``; None on timeout or wake."""
+        """Wait up to ``timeout_s`` for ``deliver_s`` more audio or a :meth:`wake`, then return
+        all the audio captured since the last read, ``(t_s, float32 frames×channels)`` (None:
+        none yet). Time is the card's sample clock."""
 
     def wake(self) -> None:
         """Make a waiting :meth:`read` return now; safe from any thread."""

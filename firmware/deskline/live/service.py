@@ -55,9 +55,19 @@ SPIN_WINDOW_S = 3.0
 #: More start time asked of systemd before each phrase is prepared (far more than one takes).
 PREPARE_EXTEND_S = 30.0
 
-#: Longest wait for card audio when nothing else is due (audio normally comes every analysis
-#: block; switch edges wake the loop at once).
-READ_TIMEOUT_S = 0.25
+#: Longest wait for card audio when nothing else is due (the card wakes the loop every analysis
+#: block; switch edges, keys and the floor's cues wake it at once; a stalled card is noticed
+#: within ``stall_s`` whatever this is).
+READ_TIMEOUT_S = 1.5
+
+#: While the controller waits for a pause in the talk (a step, a hold-consent answer), the line
+#: is taken from the card and analysed this often: the pause is acted on within this much.
+PAUSE_POLL_S = 0.1
+
+#: This long before a decision falls due, the loop wakes to analyse what the card has heard, so
+#: that at the decision only the last moment is left to analyse: a prompt on time is not held
+#: back by a second of analysis (tens of milliseconds on a Pi).
+PRE_ANALYSE_S = 0.1
 
 
 class _Stop(Exception):
@@ -255,6 +265,15 @@ class CardPlayback:
         if self.audio.is_open:
             self.audio.flush_output()
 
+    def refill_in_s(self) -> float | None:
+        """How soon the loop must come back to keep the card fed: when half the prepared lead
+        has been played (None: no phrase is being prepared)."""
+        audio, phrases = self.audio, self.queue
+        if phrases is None or not audio.is_open or not phrases.busy:
+            return None
+        block_s = audio.block_samples / audio.rate_hz
+        return max(0, audio.out_backlog - OUTPUT_LEAD_BLOCKS // 2) * block_s
+
     def fill(self) -> None:
         audio, phrases = self.audio, self.queue
         if phrases is None or not audio.is_open:
@@ -441,7 +460,6 @@ class Service:
         self._pending.clear()
         self._pending_samples = 0
         self._analysis_samples = max(1, int(round(self.p.analysis_s * audio.rate_hz)))
-        self._deliver_s = audio.deliver_s or audio.block_samples / audio.rate_hz
 
     def _prepare_phrases(self) -> None:
         """Assemble the controller's phrases now, so the first greeting starts at once."""
@@ -497,6 +515,12 @@ class Service:
         ladder's five seconds) fire when they are due, not at the next run.
         """
         wait = READ_TIMEOUT_S
+        if not self._card_lost:   # a card that stopped delivering is noticed on time
+            wait = min(wait, max(0.0, self._last_block_mono + self.p.stall_s
+                                 - time.monotonic()) + 0.001)
+        refill = self.playback.refill_in_s()
+        if refill is not None:
+            wait = min(wait, refill)
         if self._settle_mono is not None:
             left = self._settle_mono - time.monotonic()
             if left <= 0:
@@ -508,12 +532,21 @@ class Service:
         due = self.engine.next_due_s()
         if due is not None:
             wait = min(wait, max(0.0, due - self.now_s()) + 0.001)
+        decision = self.engine.decision_due_s()
+        if decision is not None:
+            now_s = self.now_s()
+            if decision <= now_s:
+                wait = min(wait, PAUSE_POLL_S)     # waiting for a pause: look at the line often
+            elif decision - PRE_ANALYSE_S > now_s:
+                wait = min(wait, decision - PRE_ANALYSE_S - now_s + 0.001)
         return wait
 
     def _on_block(self, t0_s: float, block: np.ndarray) -> None:
         rate = self.p.audio.rate_hz
         self._last_block_t_s = t0_s + block.shape[0] / rate
-        self._last_block_mono = time.monotonic()
+        # the block's own capture time, not this read's: a read woken between two deliveries
+        # comes up to a card block after the last capture, and the card's clock must not lag
+        self._last_block_mono = min(self.p.audio.captured_mono, time.monotonic())
         self._hardware_events()
         if self._pending and abs(t0_s - (self._pending_t_s + self._pending_samples / rate)) \
                 > 0.5 / rate * block.shape[0]:
@@ -528,14 +561,15 @@ class Service:
 
     def _analyse_if_needed(self) -> None:
         """Analyse what is gathered now, before the analysis block is full, when the controller
-        decides by the next delivery (a ladder's timer, a step waiting for a pause): it then
-        decides on the line heard up to now, as a replay of the same audio does. Between
-        decisions the line is analysed a block at a time, which costs far less per second
-        than many short runs."""
+        decides within PRE_ANALYSE_S (a ladder's timer, a step waiting for a pause): the loop
+        woke for it and took from the card all it had heard, so the decision is taken on the
+        line heard up to then, as a replay of the same audio takes it, and the analysis left
+        at the decision itself is short. Between decisions the line is analysed a block at a
+        time, which costs far less per second than many short runs."""
         if not self._pending:
             return
         due = self.engine.decision_due_s()
-        if due is not None and due <= self.now_s() + self._deliver_s:
+        if due is not None and due <= self.now_s() + PRE_ANALYSE_S:
             self._analyse()
 
     def _analyse(self) -> None:

@@ -21,6 +21,9 @@ Two evaluations:
 
 The selection: the grid point with the highest mean F1 over the five conditions among those
 that call at most 4 % of the training noise-only frames speech (the 5 % goal with a margin).
+"Variants tried" runs the same selection and protocol on other grids: without hysteresis, and
+with a lower threshold where a running SNR is low (computed here from the band levels and
+the sub-band floors the detector's gate tracks; not part of the detector).
 The network and the gate run once per signal; threshold, release and hangover are applied
 afterwards by the detector's own smoothing (:func:`smooth`, with the detector's
 :func:`~deskline.dsp.vad.sustain`), which gives the same decisions as the streaming detector
@@ -49,6 +52,7 @@ sys.path.insert(0, str(ROOT / "firmware"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from deskline.dsp.features import SpectralAnalyser, TrailingWindow  # noqa: E402
+from deskline.dsp.filters import OnePole  # noqa: E402
 from deskline.dsp.levels import power_to_dbov  # noqa: E402
 from deskline.dsp.noise import MinimumStatistics, NoiseTracker  # noqa: E402
 from deskline.dsp.p56 import active_speech_level  # noqa: E402
@@ -68,6 +72,11 @@ HANGOVERS_S = (0.1, 0.2, 0.3, 0.4)
 #: How far below the threshold speech, once confirmed, is released (0: no hysteresis;
 #: Silero's own get_speech_timestamps uses 0.15).
 RELEASE_GAPS = (0.0, 0.1, 0.15, 0.2, 0.3)
+#: The low-SNR variant (not shipped: see the results): a lower threshold where the running SNR
+#: (:func:`running_snr`) is low, chosen from these (low threshold, under this SNR in dB).
+LOW_SNR_AIDS = ((0.2, 9.0), (0.2, 12.0), (0.2, 15.0), (0.3, 9.0), (0.3, 12.0), (0.3, 15.0))
+LOW_SNR_SMOOTH_S = 0.1
+LOW_SNR_WINDOW_S = 3.0
 #: Why the shipped hangover may be shorter than the one the F1 selection prefers.
 HANGOVER_NOTE = ("the hangover also keeps the noise floor off the hops after speech, and at "
                  "0.4 s the half-second gaps between a caller's phrases leave the running SNR "
@@ -172,11 +181,27 @@ def band_levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 DEFAULTS = SpeechDetectorParams()
 
 
-def smooth(prob: np.ndarray, params: tuple, level=None) -> np.ndarray:
+def running_snr(level: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """A running SNR (dB) per hop from what the detector tracks: the highest band level
+    (smoothed over LOW_SNR_SMOOTH_S) of the last LOW_SNR_WINDOW_S over the hop's sub-band
+    floor level. Only for the low-SNR variant of the comparison (see VARIANTS)."""
+    power = 10.0 ** (np.asarray(level, dtype=np.float64) / 10.0)
+    smoothed = OnePole(float(np.exp(-HOP_S / LOW_SNR_SMOOTH_S)), initial=power[0]).process(power)
+    peak = TrailingWindow(round(LOW_SNR_WINDOW_S / HOP_S), fill=None).windows(
+        power_to_dbov(smoothed)).max(axis=-1)
+    return peak - floor
+
+
+def smooth(prob: np.ndarray, params: tuple, level=None, rs=None) -> np.ndarray:
     """Speech decisions from per-hop probabilities with ``params`` = (threshold, hangover s,
     release), as ``SpeechDetector.analyse`` smooths them (``level``: per-hop band levels, for
-    the default detector's level rule)."""
-    threshold, hangover_s, release = params
+    the default detector's level rule). The low-SNR variant adds (low threshold, SNR dB) to
+    ``params``: where the running SNR ``rs`` is under that SNR, the threshold (and the release,
+    if higher) is the low one."""
+    threshold, hangover_s, release = params[:3]
+    if len(params) > 3 and params[3] is not None:
+        threshold = np.where(rs < params[4], params[3], threshold)
+        release = np.minimum(release, threshold)
     raw, above = prob >= threshold, prob >= release
     if level is not None:
         raw &= level >= DEFAULTS.min_level_dbov
@@ -283,11 +308,12 @@ def run(quick: bool, per_file: int = NOISES_PER_FILE):
                 ref_names=ref_names, cpu=cpu, audio_s=audio_s, n_files=len(files), speed=speed)
 
 
-def noise_share(noise_only, stems, params) -> float:
+def noise_share(res, stems, params) -> float:
     """Share of the hops of the noise-only recordings ``stems`` called speech with ``params``."""
     hops = speech = 0
     for stem in stems:
-        d = smooth(noise_only[stem][0], params, noise_only[stem][2][0])
+        prob, _, lv = res["noise_only"][stem]
+        d = smooth(prob, params, lv[0], res["noise_rs"][stem])
         hops += len(d)
         speech += int(d.sum())
     return speech / hops if hops else 0.0
@@ -295,36 +321,57 @@ def noise_share(noise_only, stems, params) -> float:
 
 GRID = [(t, h, round(t - g, 2)) for t, h, g in itertools.product(THRESHOLDS, HANGOVERS_S, RELEASE_GAPS)
         if t - g > 0.05]
+#: Grids compared in "Variants tried" (each with the same selection and held-out protocol).
+VARIANTS = {
+    "no hysteresis (release = threshold)": [g for g in GRID if g[2] == g[0]],
+    "hysteresis (shipped)": GRID,
+    "hysteresis + lower threshold at low running SNR": [g + a for g in GRID
+                                                        for a in ((None, None),) + LOW_SNR_AIDS],
+}
 
 
-def tabulate(res) -> None:
+def tabulate(res, grid) -> dict:
     """Counts (tp, fp, fn) of every signal and (speech hops, hops) of every noise-only
-    recording at every grid point, so each selection below is a sum over rows."""
-    res["table"] = np.array([[counts(smooth(s.prob, g, s.level), s.truth) for g in GRID]
-                             for s in res["signals"]])
-    res["noise_table"] = {}
+    recording at every point of ``grid``, so each selection below is a sum over rows."""
+    if "rs" not in res:
+        res["rs"] = [running_snr(s.level, s.floor) for s in res["signals"]]
+        res["noise_rs"] = {stem: running_snr(lv[0], lv[1])
+                           for stem, (_, _, lv) in res["noise_only"].items()}
+    table = np.array([[counts(smooth(s.prob, g, s.level, rs), s.truth) for g in grid]
+                      for s, rs in zip(res["signals"], res["rs"])])
+    noise_table = {}
     for stem, (prob, _, lv) in res["noise_only"].items():
-        res["noise_table"][stem] = np.array([[smooth(prob, g, lv[0]).sum(), len(prob)] for g in GRID])
+        noise_table[stem] = np.array([[smooth(prob, g, lv[0], res["noise_rs"][stem]).sum(), len(prob)]
+                                      for g in grid])
+    return dict(grid=grid, table=table, noise_table=noise_table)
 
 
-def select(res, rows, noise_stems, conds):
+def select(res, tab, rows, noise_stems, conds):
     """The grid point with the best mean F1 over ``conds`` (signals ``rows``) that keeps the
     noise-only share of ``noise_stems`` within SELECT_NOISE_SPEECH (the least noisy point if
     none does)."""
-    signals, table = res["signals"], res["table"]
-    noise = sum(res["noise_table"][n] for n in noise_stems)
+    signals, table = res["signals"], tab["table"]
+    noise = sum(tab["noise_table"][n] for n in noise_stems)
     share = noise[:, 0] / np.maximum(noise[:, 1], 1)
-    f1 = np.zeros(len(GRID))
+    f1 = np.zeros(len(tab["grid"]))
     for c in conds:
         tp, fp, fn = table[[i for i in rows if signals[i].cond == c]].sum(axis=0).T
         f1 += 2 * tp / np.maximum(2 * tp + fp + fn, 1)
     f1 /= len(conds)
     ok = share <= SELECT_NOISE_SPEECH
     key = np.where(ok, f1, -share - 1.0)
-    return GRID[int(np.argmax(key))]
+    return tab["grid"][int(np.argmax(key))]
 
 
-def cross_noise(res):
+def pooled_f1(res, params) -> dict:
+    """Pooled F1 per condition of the detector with ``params``."""
+    out = {c: np.zeros(3, int) for c in res["conds"]}
+    for s, rs in zip(res["signals"], res["rs"]):
+        out[s.cond] += counts(smooth(s.prob, params, s.level, rs), s.truth)
+    return {c: prf(*v)[2] for c, v in out.items()}
+
+
+def cross_noise(res, tab):
     """Per noise type: our F1 per condition with settings chosen without that noise type and
     without the test speakers; WebRTC (best mode per condition) and Silero on the same signals."""
     signals, conds = res["signals"], res["conds"]
@@ -339,23 +386,24 @@ def cross_noise(res):
         for g in groups:
             if t.startswith("("):
                 train = [i for i, s in enumerate(signals) if s.group != g]
-                test = [s for s in signals if s.group == g and s.cond == "clean"]
+                test = [i for i, s in enumerate(signals) if s.group == g and s.cond == "clean"]
                 train_noise = res["noises"]
             else:
                 train = [i for i, s in enumerate(signals) if s.group != g
                          and (s.noise is None or noise_type(s.noise) != t)]
-                test = [s for s in signals if s.group == g and s.noise is not None
+                test = [i for i, s in enumerate(signals) if s.group == g and s.noise is not None
                         and noise_type(s.noise) == t]
                 train_noise = [n for n in res["noises"] if noise_type(n) != t]
-            params = select(res, train, train_noise, conds)
+            params = select(res, tab, train, train_noise, conds)
             chosen[(t, g)] = params
-            for s in test:
-                test_counts[s.cond] += counts(smooth(s.prob, params, s.level), s.truth)
+            for i in test:
+                s = signals[i]
+                test_counts[s.cond] += counts(smooth(s.prob, params, s.level, res["rs"][i]), s.truth)
                 for n in res["ref_names"]:
                     ref_counts[s.cond][n] += counts(s.ref[n], s.truth)
             if not t.startswith("("):
                 stems = [n for n in res["noises"] if noise_type(n) == t]
-                shares.append(noise_share(res["noise_only"], stems, params))
+                shares.append(noise_share(res, stems, params))
         use = ["clean"] if t.startswith("(") else noisy_conds
         cells = []
         for c in use:
@@ -367,17 +415,56 @@ def cross_noise(res):
     return rows, chosen
 
 
+def variants(res) -> list[str]:
+    """The "Variants tried" section: each grid's all-data choice (with the shipped hangover),
+    its pooled F1, its noise-only share, its cross-noise cells, and the best 0 dB F1 any of its
+    points reaches within the noise-only limit (an upper bound: picked by looking at 0 dB)."""
+    conds = res["conds"]
+    low = conds[-1]
+    out = ["## Variants tried", "",
+           "Each grid goes through the same selection (all data; and the cross-noise protocol "
+           "with each noise type and speaker group held out). Pooled F1 and noise-only share: "
+           f"the all-data choice with the shipped hangover ({DEFAULTS.hangover_s} s). Last "
+           f"column: the best pooled {low} F1 of any point of the grid that calls at most "
+           f"{SELECT_NOISE_SPEECH:.0%} of the noise-only frames speech — a ceiling, since it is "
+           f"picked by looking at the {low} row. The low-SNR variant lowers the threshold (and "
+           f"the release with it) where a running SNR (the highest {LOW_SNR_SMOOTH_S} s-smoothed "
+           f"band level of the last {LOW_SNR_WINDOW_S:.0f} s over the sub-band floors the gate "
+           "uses) is under a level; its grid adds (low threshold, SNR dB) "
+           f"{', '.join(str(a) for a in LOW_SNR_AIDS)} or none.", "",
+           "| variant | all-data choice (threshold, hangover s, release[, low threshold, under dB]) | "
+           + " | ".join(f"pooled {c} F1" for c in conds)
+           + " | noise-only called speech | cross-noise cells ≥ both | ceiling " + low + " F1 |",
+           "|---|---|" + "---|" * len(conds) + "---|---|---|"]
+    for name, grid in VARIANTS.items():
+        tab = tabulate(res, grid)
+        chosen = select(res, tab, range(len(res["signals"])), res["noises"], conds)
+        shipped = (chosen[0], DEFAULTS.hangover_s) + tuple(chosen[2:])
+        f1 = pooled_f1(res, shipped)
+        share = noise_share(res, res["noises"], shipped)
+        rows, _ = cross_noise(res, tab)
+        cells = [(o, max(w[0], s)) for _, cl, _ in rows for _, o, w, s in cl]
+        noise = sum(tab["noise_table"].values())
+        ok = noise[:, 0] / noise[:, 1] <= SELECT_NOISE_SPEECH
+        rows_low = [i for i, s in enumerate(res["signals"]) if s.cond == low]
+        tp, fp, fn = tab["table"][rows_low].sum(axis=0).T
+        ceiling = float(np.max(np.where(ok, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)))
+        out.append(f"| {name} | {chosen} | " + " | ".join(f"{f1[c]:.3f}" for c in conds)
+                   + f" | {share:.1%} | {sum(o >= b for o, b in cells)} of {len(cells)} | {ceiling:.3f} |")
+    return out + [""]
+
+
 def report(res) -> tuple[str, bool]:
     conds, signals, names = res["conds"], res["signals"], ["deskline"] + res["ref_names"]
     default = (DEFAULTS.threshold, DEFAULTS.hangover_s, DEFAULTS.release)
-    tabulate(res)
-    chosen_all = select(res, range(len(signals)), res["noises"], conds)
+    tab = tabulate(res, GRID)
+    chosen_all = select(res, tab, range(len(signals)), res["noises"], conds)
     pooled = {c: {n: np.zeros(3, int) for n in names} for c in conds}
     for s in signals:
         pooled[s.cond]["deskline"] += counts(smooth(s.prob, default, s.level), s.truth)
         for n in res["ref_names"]:
             pooled[s.cond][n] += counts(s.ref[n], s.truth)
-    rows, chosen = cross_noise(res)
+    rows, chosen = cross_noise(res, tab)
 
     # noise-only shares, as recorded
     noise_rows = []
@@ -470,6 +557,7 @@ def report(res) -> tuple[str, bool]:
     picks = sorted({p for p in chosen.values()})
     out += ["", "Settings the folds chose (threshold, hangover s, release): " + ", ".join(
         f"{p} ×{sum(1 for v in chosen.values() if v == p)}" for p in picks) + ".", ""]
+    out += variants(res)
     out += ["## Share of frames called speech on noise-only recordings (`noise/`, as recorded)", "",
             "| noise | type | s | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
     for stem, secs, vals in noise_rows:

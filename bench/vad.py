@@ -223,7 +223,7 @@ def speed_vad_noise(signals: list[np.ndarray], repeats: int = 2) -> tuple[float,
         for i in range(0, len(x), RATE_HZ):
             block = x[i : i + RATE_HZ]
             v = det.analyse(block)
-            tracker.process(block, speech=v.speech, noise_hop=v.noise_hop)
+            tracker.process(block, speech=v.firm_speech, noise_hop=v.noise_hop)
         best = min(best, time.process_time() - t0)
     return audio_s, best
 

@@ -128,7 +128,8 @@ def test_output_is_one_bool_per_hop():
     assert out.dtype == bool and out.shape == (7,)
     block = SpeechDetector().analyse(np.zeros(3 * HOP))
     assert isinstance(block, VadBlock)
-    assert all(len(a) == 3 for a in (block.speech, block.probability, block.raw, block.noise_hop))
+    assert all(len(a) == 3 for a in (block.speech, block.probability, block.raw, block.noise_hop,
+                                      block.firm_speech))
     assert SpeechDetector().process(np.zeros(0)).shape == (0,)
 
 
@@ -142,6 +143,7 @@ def test_block_split_invariance_random_splits():
         parts = [det.analyse(p) for p in np.split(x, cuts)]
         assert np.array_equal(np.concatenate([p.speech for p in parts]), whole.speech)
         assert np.array_equal(np.concatenate([p.noise_hop for p in parts]), whole.noise_hop)
+        assert np.array_equal(np.concatenate([p.firm_speech for p in parts]), whole.firm_speech)
         np.testing.assert_allclose(np.concatenate([p.probability for p in parts]),
                                    whole.probability, atol=1e-9)
 
@@ -190,6 +192,20 @@ def test_speech_holds_while_the_probability_stays_above_the_release():
     above = held.probability >= params.release
     for i in np.flatnonzero(gained):
         assert above[max(0, i - hang) : i + 1].any()
+
+
+def test_noise_hops_and_firm_speech_do_not_depend_on_the_release():
+    """The noise floor and the speech level are measured on the hops the threshold alone gives
+    (the hops only the hysteresis holds are mostly noise at low SNR), so the SNR figures stay
+    those of the detector without hysteresis."""
+    x = in_noise("ami_pyannote_dev00.wav", 3)
+    held = SpeechDetector().analyse(x)
+    plain = SpeechDetector(SpeechDetectorParams(release=SpeechDetectorParams().threshold)).analyse(x)
+    np.testing.assert_array_equal(held.firm_speech, plain.speech)
+    np.testing.assert_array_equal(held.noise_hop, plain.noise_hop)
+    np.testing.assert_array_equal(plain.firm_speech, plain.speech)
+    assert np.any(held.speech & ~held.firm_speech)
+    assert not np.any(held.firm_speech & ~held.speech)
 
 
 def test_sustain_runs_from_a_confirmed_hop_to_the_first_hop_under_the_release():

@@ -23,7 +23,10 @@ How it decides:
    and then lasts as long as the probability stays at or above the lower ``release`` (as
    Silero's own ``get_speech_timestamps`` does: in noise the probability sags inside words
    without falling to the level of the noise). It is held for ``hangover_s`` after the last
-   hop of that run (word gaps and weak endings); after that, speech needs a new onset.
+   hop of that run (word gaps and weak endings); after that, speech needs a new onset. The
+   noise floor and the speech level behind the SNR are measured on the hops the threshold
+   alone gives (``VadBlock.firm_speech``, ``VadBlock.noise_hop``): where only the hysteresis
+   holds speech, the line at low SNR is mostly noise.
 
 The network's weights are Silero's, fitted on none of the project's recordings. The threshold
 and release are the ones ``bench/vad.py`` selects over all its data; the hangover is shorter
@@ -96,14 +99,18 @@ class VadBlock:
 
     ``speech``: the caller is speaking (smoothed decision); ``probability``: the speech
     probability after the gate and the hard rules, before smoothing; ``raw``: probability
-    reached the threshold; ``noise_hop``: a hop safe to measure noise on (no speech and no raw
-    hit within the hangover).
+    reached the threshold; ``firm_speech``: speech as the threshold alone gives it, without the
+    hysteresis (the hops a speech level is measured on: a run held up by a sagging probability
+    carries more noise than speech); ``noise_hop``: a hop safe to measure noise on (no firm
+    speech and no raw hit within the hangover). ``firm_speech`` and ``noise_hop`` do not depend
+    on ``release``.
     """
 
     speech: np.ndarray
     probability: np.ndarray
     raw: np.ndarray
     noise_hop: np.ndarray
+    firm_speech: np.ndarray
 
 
 class SpeechDetector:
@@ -115,7 +122,7 @@ class SpeechDetector:
         self._floors = MinimumStatistics(N_BANDS, window_s=params.noise_window_s)
         self._tone = TrailingWindow(max(1, round(_TONE_S / HOP_S)), fill=0.0, columns=2)
         self._onset = TrailingWindow(max(1, round(params.onset_s / HOP_S)), fill=0.0)
-        self._hang = TrailingWindow(round(params.hangover_s / HOP_S) + 1, fill=0.0, columns=2)
+        self._hang = TrailingWindow(round(params.hangover_s / HOP_S) + 1, fill=0.0, columns=3)
         self._model = SpeechModel()
         self._gate_factor = 10.0 ** (params.gate_db / 10.0)
         self.reset()
@@ -151,7 +158,7 @@ class SpeechDetector:
         n = len(f.tonality)
         if n == 0:
             empty = np.zeros(0, dtype=bool)
-            return VadBlock(empty, np.zeros(0), empty, empty)
+            return VadBlock(empty, np.zeros(0), empty, empty, empty)
         floors = self._floors.process(f.band_power)
         level_dbov = power_to_dbov(f.band_power.sum(axis=1))
         # a hop under the level floor is never speech: no use running the network for it
@@ -181,10 +188,11 @@ class SpeechDetector:
         confirmed = self._onset.windows(raw.astype(float)).min(axis=-1) > 0
         sustained = sustain(confirmed, prob >= p.release, carry=self._sustained)
         self._sustained = bool(sustained[-1])
-        held = self._hang.windows(np.stack([sustained, raw], axis=1).astype(float)).max(axis=-1)
-        speech = held[:, 0] > 0
-        noise_hop = ~(speech | (held[:, 1] > 0))
-        return VadBlock(speech, prob, raw, noise_hop)
+        held = self._hang.windows(
+            np.stack([sustained, confirmed, raw], axis=1).astype(float)).max(axis=-1)
+        speech, firm = held[:, 0] > 0, held[:, 1] > 0
+        noise_hop = ~(firm | (held[:, 2] > 0))
+        return VadBlock(speech, prob, raw, noise_hop, firm)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """True for each whole 10 ms hop of ``x`` in which the caller is speaking."""
@@ -205,7 +213,8 @@ def sustain(confirmed: np.ndarray, above: np.ndarray, *, carry: bool = False) ->
 
 def measure_noise(x: np.ndarray, *, params: SpeechDetectorParams | None = None) -> NoiseSummary:
     """Whole-signal noise floor and SNR of an 8 kHz signal, from this detector's verdicts
-    (:func:`deskline.dsp.noise.summarise_noise`; default settings unless ``params``)."""
+    (firm speech and noise hops: :func:`deskline.dsp.noise.summarise_noise`; default settings
+    unless ``params``)."""
     x = np.asarray(x, dtype=np.float64)[: len(x) // HOP_SAMPLES * HOP_SAMPLES]
     block = SpeechDetector(params or SpeechDetectorParams()).analyse(x)
-    return summarise_noise(x, speech=block.speech, noise_hop=block.noise_hop)
+    return summarise_noise(x, speech=block.firm_speech, noise_hop=block.noise_hop)

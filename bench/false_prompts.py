@@ -24,7 +24,7 @@ Calls alternate between the standard and gov profiles. Results go to
 ``bench/results/false_prompts.md``.
 
 Usage: ``python3 bench/false_prompts.py [--data /work/shared/data] [--ordinary 40] [--quiet 10]
-[--noisy 10] [--silent-talk 20] [--caller-over-talk 20] [--talk-levels -70:-60,-60:-50] [--seed 1]``
+[--noisy 10] [--silent-talk 20] [--caller-over-talk 20] [--talk-levels=-70:-60,-60:-50] [--seed 1]``
 """
 from __future__ import annotations
 
@@ -233,7 +233,7 @@ def main(argv=None) -> int:
         "",
         f"Measured with `python3 bench/false_prompts.py --ordinary {args.ordinary} --quiet "
         f"{args.quiet} --noisy {args.noisy} --silent-talk {args.silent_talk} --caller-over-talk "
-        f"{args.caller_over_talk} --talk-levels {args.talk_levels} "
+        f"{args.caller_over_talk} --talk-levels={args.talk_levels} "
         f"--seed {args.seed}`: {len(speech)} speech and "
         f"{len(noise)} noise recordings from {args.data} (clipped ones left out), calls of "
         f"{CALL_S:.0f} s ({SILENT_CALL_S:.0f} s for the silent callers), standard and gov "

@@ -177,6 +177,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from deskline.call.events import Play
+    from deskline.call.ladder import WORDINGS
     from deskline.config import loads_config
     from deskline.replay.simulate import simulate_samples, with_example_desk
 
@@ -206,7 +207,10 @@ def main(argv=None) -> int:
                                          config=configs[profile])
             audio_s += b.duration_s
             minutes += b.duration_s / 60
-            played = [(a.phrase, round(a.t_s, 2)) for a in result.actions if isinstance(a, Play)]
+            # a profile's wording of a prompt counts as that prompt (speak_louder_gov: speak_louder)
+            standard_id = {v: k for k, v in WORDINGS[profile].items()}
+            played = [(standard_id.get(a.phrase, a.phrase), round(a.t_s, 2))
+                      for a in result.actions if isinstance(a, Play)]
             q = [(p, t) for p, t in played if p in QUALITY]
             silent = [(p, t) for p, t in played if p in SILENT]
             if kind == "silent_talk":

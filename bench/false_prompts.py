@@ -24,7 +24,7 @@ Calls alternate between the standard and gov profiles. Results go to
 ``bench/results/false_prompts.md``.
 
 Usage: ``python3 bench/false_prompts.py [--data /work/shared/data] [--ordinary 40] [--quiet 10]
-[--noisy 10] [--silent-talk 20] [--caller-over-talk 20] [--talk-levels -70:-60,-60:-50] [--seed 1]``
+[--noisy 10] [--silent-talk 20] [--caller-over-talk 20] [--talk-levels=-70:-60,-60:-50] [--seed 1]``
 """
 from __future__ import annotations
 
@@ -177,6 +177,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from deskline.call.events import Play
+    from deskline.call.ladder import WORDINGS
     from deskline.config import loads_config
     from deskline.replay.simulate import simulate_samples, with_example_desk
 
@@ -206,7 +207,10 @@ def main(argv=None) -> int:
                                          config=configs[profile])
             audio_s += b.duration_s
             minutes += b.duration_s / 60
-            played = [(a.phrase, round(a.t_s, 2)) for a in result.actions if isinstance(a, Play)]
+            # a profile's wording of a prompt counts as that prompt (speak_louder_gov: speak_louder)
+            standard_id = {v: k for k, v in WORDINGS[profile].items()}
+            played = [(standard_id.get(a.phrase, a.phrase), round(a.t_s, 2))
+                      for a in result.actions if isinstance(a, Play)]
             q = [(p, t) for p, t in played if p in QUALITY]
             silent = [(p, t) for p, t in played if p in SILENT]
             if kind == "silent_talk":
@@ -233,7 +237,7 @@ def main(argv=None) -> int:
         "",
         f"Measured with `python3 bench/false_prompts.py --ordinary {args.ordinary} --quiet "
         f"{args.quiet} --noisy {args.noisy} --silent-talk {args.silent_talk} --caller-over-talk "
-        f"{args.caller_over_talk} --talk-levels {args.talk_levels} "
+        f"{args.caller_over_talk} --talk-levels={args.talk_levels} "
         f"--seed {args.seed}`: {len(speech)} speech and "
         f"{len(noise)} noise recordings from {args.data} (clipped ones left out), calls of "
         f"{CALL_S:.0f} s ({SILENT_CALL_S:.0f} s for the silent callers), standard and gov "

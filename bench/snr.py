@@ -55,13 +55,13 @@ def both_snrs(x: np.ndarray) -> tuple[float, float]:
     """
     x = x[: len(x) // HOP_SAMPLES * HOP_SAMPLES]
     v = SpeechDetector().analyse(x)
-    measured = summarise_noise(x, speech=v.speech, noise_hop=v.noise_hop).snr_db
+    measured = summarise_noise(x, speech=v.firm_speech, noise_hop=v.noise_hop).snr_db
     tracker = NoiseTracker()
     last = float("nan")
     hops = RATE_HZ // HOP_SAMPLES
     for i in range(0, len(v.speech), hops):
         block = x[i * HOP_SAMPLES : (i + hops) * HOP_SAMPLES]
-        snr = tracker.process(block, speech=v.speech[i : i + hops],
+        snr = tracker.process(block, speech=v.firm_speech[i : i + hops],
                               noise_hop=v.noise_hop[i : i + hops]).snr_db
         known = snr[~np.isnan(snr)]
         if len(known):

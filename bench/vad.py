@@ -11,8 +11,8 @@ factors are for one core (run with OMP_NUM_THREADS=1; onnxruntime is pinned to o
 Two evaluations:
 
 - pooled: the shipped default ``SpeechDetector()`` over all mixtures of a condition;
-- cross-noise: the detector's threshold and hangover chosen (grid below) on the other noise
-  types *and* the other speakers only, then scored on the left-out noise type with the left-out
+- cross-noise: the detector's threshold, hangover and release (hysteresis) chosen (grid below)
+  on the other noise types *and* the other speakers only, then scored on the left-out noise type with the left-out
   speakers. Speakers are split in two groups by corpus (LibriSpeech readers: the TEN VAD test
   set and the SpeechBrain samples; AMI meeting talkers: the AMI excerpts and pyannote's
   sample), so every test figure comes from settings that saw neither its noise nor its
@@ -21,9 +21,13 @@ Two evaluations:
 
 The selection: the grid point with the highest mean F1 over the five conditions among those
 that call at most 4 % of the training noise-only frames speech (the 5 % goal with a margin).
-The network and the gate run once per signal; threshold and hangover are applied afterwards
-by the detector's own smoothing (:func:`smooth`), which gives the same decisions as the
-streaming detector with those settings.
+"Variants tried" runs the same selection and protocol on other grids: without hysteresis, and
+with a lower threshold where a running SNR is low (computed here from the band levels and
+the sub-band floors the detector's gate tracks; not part of the detector).
+The network and the gate run once per signal; threshold, release and hangover are applied
+afterwards by the detector's own smoothing (:func:`smooth`, with the detector's
+:func:`~deskline.dsp.vad.sustain`), which gives the same decisions as the streaming detector
+with those settings.
 
     OMP_NUM_THREADS=1 python3 bench/vad.py            # writes bench/results/vad.md
     OMP_NUM_THREADS=1 python3 bench/vad.py --quick    # 5 noises, 2 SNRs; print only
@@ -48,10 +52,11 @@ sys.path.insert(0, str(ROOT / "firmware"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from deskline.dsp.features import SpectralAnalyser, TrailingWindow  # noqa: E402
+from deskline.dsp.filters import OnePole  # noqa: E402
 from deskline.dsp.levels import power_to_dbov  # noqa: E402
-from deskline.dsp.noise import NoiseTracker  # noqa: E402
+from deskline.dsp.noise import MinimumStatistics, NoiseTracker  # noqa: E402
 from deskline.dsp.p56 import active_speech_level  # noqa: E402
-from deskline.dsp.vad import SpeechDetector, SpeechDetectorParams  # noqa: E402
+from deskline.dsp.vad import SpeechDetector, SpeechDetectorParams, sustain  # noqa: E402
 import refvad  # noqa: E402
 
 RATE_HZ = 8000
@@ -64,6 +69,14 @@ GOAL_NOISE_SPEECH = 0.05
 SELECT_NOISE_SPEECH = 0.04
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 HANGOVERS_S = (0.1, 0.2, 0.3, 0.4)
+#: How far below the threshold speech, once confirmed, is released (0: no hysteresis;
+#: Silero's own get_speech_timestamps uses 0.15).
+RELEASE_GAPS = (0.0, 0.1, 0.15, 0.2, 0.3)
+#: The low-SNR variant (not shipped: see the results): a lower threshold where the running SNR
+#: (:func:`running_snr`) is low, chosen from these (low threshold, under this SNR in dB).
+LOW_SNR_AIDS = ((0.2, 9.0), (0.2, 12.0), (0.2, 15.0), (0.3, 9.0), (0.3, 12.0), (0.3, 15.0))
+LOW_SNR_SMOOTH_S = 0.1
+LOW_SNR_WINDOW_S = 3.0
 #: Why the shipped hangover may be shorter than the one the F1 selection prefers.
 HANGOVER_NOTE = ("the hangover also keeps the noise floor off the hops after speech, and at "
                  "0.4 s the half-second gaps between a caller's phrases leave the running SNR "
@@ -157,25 +170,46 @@ def probabilities(x: np.ndarray, block_s: float = 1.0) -> np.ndarray:
                            for i in range(0, len(x), block)] or [np.zeros(0)])
 
 
-def band_levels(x: np.ndarray) -> np.ndarray:
-    """Per-hop 200-3800 Hz level (dBov), as the detector's level rule sees it."""
-    return power_to_dbov(SpectralAnalyser().process(x).band_power.sum(axis=1))
+def band_levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-hop 200-3800 Hz level (dBov), as the detector's level rule sees it, and the level
+    of its sub-band noise floors (dBov; the floors its gate compares the bands with)."""
+    bands = SpectralAnalyser().process(x).band_power
+    floors = MinimumStatistics(bands.shape[1], window_s=DEFAULTS.noise_window_s).process(bands)
+    return power_to_dbov(bands.sum(axis=1)), power_to_dbov(floors.sum(axis=1))
 
 
 DEFAULTS = SpeechDetectorParams()
 
 
-def smooth(prob: np.ndarray, threshold: float, hangover_s: float, level=None) -> np.ndarray:
-    """Speech decisions from per-hop probabilities, as ``SpeechDetector.analyse`` smooths them
-    (``level``: per-hop band levels, for the default detector's level rule)."""
-    raw = prob >= threshold
+def running_snr(level: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """A running SNR (dB) per hop from what the detector tracks: the highest band level
+    (smoothed over LOW_SNR_SMOOTH_S) of the last LOW_SNR_WINDOW_S over the hop's sub-band
+    floor level. Only for the low-SNR variant of the comparison (see VARIANTS)."""
+    power = 10.0 ** (np.asarray(level, dtype=np.float64) / 10.0)
+    smoothed = OnePole(float(np.exp(-HOP_S / LOW_SNR_SMOOTH_S)), initial=power[0]).process(power)
+    peak = TrailingWindow(round(LOW_SNR_WINDOW_S / HOP_S), fill=None).windows(
+        power_to_dbov(smoothed)).max(axis=-1)
+    return peak - floor
+
+
+def smooth(prob: np.ndarray, params: tuple, level=None, rs=None) -> np.ndarray:
+    """Speech decisions from per-hop probabilities with ``params`` = (threshold, hangover s,
+    release), as ``SpeechDetector.analyse`` smooths them (``level``: per-hop band levels, for
+    the default detector's level rule). The low-SNR variant adds (low threshold, SNR dB) to
+    ``params``: where the running SNR ``rs`` is under that SNR, the threshold (and the release,
+    if higher) is the low one."""
+    threshold, hangover_s, release = params[:3]
+    if len(params) > 3 and params[3] is not None:
+        threshold = np.where(rs < params[4], params[3], threshold)
+        release = np.minimum(release, threshold)
+    raw, above = prob >= threshold, prob >= release
     if level is not None:
         raw &= level >= DEFAULTS.min_level_dbov
-    onset_s = DEFAULTS.onset_s
-    onset = TrailingWindow(max(1, round(onset_s / HOP_S)), fill=0.0)
+        above &= level >= DEFAULTS.min_level_dbov
+    onset = TrailingWindow(max(1, round(DEFAULTS.onset_s / HOP_S)), fill=0.0)
     hang = TrailingWindow(round(hangover_s / HOP_S) + 1, fill=0.0)
     confirmed = onset.windows(raw.astype(float)).min(axis=-1) > 0
-    return hang.windows(confirmed.astype(float)).max(axis=-1) > 0
+    return hang.windows(sustain(confirmed, above).astype(float)).max(axis=-1) > 0
 
 
 def speed_vad_noise(signals: list[np.ndarray], repeats: int = 2) -> tuple[float, float]:
@@ -189,7 +223,7 @@ def speed_vad_noise(signals: list[np.ndarray], repeats: int = 2) -> tuple[float,
         for i in range(0, len(x), RATE_HZ):
             block = x[i : i + RATE_HZ]
             v = det.analyse(block)
-            tracker.process(block, speech=v.speech, noise_hop=v.noise_hop)
+            tracker.process(block, speech=v.firm_speech, noise_hop=v.noise_hop)
         best = min(best, time.process_time() - t0)
     return audio_s, best
 
@@ -208,11 +242,11 @@ class Signal:
     """One evaluated signal: its condition, noise, speakers, truth, our probabilities and
     the reference detectors' decisions."""
 
-    __slots__ = ("cond", "noise", "group", "truth", "prob", "ref", "level")
+    __slots__ = ("cond", "noise", "group", "truth", "prob", "ref", "level", "floor")
 
-    def __init__(self, cond, noise, group, truth, prob, ref, level):
+    def __init__(self, cond, noise, group, truth, prob, ref, level, floor):
         self.cond, self.noise, self.group = cond, noise, group
-        self.truth, self.prob, self.ref, self.level = truth, prob, ref, level
+        self.truth, self.prob, self.ref, self.level, self.floor = truth, prob, ref, level, floor
 
 
 def run(quick: bool, per_file: int = NOISES_PER_FILE):
@@ -234,7 +268,7 @@ def run(quick: bool, per_file: int = NOISES_PER_FILE):
         for det in refs:
             det.reset()  # every recording is a new call
             ref[det.name] = timed(det.name, det.process, x)
-        return prob, ref, band_levels(x).astype(np.float32)
+        return prob, ref, np.stack(band_levels(x)).astype(np.float32)
 
     noises = [(p.stem, load_8k(p)) for p in noise_files()]
     snrs = (10, 0) if quick else SNRS_DB
@@ -252,7 +286,7 @@ def run(quick: bool, per_file: int = NOISES_PER_FILE):
         level = active_speech_level(x, rate_hz=RATE_HZ).level_dbov
         prob, ref, lv = evaluate(x)
         signals.append(Signal("clean", None, group, truth, prob[:n], {k: v[:n] for k, v in ref.items()},
-                              lv[:n]))
+                              lv[0, :n], lv[1, :n]))
         picks = range(len(noises)) if not per_file or per_file >= len(noises) else \
             [(i * per_file + j) % len(noises) for j in range(per_file)]
         for k in picks:
@@ -262,7 +296,7 @@ def run(quick: bool, per_file: int = NOISES_PER_FILE):
                 sig = mix(x, level, noise_segment(nx, len(x), rng), snr)
                 prob, ref, lv = evaluate(sig)
                 signals.append(Signal(f"{snr} dB", stem, group, truth, prob[:n],
-                                      {k2: v[:n] for k2, v in ref.items()}, lv[:n]))
+                                      {k2: v[:n] for k2, v in ref.items()}, lv[0, :n], lv[1, :n]))
         print(f"{wav.stem}: {len(x) / RATE_HZ:.1f} s, P.56 {level:.1f} dBov", file=sys.stderr)
     noise_only = {}
     for stem, nx in noises:
@@ -274,41 +308,70 @@ def run(quick: bool, per_file: int = NOISES_PER_FILE):
                 ref_names=ref_names, cpu=cpu, audio_s=audio_s, n_files=len(files), speed=speed)
 
 
-def score(signals, conds, params) -> dict:
-    """Pooled (tp, fp, fn) of our detector with ``params`` per condition."""
-    out = {c: np.zeros(3, int) for c in conds}
-    for s in signals:
-        out[s.cond] += counts(smooth(s.prob, *params, s.level), s.truth)
-    return out
-
-
-def noise_share(noise_only, stems, params) -> float:
+def noise_share(res, stems, params) -> float:
+    """Share of the hops of the noise-only recordings ``stems`` called speech with ``params``."""
     hops = speech = 0
     for stem in stems:
-        d = smooth(noise_only[stem][0], *params, noise_only[stem][2])
+        prob, _, lv = res["noise_only"][stem]
+        d = smooth(prob, params, lv[0], res["noise_rs"][stem])
         hops += len(d)
         speech += int(d.sum())
     return speech / hops if hops else 0.0
 
 
-GRID = list(itertools.product(THRESHOLDS, HANGOVERS_S))
+GRID = [(t, h, round(t - g, 2)) for t, h, g in itertools.product(THRESHOLDS, HANGOVERS_S, RELEASE_GAPS)
+        if t - g > 0.05]
+#: Grids compared in "Variants tried" (each with the same selection and held-out protocol).
+VARIANTS = {
+    "no hysteresis (release = threshold)": [g for g in GRID if g[2] == g[0]],
+    "hysteresis (shipped)": GRID,
+    "hysteresis + lower threshold at low running SNR": [g + a for g in GRID
+                                                        for a in ((None, None),) + LOW_SNR_AIDS],
+}
 
 
-def select(signals, noise_only, noise_stems, conds):
-    """The grid point with the best mean F1 over ``conds`` that keeps the noise-only share of
-    ``noise_stems`` within SELECT_NOISE_SPEECH (the least noisy point if none does)."""
-    best = None
-    for params in GRID:
-        share = noise_share(noise_only, noise_stems, params)
-        c = score(signals, conds, params)
-        f1 = float(np.mean([prf(*c[k])[2] for k in conds]))
-        key = (share <= SELECT_NOISE_SPEECH, f1 if share <= SELECT_NOISE_SPEECH else -share)
-        if best is None or key > best[0]:
-            best = (key, params)
-    return best[1]
+def tabulate(res, grid) -> dict:
+    """Counts (tp, fp, fn) of every signal and (speech hops, hops) of every noise-only
+    recording at every point of ``grid``, so each selection below is a sum over rows."""
+    if "rs" not in res:
+        res["rs"] = [running_snr(s.level, s.floor) for s in res["signals"]]
+        res["noise_rs"] = {stem: running_snr(lv[0], lv[1])
+                           for stem, (_, _, lv) in res["noise_only"].items()}
+    table = np.array([[counts(smooth(s.prob, g, s.level, rs), s.truth) for g in grid]
+                      for s, rs in zip(res["signals"], res["rs"])])
+    noise_table = {}
+    for stem, (prob, _, lv) in res["noise_only"].items():
+        noise_table[stem] = np.array([[smooth(prob, g, lv[0], res["noise_rs"][stem]).sum(), len(prob)]
+                                      for g in grid])
+    return dict(grid=grid, table=table, noise_table=noise_table)
 
 
-def cross_noise(res):
+def select(res, tab, rows, noise_stems, conds):
+    """The grid point with the best mean F1 over ``conds`` (signals ``rows``) that keeps the
+    noise-only share of ``noise_stems`` within SELECT_NOISE_SPEECH (the least noisy point if
+    none does)."""
+    signals, table = res["signals"], tab["table"]
+    noise = sum(tab["noise_table"][n] for n in noise_stems)
+    share = noise[:, 0] / np.maximum(noise[:, 1], 1)
+    f1 = np.zeros(len(tab["grid"]))
+    for c in conds:
+        tp, fp, fn = table[[i for i in rows if signals[i].cond == c]].sum(axis=0).T
+        f1 += 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    f1 /= len(conds)
+    ok = share <= SELECT_NOISE_SPEECH
+    key = np.where(ok, f1, -share - 1.0)
+    return tab["grid"][int(np.argmax(key))]
+
+
+def pooled_f1(res, params) -> dict:
+    """Pooled F1 per condition of the detector with ``params``."""
+    out = {c: np.zeros(3, int) for c in res["conds"]}
+    for s, rs in zip(res["signals"], res["rs"]):
+        out[s.cond] += counts(smooth(s.prob, params, s.level, rs), s.truth)
+    return {c: prf(*v)[2] for c, v in out.items()}
+
+
+def cross_noise(res, tab):
     """Per noise type: our F1 per condition with settings chosen without that noise type and
     without the test speakers; WebRTC (best mode per condition) and Silero on the same signals."""
     signals, conds = res["signals"], res["conds"]
@@ -322,24 +385,25 @@ def cross_noise(res):
         shares = []
         for g in groups:
             if t.startswith("("):
-                train = [s for s in signals if s.group != g]
-                test = [s for s in signals if s.group == g and s.cond == "clean"]
+                train = [i for i, s in enumerate(signals) if s.group != g]
+                test = [i for i, s in enumerate(signals) if s.group == g and s.cond == "clean"]
                 train_noise = res["noises"]
             else:
-                train = [s for s in signals if s.group != g
+                train = [i for i, s in enumerate(signals) if s.group != g
                          and (s.noise is None or noise_type(s.noise) != t)]
-                test = [s for s in signals if s.group == g and s.noise is not None
+                test = [i for i, s in enumerate(signals) if s.group == g and s.noise is not None
                         and noise_type(s.noise) == t]
                 train_noise = [n for n in res["noises"] if noise_type(n) != t]
-            params = select(train, res["noise_only"], train_noise, conds)
+            params = select(res, tab, train, train_noise, conds)
             chosen[(t, g)] = params
-            for s in test:
-                test_counts[s.cond] += counts(smooth(s.prob, *params, s.level), s.truth)
+            for i in test:
+                s = signals[i]
+                test_counts[s.cond] += counts(smooth(s.prob, params, s.level, res["rs"][i]), s.truth)
                 for n in res["ref_names"]:
                     ref_counts[s.cond][n] += counts(s.ref[n], s.truth)
             if not t.startswith("("):
                 stems = [n for n in res["noises"] if noise_type(n) == t]
-                shares.append(noise_share(res["noise_only"], stems, params))
+                shares.append(noise_share(res, stems, params))
         use = ["clean"] if t.startswith("(") else noisy_conds
         cells = []
         for c in use:
@@ -351,22 +415,62 @@ def cross_noise(res):
     return rows, chosen
 
 
+def variants(res) -> list[str]:
+    """The "Variants tried" section: each grid's all-data choice (with the shipped hangover),
+    its pooled F1, its noise-only share, its cross-noise cells, and the best 0 dB F1 any of its
+    points reaches within the noise-only limit (an upper bound: picked by looking at 0 dB)."""
+    conds = res["conds"]
+    low = conds[-1]
+    out = ["## Variants tried", "",
+           "Each grid goes through the same selection (all data; and the cross-noise protocol "
+           "with each noise type and speaker group held out). Pooled F1 and noise-only share: "
+           f"the all-data choice with the shipped hangover ({DEFAULTS.hangover_s} s). Last "
+           f"column: the best pooled {low} F1 of any point of the grid that calls at most "
+           f"{SELECT_NOISE_SPEECH:.0%} of the noise-only frames speech — a ceiling, since it is "
+           f"picked by looking at the {low} row. The low-SNR variant lowers the threshold (and "
+           f"the release with it) where a running SNR (the highest {LOW_SNR_SMOOTH_S} s-smoothed "
+           f"band level of the last {LOW_SNR_WINDOW_S:.0f} s over the sub-band floors the gate "
+           "uses) is under a level; its grid adds (low threshold, SNR dB) "
+           f"{', '.join(str(a) for a in LOW_SNR_AIDS)} or none.", "",
+           "| variant | all-data choice (threshold, hangover s, release[, low threshold, under dB]) | "
+           + " | ".join(f"pooled {c} F1" for c in conds)
+           + " | noise-only called speech | cross-noise cells ≥ both | ceiling " + low + " F1 |",
+           "|---|---|" + "---|" * len(conds) + "---|---|---|"]
+    for name, grid in VARIANTS.items():
+        tab = tabulate(res, grid)
+        chosen = select(res, tab, range(len(res["signals"])), res["noises"], conds)
+        shipped = (chosen[0], DEFAULTS.hangover_s) + tuple(chosen[2:])
+        f1 = pooled_f1(res, shipped)
+        share = noise_share(res, res["noises"], shipped)
+        rows, _ = cross_noise(res, tab)
+        cells = [(o, max(w[0], s)) for _, cl, _ in rows for _, o, w, s in cl]
+        noise = sum(tab["noise_table"].values())
+        ok = noise[:, 0] / noise[:, 1] <= SELECT_NOISE_SPEECH
+        rows_low = [i for i, s in enumerate(res["signals"]) if s.cond == low]
+        tp, fp, fn = tab["table"][rows_low].sum(axis=0).T
+        ceiling = float(np.max(np.where(ok, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)))
+        out.append(f"| {name} | {chosen} | " + " | ".join(f"{f1[c]:.3f}" for c in conds)
+                   + f" | {share:.1%} | {sum(o >= b for o, b in cells)} of {len(cells)} | {ceiling:.3f} |")
+    return out + [""]
+
+
 def report(res) -> tuple[str, bool]:
     conds, signals, names = res["conds"], res["signals"], ["deskline"] + res["ref_names"]
-    default = (DEFAULTS.threshold, DEFAULTS.hangover_s)
-    chosen_all = select(signals, res["noise_only"], res["noises"], conds)
+    default = (DEFAULTS.threshold, DEFAULTS.hangover_s, DEFAULTS.release)
+    tab = tabulate(res, GRID)
+    chosen_all = select(res, tab, range(len(signals)), res["noises"], conds)
     pooled = {c: {n: np.zeros(3, int) for n in names} for c in conds}
     for s in signals:
-        pooled[s.cond]["deskline"] += counts(smooth(s.prob, *default, s.level), s.truth)
+        pooled[s.cond]["deskline"] += counts(smooth(s.prob, default, s.level), s.truth)
         for n in res["ref_names"]:
             pooled[s.cond][n] += counts(s.ref[n], s.truth)
-    rows, chosen = cross_noise(res)
+    rows, chosen = cross_noise(res, tab)
 
     # noise-only shares, as recorded
     noise_rows = []
     for stem in res["noises"]:
         prob, ref, lv = res["noise_only"][stem]
-        vals = [float(np.mean(smooth(prob, *default, lv)))] + [float(np.mean(ref[n])) for n in res["ref_names"]]
+        vals = [float(np.mean(smooth(prob, default, lv[0])))] + [float(np.mean(ref[n])) for n in res["ref_names"]]
         noise_rows.append((stem, res["noise_len"][stem], vals))
     total_s = sum(r[1] for r in noise_rows)
     noise_pooled = [sum(r[1] * r[2][j] for r in noise_rows) / total_s for j in range(len(names))]
@@ -400,10 +504,13 @@ def report(res) -> tuple[str, bool]:
     out.append(f"- noise-only recordings: deskline calls {noise_pooled[0]:.1%} of frames speech "
                f"(goal ≤ {GOAL_NOISE_SPEECH:.0%}: {'met' if noise_ok else 'MISSED'}); WebRTC "
                f"{min(noise_pooled[1:5]):.1%}-{max(noise_pooled[1:5]):.1%}, Silero {noise_pooled[5]:.1%}.")
+    same = tuple(chosen_all) == default
+    only_hangover = (chosen_all[0], chosen_all[2]) == (default[0], default[2])
     out.append(f"- the selection run on all data chooses threshold {chosen_all[0]}, hangover "
-               f"{chosen_all[1]} s; the shipped defaults are threshold {default[0]}, hangover "
-               f"{default[1]} s ({'the same' if tuple(chosen_all) == default else 'DIFFERENT'})"
-               + ("." if tuple(chosen_all) == default else ": " + HANGOVER_NOTE))
+               f"{chosen_all[1]} s, release {chosen_all[2]}; the shipped defaults are threshold "
+               f"{default[0]}, hangover {default[1]} s, release {default[2]} ("
+               + ("the same)." if same else "the hangover DIFFERENT): " + HANGOVER_NOTE
+                  if only_hangover else "DIFFERENT)."))
     out.append(f"- speed: detector + noise tracker {res['speed'][0] / res['speed'][1]:.0f}× real time "
                "on one core (the meter's budget is set against Silero alone: see speed.md).")
     cmd = "    OMP_NUM_THREADS=1 python3 bench/vad.py" + (
@@ -424,7 +531,7 @@ def report(res) -> tuple[str, bool]:
             "256-sample chunks + 32 samples of context, its own threshold 0.5, each 10 ms frame "
             "takes the chunk holding its centre. Every detector starts afresh on each recording. "
             "deskline: `SpeechDetector()` fed 1 s blocks (Silero's network behind a noise-floor "
-            "gate, the tone and level rules and onset/hangover smoothing).", "",
+            "gate, the tone and level rules and onset, hysteresis and hangover smoothing).", "",
             "## Pooled: frame precision / recall / F1 (shipped defaults)", "",
             "| condition | detector | precision | recall | F1 |", "|---|---|---|---|---|"]
     for c in conds:
@@ -432,8 +539,8 @@ def report(res) -> tuple[str, bool]:
             p, r, f = prf(*pooled[c][n])
             out.append(f"| {c} | {n} | {p:.3f} | {r:.3f} | {f:.3f} |")
     out += ["", "## Cross-noise: each noise type left out of the choice of settings", "",
-            "Per noise type, the detector's F1 with the threshold and hangover chosen on the "
-            "other noise types and the other speaker group only (two folds by speakers, each "
+            "Per noise type, the detector's F1 with the threshold, hangover and release chosen "
+            "on the other noise types and the other speaker group only (two folds by speakers, each "
             "scored on its own speakers; counts pooled over both). WebRTC: its best mode for that "
             "cell; Silero alone on the same signals. Last column: the share of the noise type's "
             "own recordings (alone) called speech, with the settings chosen without it (the "
@@ -448,8 +555,9 @@ def report(res) -> tuple[str, bool]:
             out.append(f"| {t if j == 0 else ''} | {c} | {o:.3f} | {wf:.3f} ({wn}) | {s:.3f} | "
                        f"{'yes' if ok else 'NO'} | {sh} |")
     picks = sorted({p for p in chosen.values()})
-    out += ["", "Settings the folds chose (threshold, hangover s): " + ", ".join(
+    out += ["", "Settings the folds chose (threshold, hangover s, release): " + ", ".join(
         f"{p} ×{sum(1 for v in chosen.values() if v == p)}" for p in picks) + ".", ""]
+    out += variants(res)
     out += ["## Share of frames called speech on noise-only recordings (`noise/`, as recorded)", "",
             "| noise | type | s | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
     for stem, secs, vals in noise_rows:

@@ -6,7 +6,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from deskline.dsp.meter import HOP_S, LineMeter, tone_events
+from deskline.dsp.meter import HOP_S, LineMeter, MeterParams, tone_events
+from deskline.dsp.vad import SpeechDetectorParams
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 RATES = [8000, 16000, 22050, 44100, 48000]
@@ -145,6 +146,22 @@ def test_noise_floor_and_snr_of_speech_in_noise():
     summary = meter.summary()
     assert summary.noise_floor_dbov == pytest.approx(-35.8, abs=3.0)
     assert summary.snr_db == pytest.approx(15.0, abs=4.0)
+
+
+def test_the_detectors_hysteresis_leaves_noise_floor_and_snr_alone():
+    """Speech held only by the detector's hysteresis counts as speech, but the noise floor and
+    SNR are those of the detector without it (measured on firm speech and noise hops)."""
+    x, rate = sf.read(FIXTURES / "ami_pyannote_dev00.wav", dtype="float64")
+    x = soxr.resample(x, rate, 8000)
+    x = x + np.random.default_rng(1).standard_normal(len(x)) * np.sqrt(np.mean(x ** 2) / 0.9 / 10 ** 0.3)
+    plain_vad = SpeechDetectorParams(release=SpeechDetectorParams().threshold)
+    held, plain = LineMeter(8000), LineMeter(8000, MeterParams(vad=plain_vad))
+    got, ref = run(held, x, 800), run(plain, x, 800)
+    assert sum(s.speech for s in got) > sum(s.speech for s in ref)
+    np.testing.assert_array_equal([s.snr_db for s in got], [s.snr_db for s in ref])
+    np.testing.assert_array_equal([s.noise_dbov for s in got], [s.noise_dbov for s in ref])
+    assert held.summary().snr_db == plain.summary().snr_db
+    assert held.summary().noise_floor_dbov == plain.summary().noise_floor_dbov
 
 
 def test_the_transmit_taps_meter_decides_speech_and_tones_as_the_full_meter_does():

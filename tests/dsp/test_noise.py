@@ -33,7 +33,7 @@ def run(x, block=RATE_HZ):
     out = []
     for i in range(0, len(x), block):
         v = det.analyse(x[i : i + block])
-        out.append(tracker.process(x[i : i + block], speech=v.speech, noise_hop=v.noise_hop))
+        out.append(tracker.process(x[i : i + block], speech=v.firm_speech, noise_hop=v.noise_hop))
     cat = lambda k: np.concatenate([getattr(o, k) for o in out])  # noqa: E731
     return cat("noise_dbov"), cat("snr_db")
 
@@ -129,7 +129,7 @@ def test_streaming_is_block_split_invariant():
     got = []
     for part in np.split(x, cuts):
         v = det.analyse(part)
-        got.append(tracker.process(part, speech=v.speech, noise_hop=v.noise_hop))
+        got.append(tracker.process(part, speech=v.firm_speech, noise_hop=v.noise_hop))
     np.testing.assert_allclose(np.concatenate([g.noise_dbov for g in got]), whole_noise, atol=1e-9)
     np.testing.assert_allclose(np.concatenate([g.snr_db for g in got]), whole_snr, atol=1e-9)
 
@@ -161,7 +161,7 @@ def test_clean_real_speech_is_never_called_a_noisy_line():
     x = soxr.resample(x, rate, 8000)
     x = x[: len(x) // 80 * 80]
     vad = SpeechDetector().analyse(x)
-    block = NoiseTracker().process(x, speech=vad.speech, noise_hop=vad.noise_hop)
+    block = NoiseTracker().process(x, speech=vad.firm_speech, noise_hop=vad.noise_hop)
     snr = block.snr_db[vad.speech & ~np.isnan(block.snr_db)]
     assert len(snr) > 3000
     assert np.mean(snr < 15.0) < 0.01

@@ -148,6 +148,7 @@ class LineMeter:
         self._hops = 0
         self._speech_hops = 0
         self._speech_power_sum = 0.0
+        self._firm_hops = 0
         self._noise_hops = 0
         self._noise_log_sum = 0.0
         self._level_hist = np.zeros(_HIST_BINS, dtype=np.int64)
@@ -210,9 +211,13 @@ class LineMeter:
         active = self._p56.process(z, HOP_SAMPLES)
         # A tone is not line noise either: a busy tone must not lift the noise floor.
         quiet = np.asarray(vad.noise_hop, dtype=bool) & ~self._tones.tone_hops
-        noise = self._noise.process(z, speech=speech, noise_hop=quiet)
+        # The speech level is taken on firm speech, not on the hops only the detector's
+        # hysteresis holds (there the line is mostly noise).
+        firm = speech & np.asarray(vad.firm_speech, dtype=bool)
+        noise = self._noise.process(z, speech=firm, noise_hop=quiet)
 
-        self._speech_power_sum += float(power[speech].sum())
+        self._speech_power_sum += float(power[firm].sum())
+        self._firm_hops += int(firm.sum())
         self._noise_hops += int(quiet.sum())
         self._noise_log_sum += float(np.log(np.maximum(power[quiet], _FLOOR_POWER)).sum())
         self._level_hist += np.bincount(_hist_bin(level), minlength=_HIST_BINS)
@@ -257,8 +262,8 @@ class LineMeter:
 
         The noise floor is the dB mean of the powers of the hops the speech detector found
         quiet (the 10th percentile of all hop levels, to 0.5 dB, when under 0.2 s of them were
-        quiet); the SNR is the mean power of the speech hops less that noise, over the noise
-        (NaN when there was no speech).
+        quiet); the SNR is the mean power of the firm speech hops (``VadBlock.firm_speech``)
+        less that noise, over the noise (NaN when there was no speech).
         """
         if not self.levels:
             raise ValueError("a meter made without levels (levels=False) has no summary")
@@ -268,8 +273,8 @@ class LineMeter:
             noise_p = 10.0 ** (_hist_percentile(self._level_hist, 10.0) / 10.0)
         else:
             noise_p = 0.0
-        if self._speech_hops:
-            _, snr = _speech_over_noise(self._speech_power_sum / self._speech_hops,
+        if self._firm_hops:
+            _, snr = _speech_over_noise(self._speech_power_sum / self._firm_hops,
                                         max(noise_p, 1e-300))
             snr = float(snr)
         else:

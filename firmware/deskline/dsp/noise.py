@@ -7,7 +7,7 @@ full-scale square wave is 0 dBov and a full-scale sine -3.01 dBov; a power of ze
 - **hop power**: mean square of the 80 samples of a hop (full band, as "noise by RMS").
 - **noise floor** (``noise_dbov``): the mean of the hop levels in dB (a geometric mean of
   powers) over the *noise hops* of the last ``noise_window_s`` seconds. A noise hop is one
-  the speech detector found quiet: no speech decision and no raw speech hit within its
+  the speech detector found quiet: no firm speech decision and no raw speech hit within its
   hangover (see ``VadBlock.noise_hop``). The dB mean is used because the weak speech tails
   and breaths a detector lets through would dominate a mean of powers when the line is
   quiet; for steady noise it equals the RMS level (within 0.1 dB for 10 ms hops), for
@@ -17,7 +17,8 @@ full-scale square wave is 0 dBov and a full-scale sine -3.01 dBov; a power of ze
   steps up stops being taken for speech after at most ``SpeechDetectorParams.noise_window_s``
   and then enters this mean; any step is followed within about ``noise_window_s``.
 - **speech level** (``speech_dbov``): mean hop power over the speech hops of the last
-  ``speech_window_s`` seconds, minus the noise floor power (speech and noise add as powers).
+  ``speech_window_s`` seconds (the detector's firm speech, ``VadBlock.firm_speech``: not the
+  hops only its hysteresis holds), minus the noise floor power (speech and noise add as powers).
 - **SNR** (``snr_db``): speech level minus noise floor, in dB. NaN while there is no speech
   hop in the speech window or no noise estimate yet ("not known", never "bad"); it is kept
   within -30..+100 dB (speech no louder than the noise reads -30 dB, speech over digital
@@ -187,7 +188,7 @@ class NoiseTracker:
         """Noise floor, speech level and SNR for each hop of ``x``.
 
         ``speech`` and ``noise_hop`` are the detector's per-hop verdicts for the same hops
-        (``VadBlock.speech`` and ``VadBlock.noise_hop``).
+        (``VadBlock.firm_speech`` and ``VadBlock.noise_hop``).
         """
         p = hop_power(x)
         n = len(p)

@@ -18,15 +18,23 @@ How it decides:
    the two strongest spectral peaks, the strongest held within 31 Hz for 80 ms) exceeds
    ``tone_max`` is never speech (call-progress tones, 1 kHz test tones: the network takes a
    ringback tone for voice), nor is a hop whose 200-3800 Hz level is under ``min_level_dbov``.
-4. Smoothing: a hop is a raw hit when its probability reaches ``threshold``; speech starts
-   after ``onset_s`` of consecutive hits (so clicks and door slams do not count) and is held
-   for ``hangover_s`` after the last confirmed hit (word gaps and weak endings).
+4. Smoothing with hysteresis: a hop is a raw hit when its probability reaches ``threshold``;
+   speech starts after ``onset_s`` of consecutive hits (so clicks and door slams do not count)
+   and then lasts as long as the probability stays at or above the lower ``release`` (as
+   Silero's own ``get_speech_timestamps`` does: in noise the probability sags inside words
+   without falling to the level of the noise). It is held for ``hangover_s`` after the last
+   hop of that run (word gaps and weak endings); after that, speech needs a new onset. The
+   noise floor and the speech level behind the SNR are measured on the hops the threshold
+   alone gives (``VadBlock.firm_speech``, ``VadBlock.noise_hop``): where only the hysteresis
+   holds speech, the line at low SNR is mostly noise.
 
 The network's weights are Silero's, fitted on none of the project's recordings. The threshold
-is the one ``bench/vad.py`` selects over all its data; the hangover is shorter than the one it
-selects, because the noise floor and SNR need the hops after speech (``bench/results/vad.md``
-also scores the settings chosen with each noise type and speaker group left out). Known limit:
-background talk loud enough to be understood is speech to it.
+and release are the ones ``bench/vad.py`` selects over all its data; the hangover is shorter
+than the one it selects, because the noise floor and SNR need the hops after speech
+(``bench/results/vad.md`` also scores the settings chosen with each noise type and speaker
+group left out). Known limits: background talk loud enough to be understood is speech to it,
+and at 0 dB SNR it finds less of the speech than WebRTC VAD's least aggressive mode, which
+calls nearly everything speech (see the results).
 
 The output for a hop depends only on the signal up to that hop, so it is the same however the
 input is cut into blocks (of whole 10 ms hops).
@@ -56,6 +64,9 @@ class SpeechDetectorParams:
 
     #: Speech probability at which a hop is a raw hit.
     threshold: float = 0.5
+    #: Once speech is confirmed it lasts while the probability stays at or above this
+    #: (hysteresis; equal to ``threshold``: none); the hangover starts where it falls below.
+    release: float = 0.2
     #: Consecutive raw hits needed before speech is declared (rejects clicks).
     onset_s: float = 0.03
     #: How long speech is held after the last confirmed hit.
@@ -74,6 +85,9 @@ class SpeechDetectorParams:
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be within (0, 1), got {self.threshold}")
+        if not 0.0 < self.release <= self.threshold:
+            raise ValueError(f"release must be within (0, threshold={self.threshold}], "
+                             f"got {self.release}")
         for name in ("onset_s", "hangover_s", "noise_window_s", "gate_db"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
@@ -85,14 +99,18 @@ class VadBlock:
 
     ``speech``: the caller is speaking (smoothed decision); ``probability``: the speech
     probability after the gate and the hard rules, before smoothing; ``raw``: probability
-    reached the threshold; ``noise_hop``: a hop safe to measure noise on (no speech and no raw
-    hit within the hangover).
+    reached the threshold; ``firm_speech``: speech as the threshold alone gives it, without the
+    hysteresis (the hops a speech level is measured on: a run held up by a sagging probability
+    carries more noise than speech); ``noise_hop``: a hop safe to measure noise on (no firm
+    speech and no raw hit within the hangover). ``firm_speech`` and ``noise_hop`` do not depend
+    on ``release``.
     """
 
     speech: np.ndarray
     probability: np.ndarray
     raw: np.ndarray
     noise_hop: np.ndarray
+    firm_speech: np.ndarray
 
 
 class SpeechDetector:
@@ -104,7 +122,7 @@ class SpeechDetector:
         self._floors = MinimumStatistics(N_BANDS, window_s=params.noise_window_s)
         self._tone = TrailingWindow(max(1, round(_TONE_S / HOP_S)), fill=0.0, columns=2)
         self._onset = TrailingWindow(max(1, round(params.onset_s / HOP_S)), fill=0.0)
-        self._hang = TrailingWindow(round(params.hangover_s / HOP_S) + 1, fill=0.0, columns=2)
+        self._hang = TrailingWindow(round(params.hangover_s / HOP_S) + 1, fill=0.0, columns=3)
         self._model = SpeechModel()
         self._gate_factor = 10.0 ** (params.gate_db / 10.0)
         self.reset()
@@ -117,6 +135,7 @@ class SpeechDetector:
         self._hops = 0
         self._gate_hist = np.zeros(_GATE_HISTORY, dtype=bool)
         self._last_prob = 0.0
+        self._sustained = False
 
     def _chunk_gate(self, gate: np.ndarray, n_chunks: int) -> np.ndarray:
         """Whether to run each chunk completed now: any of its hops had the gate open."""
@@ -139,7 +158,7 @@ class SpeechDetector:
         n = len(f.tonality)
         if n == 0:
             empty = np.zeros(0, dtype=bool)
-            return VadBlock(empty, np.zeros(0), empty, empty)
+            return VadBlock(empty, np.zeros(0), empty, empty, empty)
         floors = self._floors.process(f.band_power)
         level_dbov = power_to_dbov(f.band_power.sum(axis=1))
         # a hop under the level floor is never speech: no use running the network for it
@@ -167,19 +186,35 @@ class SpeechDetector:
                         0.0, prob)
         raw = prob >= p.threshold
         confirmed = self._onset.windows(raw.astype(float)).min(axis=-1) > 0
-        held = self._hang.windows(np.stack([confirmed, raw], axis=1).astype(float)).max(axis=-1)
-        speech = held[:, 0] > 0
-        noise_hop = ~(speech | (held[:, 1] > 0))
-        return VadBlock(speech, prob, raw, noise_hop)
+        sustained = sustain(confirmed, prob >= p.release, carry=self._sustained)
+        self._sustained = bool(sustained[-1])
+        held = self._hang.windows(
+            np.stack([sustained, confirmed, raw], axis=1).astype(float)).max(axis=-1)
+        speech, firm = held[:, 0] > 0, held[:, 1] > 0
+        noise_hop = ~(firm | (held[:, 2] > 0))
+        return VadBlock(speech, prob, raw, noise_hop, firm)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """True for each whole 10 ms hop of ``x`` in which the caller is speaking."""
         return self.analyse(x).speech
 
 
+def sustain(confirmed: np.ndarray, above: np.ndarray, *, carry: bool = False) -> np.ndarray:
+    """Hysteresis: hops that are ``confirmed``, or ``above`` the release level in an unbroken
+    run of such hops since a confirmed one. ``carry``: the hop before the first was such a hop.
+    (Every confirmed hop must be ``above``.)"""
+    confirmed = np.concatenate([[carry], np.asarray(confirmed, dtype=bool)])
+    above = np.concatenate([[carry], np.asarray(above, dtype=bool)])
+    count = np.cumsum(confirmed)
+    # confirmed hops seen up to the last hop under the release level (counts never fall)
+    before_run = np.maximum.accumulate(np.where(above, 0, count))
+    return (above & (count > before_run))[1:]
+
+
 def measure_noise(x: np.ndarray, *, params: SpeechDetectorParams | None = None) -> NoiseSummary:
     """Whole-signal noise floor and SNR of an 8 kHz signal, from this detector's verdicts
-    (:func:`deskline.dsp.noise.summarise_noise`; default settings unless ``params``)."""
+    (firm speech and noise hops: :func:`deskline.dsp.noise.summarise_noise`; default settings
+    unless ``params``)."""
     x = np.asarray(x, dtype=np.float64)[: len(x) // HOP_SAMPLES * HOP_SAMPLES]
     block = SpeechDetector(params or SpeechDetectorParams()).analyse(x)
-    return summarise_noise(x, speech=block.speech, noise_hop=block.noise_hop)
+    return summarise_noise(x, speech=block.firm_speech, noise_hop=block.noise_hop)

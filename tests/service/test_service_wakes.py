@@ -14,7 +14,9 @@ from deskline.call.controller import Controller
 from deskline.call.edges import EdgeInterpreter
 from deskline.call.profile import DeskIdentity, Profile
 from deskline.commands.run import open_audio_role
+from deskline.call.events import Play
 from deskline.config import loads_config
+from deskline.engine import BaseSink
 from deskline.hw import fake
 from deskline.hw.fakeaudio import FakeAudio
 from deskline.hw.roles import DeskPins
@@ -23,9 +25,20 @@ from deskline.phrases.queue import PhraseQueue
 from deskline.record.journal import Journal
 from deskline.record.recorder import CallRecorder
 
-from test_service_loop import Plays, TalkingMeter, tone
+from test_service_loop import TalkingMeter, tone
 
 SILENCE_S = 1.5
+CARD_BLOCK_S = 0.02
+
+
+class Plays(BaseSink):
+    """Each phrase started: (its time, the service's clock when it was decided, phrase)."""
+
+    def __init__(self):
+        self.plays, self.clock = [], None
+
+    def on_actions(self, actions):
+        self.plays += [(a.t_s, self.clock(), a.phrase) for a in actions if isinstance(a, Play)]
 
 
 class CountedReads:
@@ -57,7 +70,9 @@ def _service(tmp_path):
         meter_factory=TalkingMeter, phrases=lambda rate: PhraseQueue(rate, tone, lang="zh"),
         recorder=CallRecorder(journal), edges=EdgeInterpreter(hook_debounce_s=0.02),
         analysis_s=1.0, sinks=[plays], on_close=[journal.close, desk.close])
-    return Service(parts), desk, audio, plays
+    svc = Service(parts)
+    plays.clock = svc.now_s
+    return svc, desk, audio, plays
 
 
 @pytest.mark.parametrize("talk_before_due_s", [None, 0.15])
@@ -94,14 +109,19 @@ def test_the_loop_sleeps_between_deliveries_and_still_decides_on_the_line_heard_
             svc.step()
         # the line was analysed up to the decision, and just before it, so the run left to
         # analyse at the timer itself was short (a prompt is not held up by a second of it)
-        last = [(t0, n) for t0, n in runs if t0 < due]
+        last = [(t0, n) for t0, n in runs if t0 + n <= due + 0.03]
         assert last[-1][0] + last[-1][1] >= due - 0.03 and last[-1][1] <= 0.15
         # 1.7 s of a quiet line: a delivery a second, the timer, the prompt's output, not the
         # 17 wake-ups of audio handed over every 0.1 s
         assert reads.n - before <= 8
-        repeats = [t for t, phrase in plays.plays if phrase == "greeting_repeat"]
+        repeats = [(t, decided) for t, decided, phrase in plays.plays
+                   if phrase == "greeting_repeat"]
         if talk_before_due_s is None:
-            assert repeats and repeats[0] == pytest.approx(due, abs=0.02)
+            # on time: with the card block that starts at or after the timer, decided before
+            # that block began (so the block carries the prompt's start)
+            (t_play, decided_s), = repeats
+            assert due - 1e-9 <= t_play < due + CARD_BLOCK_S + 1e-9
+            assert decided_s < t_play
         else:
             assert repeats == []         # the talk 0.15 s before the timer was heard in time
     finally:

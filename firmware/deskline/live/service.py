@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import queue
 import signal
 import threading
@@ -498,7 +499,10 @@ class Service:
         self._keypad()
         self._cue()
         self._analyse_if_needed()
-        self.engine.advance(self.now_s())
+        # what falls due before the next card block starts is acted on now: output written now
+        # is first heard with that block, and waiting for the due time itself could see that
+        # block taken a moment before and the phrase start one block late
+        self.engine.advance(self._output_s())
         self.playback.fill()
         self._watchdog(got_block)
         self._log_xruns()
@@ -531,7 +535,7 @@ class Service:
             wait = min(wait, max(0.0, self.outputs.cue_until_mono - time.monotonic()) + 0.001)
         due = self.engine.next_due_s()
         if due is not None:
-            wait = min(wait, max(0.0, due - self.now_s()) + 0.001)
+            wait = min(wait, self._wait_for_s(due))
         decision = self.engine.decision_due_s()
         if decision is not None:
             now_s = self.now_s()
@@ -540,6 +544,32 @@ class Service:
             elif decision - PRE_ANALYSE_S > now_s:
                 wait = min(wait, decision - PRE_ANALYSE_S - now_s + 0.001)
         return wait
+
+    def _card_grid(self) -> float | None:
+        """The card block's length while the card runs (its blocks start every this much from
+        the end of the last one read), else None."""
+        audio = self.p.audio
+        if self._card_lost or not audio.is_open or not audio.block_samples or not audio.rate_hz:
+            return None
+        return audio.block_samples / audio.rate_hz
+
+    def _output_s(self) -> float:
+        """When output written now starts: the start of the card's next block, on its clock
+        (now, with no card)."""
+        now_s, block_s = self.now_s(), self._card_grid()
+        if block_s is None:
+            return now_s
+        k = max(1, math.ceil((now_s - self._last_block_t_s) / block_s - 1e-9))
+        return self._last_block_t_s + k * block_s
+
+    def _wait_for_s(self, due_s: float) -> float:
+        """How long to sleep to act on something due at ``due_s`` in time for the card block
+        that starts at or after it: until just after the block before that one began."""
+        now_s, block_s = self.now_s(), self._card_grid()
+        if block_s is None:
+            return max(0.0, due_s - now_s) + 0.001
+        k = math.ceil((due_s - self._last_block_t_s) / block_s - 1e-9)
+        return max(0.0, self._last_block_t_s + (k - 1) * block_s - now_s) + 0.001
 
     def _on_block(self, t0_s: float, block: np.ndarray) -> None:
         rate = self.p.audio.rate_hz

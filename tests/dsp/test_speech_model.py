@@ -161,5 +161,8 @@ def test_the_shipped_files_are_what_the_derivation_script_makes(tmp_path):
     root = pathlib.Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, str(root / "scripts" / "derive_speech_model.py"),
                     "--out", str(tmp_path)], check=True, capture_output=True)
+    import onnx
     for path in speech_model.MODEL_PATHS.values():
-        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+        # the graphs (operators, weights, inputs and outputs), whatever metadata a newer onnx
+        # package writes around them
+        assert onnx.load(str(tmp_path / path.name)).graph == onnx.load(str(path)).graph, path.name

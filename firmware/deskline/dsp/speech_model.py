@@ -6,8 +6,8 @@ nothing is fetched at run time, as ``deskline/data/models/silero_vad_8k_b{1,2}.o
 8 kHz graph with its shapes fixed for one chunk, and for two chunks at once
 (``scripts/derive_speech_model.py`` derives them; the weights and operators are Silero's and the
 probabilities are bit-identical to the original's). Fixed shapes let onnxruntime fold away the
-shape bookkeeping Silero's open-shaped graph does around every chunk: a fifth of the cost of a
-chunk. It is run with onnxruntime alone (no torch), on one thread: a desk must not spin up a
+shape bookkeeping Silero's open-shaped graph does around every chunk (about a fifth of a
+chunk's cost on the development machine). It is run with onnxruntime alone (no torch), on one thread: a desk must not spin up a
 thread pool for a 1 MB network.
 
 At 8 kHz the network takes a chunk of 256 new samples (32 ms) preceded by the last 32 samples
@@ -20,9 +20,9 @@ recurrent state where it was, while the context still follows the signal.
 
 Two streams, one network run: :meth:`SpeechModel.request` takes a stream's samples and returns
 the chunks to run without running them; :func:`run_requests` runs the requests of two streams
-(a desk's receive and transmit taps) together, chunk by chunk, as a batch of two, where one
-run costs about two thirds of two (each stream keeps its own state; the probabilities are the
-same as run alone). :func:`run_steps` drives analyses written as generators that yield one such
+(a desk's receive and transmit taps) together, chunk by chunk, as a batch of two, which costs
+less than two runs (each stream keeps its own state; the probabilities are the same as run
+alone). :func:`run_steps` drives analyses written as generators that yield one such
 request and receive its probabilities (:meth:`deskline.dsp.vad.SpeechDetector.analyse_steps`).
 """
 from __future__ import annotations

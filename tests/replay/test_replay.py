@@ -5,11 +5,12 @@ import pytest
 from deskline.call.events import Hook, Key, Line, PhraseDone, Play, StopPlayback
 from deskline.dsp.state import LineState
 from deskline.replay.driver import RecordingPlayback, Replay
+from meter_doubles import NoNetworkSteps
 
 RATE = 8000
 
 
-class HopMeter:
+class HopMeter(NoNetworkSteps):
     """A stand-in meter: one state per 80 samples, speech where the hop is loud."""
 
     def __init__(self, rate_hz):
@@ -31,15 +32,6 @@ class HopMeter:
 
     def flush(self):
         return []
-
-    def feed_steps(self, x):
-        """feed_all for the engine's two-tap feed (this meter asks nothing of the network)."""
-        return self.feed_all(x)
-        yield
-
-    def flush_steps(self):
-        return self.flush()
-        yield
 
     def reset(self):
         self.n = 0

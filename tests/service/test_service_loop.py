@@ -21,6 +21,7 @@ from deskline.call.edges import EdgeInterpreter
 from deskline.hw.roles import DeskPins
 from deskline.record.journal import Journal
 from deskline.record.recorder import CallRecorder
+from meter_doubles import NoNetworkSteps
 from deskline.phrases.queue import PhraseQueue
 from deskline.live.service import Service, ServiceParts
 from deskline.engine import BaseSink
@@ -95,7 +96,7 @@ class ScriptedCard:
         return self.t_s
 
 
-class SilentMeter:
+class SilentMeter(NoNetworkSteps):
     """One quiet LineState per 10 ms hop (t_s from its reset)."""
 
     def __init__(self, rate_hz):
@@ -106,15 +107,6 @@ class SilentMeter:
 
     def flush(self):
         return []
-
-    def feed_steps(self, x):
-        """feed_all for the engine's two-tap feed (this meter asks nothing of the network)."""
-        return self.feed_all(x)
-        yield
-
-    def flush_steps(self):
-        return self.flush()
-        yield
 
     def feed_all(self, x):
         out = []

@@ -7,8 +7,8 @@ nothing is fetched at run time, as ``deskline/data/models/silero_vad_8k_b{1,2}.o
 (``scripts/derive_speech_model.py`` derives them; the weights and operators are Silero's and the
 probabilities are bit-identical to the original's). Fixed shapes let onnxruntime fold away the
 shape bookkeeping Silero's open-shaped graph does around every chunk (about a fifth of a
-chunk's cost on the development machine). It is run with onnxruntime alone (no torch), on one thread: a desk must not spin up a
-thread pool for a 1 MB network.
+chunk's cost on the development machine). It is run with onnxruntime alone (no torch), on one
+thread: a desk must not spin up a thread pool for a 1 MB network.
 
 At 8 kHz the network takes a chunk of 256 new samples (32 ms) preceded by the last 32 samples
 before it (context), and carries a recurrent state of shape (2, 1, 128) from chunk to chunk; it
@@ -176,41 +176,35 @@ def run_requests(requests: list[Request]) -> list[np.ndarray]:
     busy = [i for i, r in enumerate(requests) if len(r.run_at)]
     if len(busy) > 2:
         raise ValueError(f"at most two streams run together, got {len(busy)}")
-    done = [0] * len(requests)
+    both = 0                           # chunks each of two streams has: run as batches of two
     if len(busy) == 2:
-        a, b = (requests[i] for i in busy)
-        k = min(len(a.run_at), len(b.run_at))
-        runner = _runner(2)
-        state = runner.state
-        state[:, 0:1] = a.model._state
-        state[:, 1:2] = b.model._state
-        pa, pb = np.empty(k), np.empty(k)
-        for j in range(k):
-            runner.input[0] = a.inputs[j]
-            runner.input[1] = b.inputs[j]
-            runner.run()
-            pa[j], pb[j] = runner.prob[0, 0], runner.prob[1, 0]
-        state = runner.state
-        a.model._state[...] = state[:, 0:1]
-        b.model._state[...] = state[:, 1:2]
-        probs[busy[0]][a.run_at[:k]] = pa
-        probs[busy[1]][b.run_at[:k]] = pb
-        done[busy[0]] = done[busy[1]] = k
+        both = min(len(requests[i].run_at) for i in busy)
+        out = _run_batch([requests[i] for i in busy], 0, both)
+        for col, i in enumerate(busy):
+            probs[i][requests[i].run_at[:both]] = out[:, col]
     for i in busy:
         r = requests[i]
-        rest = r.run_at[done[i]:]
-        if not len(rest):
-            continue
-        runner = _runner(1)
-        runner.state[...] = r.model._state
-        p = np.empty(len(rest))
-        for j, row in enumerate(r.inputs[done[i]:]):
-            runner.input[0] = row
-            runner.run()
-            p[j] = runner.prob[0, 0]
-        r.model._state[...] = runner.state
-        probs[i][rest] = p
+        if len(r.run_at) > both:
+            probs[i][r.run_at[both:]] = _run_batch([r], both, len(r.run_at) - both)[:, 0]
     return probs
+
+
+def _run_batch(requests: list[Request], start: int, count: int) -> np.ndarray:
+    """Run the chunks ``start`` to ``start + count`` of each of ``requests`` (one or two
+    streams), one batch per chunk, from each stream's state and back to it; (count, streams)
+    probabilities."""
+    runner = _runner(len(requests))
+    for col, r in enumerate(requests):
+        runner.state[:, col:col + 1] = r.model._state
+    out = np.empty((count, len(requests)))
+    for j in range(start, start + count):
+        for col, r in enumerate(requests):
+            runner.input[col] = r.inputs[j]
+        runner.run()
+        out[j - start] = runner.prob[:, 0]
+    for col, r in enumerate(requests):
+        r.model._state[...] = runner.state[:, col:col + 1]
+    return out
 
 
 def run_steps(*steps):

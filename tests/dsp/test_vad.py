@@ -148,6 +148,27 @@ def test_block_split_invariance_random_splits():
                                    whole.probability, atol=1e-9)
 
 
+def test_the_network_runs_on_the_chunks_whose_hops_had_the_gate_open():
+    # chunk c (256 samples) holds the hops (80 samples) that end within it; the gate of the hops
+    # before the block can open a chunk that straddles the block's start
+    rng = np.random.default_rng(5)
+    for fed_hops in range(0, 12):
+        for n in range(1, 9):
+            det = SpeechDetector()
+            det.analyse(np.zeros(fed_hops * HOP))
+            history = len(det._gate_hist)
+            gate = rng.random(history + n) < 0.15
+            n_chunks = det._model.due(n * HOP)
+            got = det._chunk_gate(gate, n_chunks)
+            h0 = fed_hops - history
+            want = []
+            for c in range(det._model.chunks, det._model.chunks + n_chunks):
+                hops = [j for j in range(h0, fed_hops + n)
+                        if 256 * c < HOP * (j + 1) <= 256 * (c + 1)]
+                want.append(any(gate[j - h0] for j in hops if j >= 0))
+            assert got.tolist() == want, (fed_hops, n)
+
+
 def test_reset_starts_afresh():
     x = load("cmu_arctic_us_axb_a0004.wav")
     det = SpeechDetector()

@@ -138,16 +138,17 @@ class SpeechDetector:
         self._sustained = False
 
     def _chunk_gate(self, gate: np.ndarray, n_chunks: int) -> np.ndarray:
-        """Whether to run each chunk completed now: any of its hops had the gate open."""
-        first = self._model.chunks
-        h0 = self._hops - _GATE_HISTORY   # global index of gate[0]
-        out = np.zeros(n_chunks, dtype=bool)
-        for i in range(n_chunks):
-            c = first + i
-            lo = max((c * CHUNK_SAMPLES) // HOP_SAMPLES - h0, 0)
-            hi = ((c + 1) * CHUNK_SAMPLES) // HOP_SAMPLES - h0
-            out[i] = bool(gate[lo:hi].any())
-        return out
+        """Whether to run each chunk completed now: any of its hops had the gate open.
+
+        ``gate``: the gate of the last ``_GATE_HISTORY`` hops before this block, then of the
+        block's hops. A chunk's hops are those that end within it.
+        """
+        h0 = self._hops - _GATE_HISTORY   # index from reset of gate[0]
+        c = self._model.chunks + np.arange(n_chunks)
+        lo = np.maximum((c * CHUNK_SAMPLES) // HOP_SAMPLES - h0, 0)
+        hi = ((c + 1) * CHUNK_SAMPLES) // HOP_SAMPLES - h0
+        opened = np.concatenate(([0], np.cumsum(gate)))   # open hops before each index
+        return opened[hi] > opened[lo]
 
     def analyse(self, x: np.ndarray) -> VadBlock:
         """Speech verdicts, probabilities and noise-safe hops for each whole hop of ``x``."""

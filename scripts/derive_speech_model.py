@@ -1,20 +1,30 @@
 """Derive the speech detector's network files from Silero VAD's ONNX model.
 
-Silero's ``silero_vad.onnx`` serves 8 and 16 kHz behind an ``If`` on its ``sr`` input, and
-leaves the batch and chunk dimensions open, so onnxruntime runs about sixty small shape
-operators (Shape, Gather, Unsqueeze, Equal, nested Ifs) around the network's few real ones for
-every 32 ms chunk. The desk runs only 8 kHz, one or two taps at a time, with 256 + 32 samples a
-chunk; fixing exactly that lets onnxruntime fold the shape work away when it loads the model.
-This script writes, for each batch size (1: one tap; 2: both taps of a desk together):
+Silero's ``silero_vad.onnx`` serves 8 and 16 kHz behind an ``If`` on its ``sr`` input, leaves
+the batch and chunk dimensions open, and takes one 32 ms chunk per run, so onnxruntime runs
+about sixty small shape operators (Shape, Gather, Unsqueeze, Equal, nested Ifs) around the
+network's few real ones for every chunk, and the desk would call it thirty times a second a
+tap. The network is a convolutional encoder that sees one chunk at a time, then an LSTM cell
+that carries the state from chunk to chunk, then a one-layer decoder of the cell's output: only
+the cell is recurrent. So the derived graph takes a whole run of chunks at once: the encoder
+runs on all of them as one batch, and an ONNX ``LSTM`` over the run's sequence (the cell's
+weights, in ONNX's gate order) replaces the single-step cell. This script writes, for B = 1
+(one tap) and B = 2 (a desk's receive and transmit taps together)::
 
-    silero_vad_8k_b{B}.onnx   the 8 kHz branch of the graph as the whole graph, with inputs
-                              ``input`` (B, 288) float32 and ``state`` (2, B, 128) float32 and
-                              outputs ``output`` (B, 1) and ``stateN`` (2, B, 128)
+    silero_vad_8k_b{B}.onnx   inputs  ``input`` (B, T, 288) float32: T chunks of 256 samples,
+                                      each after the 32 samples before it (its context);
+                                      ``state`` (2, B, 128) float32: the LSTM's h and c;
+                                      ``lens`` (B,) int32: each stream's chunks (<= T; the
+                                      rows past it are padding)
+                              outputs ``output`` (B, T): each chunk's speech probability;
+                                      ``stateN`` (2, B, 128): the state after each stream's
+                                      last chunk
 
-The weights and operators are Silero's, unchanged; the derived files give bit-identical
-probabilities (``tests/dsp/test_speech_model.py`` checks them against the original on real
-speech). Needs the ``onnx`` package (the ``dev`` extra); the original comes from the installed
-``silero-vad`` wheel unless ``--source`` names it.
+The weights and operators are Silero's 8 kHz ones; the derived files give bit-identical
+probabilities and states to running the original chunk by chunk
+(``tests/dsp/test_speech_model.py`` checks them on real speech). Needs the ``onnx`` package
+(the ``dev`` extra); the original comes from the installed ``silero-vad`` wheel unless
+``--source`` names it.
 
 Usage: ``python3 scripts/derive_speech_model.py [--source silero_vad.onnx] [--out DIR]``
 """
@@ -29,8 +39,10 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "firmware" / "deskline" / "data" / "models"
 CHUNK_WITH_CONTEXT = 256 + 32
-STATE = (2, 128)
+HIDDEN = 128
 BATCHES = (1, 2)
+#: the last operator of the encoder in Silero's 8 kHz branch (its output: (N, 128, 1))
+ENCODER_END = "/encoder/3/activation/Relu_output_0"
 
 
 def wheel_model() -> pathlib.Path:
@@ -42,31 +54,103 @@ def wheel_model() -> pathlib.Path:
     return pathlib.Path(spec.origin).parent / "data" / "silero_vad.onnx"
 
 
+def _fail(source, what: str):
+    raise SystemExit(f"derive_speech_model: {source}: {what}: a different model layout")
+
+
 def derive(source: pathlib.Path, batch: int):
-    """The 8 kHz, fixed-shape model for ``batch`` chunks at a time (an onnx ModelProto)."""
+    """The 8 kHz model for runs of chunks of ``batch`` streams (an onnx ModelProto)."""
+    import numpy as np
     import onnx
-    from onnx import helper
+    from onnx import helper, numpy_helper
 
     model = onnx.load(str(source))
     graph = model.graph
     (switch,) = [n for n in graph.node if n.op_type == "If"]
     # the condition is sr == 16000, so the else branch is the 8 kHz network
     (branch,) = [a.g for a in switch.attribute if a.name == "else_branch"]
-    produced = {o for n in branch.node for o in n.output} | {i.name for i in branch.initializer}
-    outer = {i for n in branch.node for i in n.input if i} - produced
-    if outer - {"input", "state"} - {i.name for i in graph.initializer}:
-        raise SystemExit(f"derive_speech_model: {source}: the 8 kHz branch reads "
-                         f"{sorted(outer)}, not only input and state: a different model layout")
-    nodes = list(branch.node) + [
-        helper.make_node("Identity", [branch.output[0].name], ["output"], name="output_id"),
-        helper.make_node("Identity", [branch.output[1].name], ["stateN"], name="stateN_id")]
+    consts = {n.output[0]: n for n in branch.node if n.op_type == "Constant"}
+
+    def weight(suffix: str):
+        found = [numpy_helper.to_array(n.attribute[0].t) for name, n in consts.items()
+                 if name.endswith(suffix)]
+        if len(found) != 1:
+            _fail(source, f"no single constant named *{suffix}")
+        return found[0]
+
+    # the encoder: the operators its output depends on, in the branch's order
+    producer = {o: n for n in branch.node for o in n.output}
+    ends = [o for o in producer if o.endswith(ENCODER_END)]
+    if len(ends) != 1:
+        _fail(source, f"no single output named *{ENCODER_END}")
+    needed, todo = set(), [ends[0]]
+    while todo:
+        name = todo.pop()
+        node = producer.get(name)
+        if node is None or id(node) in needed:
+            continue
+        needed.add(id(node))
+        todo.extend(i for i in node.input if i)
+    encoder = [n for n in branch.node if id(n) in needed]
+    outer = {i for n in encoder for i in n.input if i} - set(producer)
+    if outer != {"input"}:
+        _fail(source, f"the encoder reads {sorted(outer)}, not only the input")
+    for n in encoder:        # it reads the run's chunks, all streams' in one batch
+        n.input[:] = ["chunks" if i == "input" else i for i in n.input]
+
+    def onnx_gates(w):
+        # PyTorch's LSTM cell stacks its gates i, f, g, o; ONNX's LSTM wants i, o, f, c
+        i, f, g, o = np.split(w, 4)
+        return np.concatenate([i, o, f, g])
+
+    w_ih, w_hh = weight("decoder.rnn.weight_ih"), weight("decoder.rnn.weight_hh")
+    b_ih, b_hh = weight("decoder.rnn.bias_ih"), weight("decoder.rnn.bias_hh")
+    if w_ih.shape != (4 * HIDDEN, HIDDEN) or w_hh.shape != (4 * HIDDEN, HIDDEN):
+        _fail(source, f"LSTM cell weights of shape {w_ih.shape}, {w_hh.shape}")
     f32 = onnx.TensorProto.FLOAT
-    inputs = [helper.make_tensor_value_info("input", f32, [batch, CHUNK_WITH_CONTEXT]),
-              helper.make_tensor_value_info("state", f32, [STATE[0], batch, STATE[1]])]
-    outputs = [helper.make_tensor_value_info("output", f32, [batch, 1]),
-               helper.make_tensor_value_info("stateN", f32, [STATE[0], batch, STATE[1]])]
+
+    def tensor(name, value, dtype=np.float32):
+        return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
+
+    initializers = [
+        tensor("lstm_W", onnx_gates(w_ih)[None]),
+        tensor("lstm_R", onnx_gates(w_hh)[None]),
+        tensor("lstm_B", np.concatenate([onnx_gates(b_ih), onnx_gates(b_hh)])[None]),
+        tensor("decoder_W", weight("decoder.decoder.2.weight")),
+        tensor("decoder_B", weight("decoder.decoder.2.bias")),
+        tensor("shape_chunks", [-1, CHUNK_WITH_CONTEXT], np.int64),
+        tensor("shape_streams", [batch, -1, HIDDEN], np.int64),
+        tensor("shape_cells", [-1, HIDDEN, 1], np.int64),
+        tensor("shape_probs", [-1, batch], np.int64),
+        tensor("at_0", [0], np.int64), tensor("at_1", [1], np.int64),
+        tensor("at_2", [2], np.int64),
+    ]
+    node = helper.make_node
+    nodes = [node("Reshape", ["input", "shape_chunks"], ["chunks"], name="chunks")] + encoder + [
+        # (B*T, 128, 1) -> (T, B, 128): the LSTM's sequence, time first
+        node("Reshape", [ends[0], "shape_streams"], ["encoded"], name="encoded"),
+        node("Transpose", ["encoded"], ["sequence"], perm=[1, 0, 2], name="sequence"),
+        node("Slice", ["state", "at_0", "at_1", "at_0"], ["h0"], name="h0"),
+        node("Slice", ["state", "at_1", "at_2", "at_0"], ["c0"], name="c0"),
+        node("LSTM", ["sequence", "lstm_W", "lstm_R", "lstm_B", "lens", "h0", "c0"],
+             ["cells", "hN", "cN"], hidden_size=HIDDEN, name="rnn"),
+        # the decoder on each chunk's cell output: ReLU, a 1x1 convolution, the sigmoid
+        node("Reshape", ["cells", "shape_cells"], ["cell_columns"], name="cell_columns"),
+        node("Relu", ["cell_columns"], ["rectified"], name="rectified"),
+        node("Conv", ["rectified", "decoder_W", "decoder_B"], ["logits"], kernel_shape=[1],
+             name="decoder"),
+        node("Sigmoid", ["logits"], ["sigmoid"], name="sigmoid"),
+        node("Reshape", ["sigmoid", "shape_probs"], ["probs"], name="probs"),
+        node("Transpose", ["probs"], ["output"], perm=[1, 0], name="output"),
+        node("Concat", ["hN", "cN"], ["stateN"], axis=0, name="stateN"),
+    ]
+    inputs = [helper.make_tensor_value_info("input", f32, [batch, "T", CHUNK_WITH_CONTEXT]),
+              helper.make_tensor_value_info("state", f32, [2, batch, HIDDEN]),
+              helper.make_tensor_value_info("lens", onnx.TensorProto.INT32, [batch])]
+    outputs = [helper.make_tensor_value_info("output", f32, [batch, "T"]),
+               helper.make_tensor_value_info("stateN", f32, [2, batch, HIDDEN])]
     derived = helper.make_graph(nodes, f"silero_vad_8k_b{batch}", inputs, outputs,
-                                initializer=list(graph.initializer) + list(branch.initializer))
+                                initializer=initializers)
     out = helper.make_model(derived, opset_imports=model.opset_import,
                             ir_version=model.ir_version,
                             producer_name="deskline scripts/derive_speech_model.py")

@@ -119,8 +119,9 @@ def test_the_detector_runs_the_network_where_the_caller_speaks():
 
 
 def test_two_streams_run_together_give_what_each_gives_alone():
-    """The desk's two taps share each network run (a batch of two); each keeps its own state,
-    and the probabilities are exactly those of each stream alone, whatever chunks each skips."""
+    """The desk's two taps share each network run (a run of the two-stream network); each keeps
+    its own state, and the probabilities are exactly those of each stream alone, whatever
+    chunks each skips."""
     x = load("silero_test.wav")[: 6 * 8000]
     y = load("ami_pyannote_dev00.wav")[: 6 * 8000]
     rng = np.random.default_rng(7)
@@ -140,6 +141,26 @@ def test_two_streams_run_together_give_what_each_gives_alone():
     np.testing.assert_array_equal(np.concatenate(got_x), alone_x)
     np.testing.assert_array_equal(np.concatenate(got_y), alone_y)
     assert (a.runs, b.runs) == (run_x.sum(), run_y.sum())
+
+
+def test_a_block_of_both_taps_is_one_run_of_the_network(monkeypatch):
+    """The chunks of a block (a second of both taps: 31 chunks each) go to onnxruntime in one
+    call, not one call a chunk."""
+    calls = []
+
+    class Counting:
+        def __init__(self, session):
+            self.session = session
+
+        def run(self, names, feeds):
+            calls.append(feeds["input"].shape)
+            return self.session.run(names, feeds)
+
+    monkeypatch.setitem(speech_model._SESSIONS, 2, Counting(speech_model._session(2)))
+    x = load("silero_test.wav")[:8000]
+    a, b = SpeechModel(), SpeechModel()
+    speech_model.run_requests([a.request(x), b.request(x[::-1])])
+    assert calls == [(2, 8000 // CHUNK_SAMPLES, 288)]
 
 
 def test_an_analysis_that_asks_twice_is_refused():

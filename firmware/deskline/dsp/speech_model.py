@@ -3,12 +3,15 @@
 The network is Silero VAD 6.2.3's (MIT licence, Silero Team; see
 ``deskline/data/models/SILERO_VAD_LICENSE`` and NOTICE). It ships inside the package, so
 nothing is fetched at run time, as ``deskline/data/models/silero_vad_8k_b{1,2}.onnx``: Silero's
-8 kHz graph with its shapes fixed for one chunk, and for two chunks at once
+8 kHz network rearranged to take a whole run of chunks at once, of one stream or of two
 (``scripts/derive_speech_model.py`` derives them; the weights and operators are Silero's and the
-probabilities are bit-identical to the original's). Fixed shapes let onnxruntime fold away the
-shape bookkeeping Silero's open-shaped graph does around every chunk (about a fifth of a
-chunk's cost on the development machine). It is run with onnxruntime alone (no torch), on one
-thread: a desk must not spin up a thread pool for a 1 MB network.
+probabilities are bit-identical to running the original chunk by chunk). Only the network's
+LSTM cell carries anything from one chunk to the next, so the encoder runs on all the chunks of
+a run as one batch and the cell steps through them inside onnxruntime: the desk calls the
+network once per analysis block, not thirty times a second (a run of a second's chunks costs
+about a third less than the chunks run one by one, on the development machine). It is run
+with onnxruntime alone (no torch), on one thread: a desk must not spin up a thread pool for a
+1 MB network.
 
 At 8 kHz the network takes a chunk of 256 new samples (32 ms) preceded by the last 32 samples
 before it (context), and carries a recurrent state of shape (2, 1, 128) from chunk to chunk; it
@@ -20,10 +23,10 @@ recurrent state where it was, while the context still follows the signal.
 
 Two streams, one network run: :meth:`SpeechModel.request` takes a stream's samples and returns
 the chunks to run without running them; :func:`run_requests` runs the requests of two streams
-(a desk's receive and transmit taps) together, chunk by chunk, as a batch of two, which costs
-less than two runs (each stream keeps its own state; the probabilities are the same as run
-alone). :func:`run_steps` drives analyses written as generators that yield one such
-request and receive its probabilities (:meth:`deskline.dsp.vad.SpeechDetector.analyse_steps`).
+(a desk's receive and transmit taps) together, in one run of the two-stream network (each
+stream keeps its own state; the probabilities are the same as run alone). :func:`run_steps`
+drives analyses written as generators that yield one such request and receive its
+probabilities (:meth:`deskline.dsp.vad.SpeechDetector.analyse_steps`).
 """
 from __future__ import annotations
 
@@ -39,15 +42,14 @@ CONTEXT_SAMPLES = 32
 STATE_SHAPE = (2, 1, 128)
 assert RATE_HZ == 8000, "the speech model files are Silero's 8 kHz network"
 MODELS_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "models"
-#: The model file for a batch of ``B`` chunks.
+#: The model file for runs of ``B`` streams at once.
 MODEL_PATHS = {b: MODELS_DIR / f"silero_vad_8k_b{b}.onnx" for b in (1, 2)}
 
 _SESSIONS: dict[int, object] = {}
-_RUNNERS: dict[int, "_Runner"] = {}
 
 
 def _session(batch: int = 1):
-    """The process's inference session for ``batch`` chunks at once (loaded on first use, one
+    """The process's inference session for runs of ``batch`` streams (loaded on first use, one
     thread, CPU)."""
     if batch not in _SESSIONS:
         import onnxruntime as ort
@@ -65,53 +67,6 @@ def _session(batch: int = 1):
     return _SESSIONS[batch]
 
 
-class _Runner:
-    """The network for ``batch`` chunks at once, through an I/O binding.
-
-    Its input, its probabilities and its recurrent state live in arrays bound once, the state
-    passed back and forth between two of them, so a run costs the network and not the building
-    and checking of its inputs (a sixth less per chunk than ``InferenceSession.run``).
-    """
-
-    def __init__(self, batch: int) -> None:
-        session = _session(batch)
-        self.batch = batch
-        self._run = session.run_with_iobinding
-        self.input = np.zeros((batch, CONTEXT_SAMPLES + CHUNK_SAMPLES), dtype=np.float32)
-        self.prob = np.zeros((batch, 1), dtype=np.float32)
-        shape = (STATE_SHAPE[0], batch, STATE_SHAPE[2])
-        self._states = (np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32))
-        # binding i reads the state from _states[i] and writes the next one to the other
-        self._bindings = tuple(self._bind(session, self._states[i], self._states[1 - i])
-                               for i in (0, 1))
-        self._current = 0
-
-    def _bind(self, session, state_in: np.ndarray, state_out: np.ndarray):
-        b = session.io_binding()
-        b.bind_cpu_input("input", self.input)
-        b.bind_cpu_input("state", state_in)
-        b.bind_output("output", "cpu", 0, np.float32, list(self.prob.shape),
-                      self.prob.ctypes.data)
-        b.bind_output("stateN", "cpu", 0, np.float32, list(state_in.shape),
-                      state_out.ctypes.data)
-        return b
-
-    @property
-    def state(self) -> np.ndarray:
-        """The recurrent state the next run reads (and the last one wrote)."""
-        return self._states[self._current]
-
-    def run(self) -> None:
-        self._run(self._bindings[self._current])
-        self._current = 1 - self._current
-
-
-def _runner(batch: int) -> _Runner:
-    if batch not in _RUNNERS:
-        _RUNNERS[batch] = _Runner(batch)
-    return _RUNNERS[batch]
-
-
 @dataclass(slots=True)
 class Request:
     """Chunks of one stream for the network: ``inputs`` (context + chunk, one row each) for the
@@ -127,7 +82,7 @@ class SpeechModel:
     """Streaming speech probability per 32 ms chunk of 8 kHz audio (one stream's state)."""
 
     def __init__(self) -> None:
-        _runner(1)                        # a missing model file is found now, not mid-call
+        _session(1)                       # a missing model file is found now, not mid-call
         self._state = np.zeros(STATE_SHAPE, dtype=np.float32)
         self.reset()
 
@@ -170,41 +125,27 @@ class SpeechModel:
 
 
 def run_requests(requests: list[Request]) -> list[np.ndarray]:
-    """Each request's chunk probabilities (0 where not run). Two requests run side by side
-    as a batch of two, for as many chunks as both have; each stream's chunks run in order."""
+    """Each request's chunk probabilities (0 where not run). The chunks of up to two streams
+    run in one run of the network, each stream's in order from its own state."""
     probs = [np.zeros(r.n) for r in requests]
-    busy = [i for i, r in enumerate(requests) if len(r.run_at)]
+    busy = [r for r in requests if len(r.run_at)]
     if len(busy) > 2:
         raise ValueError(f"at most two streams run together, got {len(busy)}")
-    both = 0                           # chunks each of two streams has: run as batches of two
-    if len(busy) == 2:
-        both = min(len(requests[i].run_at) for i in busy)
-        out = _run_batch([requests[i] for i in busy], 0, both)
-        for col, i in enumerate(busy):
-            probs[i][requests[i].run_at[:both]] = out[:, col]
-    for i in busy:
-        r = requests[i]
-        if len(r.run_at) > both:
-            probs[i][r.run_at[both:]] = _run_batch([r], both, len(r.run_at) - both)[:, 0]
+    if not busy:
+        return probs
+    lens = np.array([len(r.run_at) for r in busy], dtype=np.int32)
+    chunks = np.zeros((len(busy), lens.max(), CONTEXT_SAMPLES + CHUNK_SAMPLES), dtype=np.float32)
+    for row, r in enumerate(busy):
+        chunks[row, :lens[row]] = r.inputs
+    state = np.concatenate([r.model._state for r in busy], axis=1)
+    out, state = _session(len(busy)).run(None, {"input": chunks, "state": state, "lens": lens})
+    at = {id(r): row for row, r in enumerate(busy)}
+    for i, r in enumerate(requests):
+        if id(r) in at:
+            row = at[id(r)]
+            probs[i][r.run_at] = out[row, :lens[row]]
+            r.model._state[...] = state[:, row:row + 1]
     return probs
-
-
-def _run_batch(requests: list[Request], start: int, count: int) -> np.ndarray:
-    """Run the chunks ``start`` to ``start + count`` of each of ``requests`` (one or two
-    streams), one batch per chunk, from each stream's state and back to it; (count, streams)
-    probabilities."""
-    runner = _runner(len(requests))
-    for col, r in enumerate(requests):
-        runner.state[:, col:col + 1] = r.model._state
-    out = np.empty((count, len(requests)))
-    for j in range(start, start + count):
-        for col, r in enumerate(requests):
-            runner.input[col] = r.inputs[j]
-        runner.run()
-        out[j - start] = runner.prob[:, 0]
-    for col, r in enumerate(requests):
-        r.model._state[...] = runner.state[:, col:col + 1]
-    return out
 
 
 def run_steps(*steps):

@@ -127,3 +127,24 @@ def test_the_loop_sleeps_between_deliveries_and_still_decides_on_the_line_heard_
     finally:
         TalkingMeter.speech_from_s = float("inf")
         svc.shutdown()
+
+
+def test_a_lift_that_settles_while_the_loop_is_busy_is_acted_on_at_once(tmp_path):
+    """The loop took the edge before the switch had settled, then was busy until after it had:
+    the greeting starts then, not with the next audio run a second later."""
+    svc, desk, audio, plays = _service(tmp_path)
+    svc.start()
+    try:
+        t_end = time.monotonic() + 0.1
+        while time.monotonic() < t_end:
+            svc.step()
+        desk.factory.pin(17).drive_low()
+        svc.step()                       # the edge is taken; the 20 ms debounce is still on
+        assert not plays.plays
+        time.sleep(0.05)                 # busy elsewhere while the switch settles
+        lifted = time.monotonic()
+        while not plays.plays and time.monotonic() < lifted + 2.0:
+            svc.step()
+        assert plays.plays and time.monotonic() - lifted < 0.2
+    finally:
+        svc.shutdown()

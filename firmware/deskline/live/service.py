@@ -527,10 +527,11 @@ class Service:
             wait = min(wait, refill)
         if self._settle_mono is not None:
             left = self._settle_mono - time.monotonic()
+            # settled already (the loop was busy after it took the edge): the edge logic is
+            # polled as soon as this wait ends, so end it now, not with the next audio run
+            wait = min(wait, max(left, 0.0) + 0.001)
             if left <= 0:
                 self._settle_mono = None
-            else:
-                wait = min(wait, left + 0.001)
         if self.outputs.cue_until_mono is not None:
             wait = min(wait, max(0.0, self.outputs.cue_until_mono - time.monotonic()) + 0.001)
         due = self.engine.next_due_s()

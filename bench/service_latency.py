@@ -117,13 +117,17 @@ while True:
 #: while), and the goal is a ratio to this figure.
 STREAM_WINDOWS = 3
 
-#: Every bare-stream window measured, by channel count, for the report.
-STREAM_RAW: dict[int, list[float]] = {}
+#: Every bare-stream window measured, by channel count (and ``(2, "talk")`` for the windows
+#: with the caller's talk playing into the line), for the report.
+STREAM_RAW: dict[object, list[float]] = {}
 
 
-def stream_only_usage(pa, channels: int, windows: int = STREAM_WINDOWS):
+def stream_only_usage(pa, channels: int, windows: int = STREAM_WINDOWS, *, talk=None):
     """CPU of a process holding the card open as the service does, doing nothing else: the
-    window with the median CPU of ``windows``, each in a fresh process."""
+    window with the median CPU of ``windows``, each in a fresh process. ``talk``: the caller's
+    talk (16 kHz) is played into the line during each window, as in the in-call windows (the
+    sound server then feeds the capture stream differently, which costs its client threads in
+    this process more)."""
     import subprocess
 
     got = []
@@ -131,14 +135,20 @@ def stream_only_usage(pa, channels: int, windows: int = STREAM_WINDOWS):
         proc = subprocess.Popen([sys.executable, "-c", _STREAM_ONLY, str(channels)],
                                 env=pa.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 text=True)
+        player = None
         try:
             assert proc.stdout.readline().strip() == "open"
+            if talk is not None:
+                player = pa.play_into_line(talk[: int(16000 * (WINDOW_S + 2))], rate_hz=16000)
             time.sleep(1.0)
             got.append(_usage(proc.pid, WINDOW_S))
         finally:
+            if player is not None:
+                player.wait(WINDOW_S + 10)
             proc.kill()
             proc.wait(5)
-    STREAM_RAW.setdefault(channels, []).extend(u[0] for u in got)
+    key = channels if talk is None else (channels, "talk")
+    STREAM_RAW.setdefault(key, []).extend(u[0] for u in got)
     return _median_usage(got)
 
 
@@ -279,9 +289,11 @@ def call_usage_with(pa, work, analysis_s=None, both_taps=False):
     return usage
 
 
-#: Calls reading both taps, each followed by a window of the bare two-channel stream: the
-#: goal is the ratio of the two, and PulseAudio's own cost drifts within a run (windows of the
-#: same bare stream have read from 1.3 % to 2.5 % in one run), so five of each.
+#: Calls reading both taps, each followed by a window of the bare two-channel stream on a
+#: silent line and one with the caller's talk playing into the line as in the call: the goal
+#: is the ratio of the service's own share to the bare stream, and PulseAudio's own cost drifts
+#: within a run (windows of the same bare stream have read from 1.3 % to 2.5 % in one run), so
+#: five of each.
 ROUNDS = 5
 
 #: Every in-call window with both taps, for the report.
@@ -290,20 +302,25 @@ CALL_RAW: list[float] = []
 
 def call_and_stream_usage(pa, work, rounds: int = ROUNDS):
     """In a call reading both taps, and the bare stream opened as the service opens it, in
-    turns (one call, then one window of the stream, ``rounds`` times): the median of each."""
+    turns (one call, then one window of the stream on a silent line, then one with the caller
+    talking into the line, ``rounds`` times): the median of each."""
+    import soundfile as sf
+
+    talk = sf.read(FIXTURES / "silero_test.wav")[0]
     cfg = _config(work, short=False, both_taps=True)
     svc = LiveService(str(work), pa.env, str(cfg)).start()
-    calls, streams = [], []
+    calls, streams, talking = [], [], []
     try:
         time.sleep(1.0)
         for _ in range(rounds):
             calls.append(in_call_usage(pa, svc)[0])
             streams.append(stream_only_usage(pa, 2, windows=1))
+            talking.append(stream_only_usage(pa, 2, windows=1, talk=talk))
         assert svc.stop() == 0
     finally:
         svc.close()
     CALL_RAW.extend(u[0] for u in calls)
-    return _median_usage(calls), _median_usage(streams)
+    return _median_usage(calls), _median_usage(streams), _median_usage(talking)
 
 
 def silence_to_prompt(pa, work, trials):
@@ -402,7 +419,7 @@ def main(argv=None) -> int:
             w1, w2 = pathlib.Path(d, "a"), pathlib.Path(d, "b")
             for w in (w1, w2):
                 w.mkdir()
-            call_both, stream_2 = call_and_stream_usage(pa, w1)
+            call_both, stream_2, stream_2t = call_and_stream_usage(pa, w1)
             call_both_other = call_usage_with(pa, w2, args.other_block, both_taps=True)
     finally:
         pa.stop()
@@ -456,6 +473,12 @@ def main(argv=None) -> int:
         f"| … as a multiple of the card alone, one tap / both taps | "
         f"{(call[0] - stream_1[0]) / stream_1[0]:.2f}x / "
         f"{(call_both[0] - stream_2[0]) / stream_2[0]:.2f}x | | ≤ 1x (both taps) |",
+        f"| the sound card alone, two capture channels, with the caller's talk played into the "
+        f"line as in the call windows (the median of {ROUNDS}) | {cpu(stream_2t)} | | |",
+        f"| the service's own share with both taps against that (CPU in a call less the card "
+        f"alone on the same talking line), and as a multiple of it | "
+        f"{call_both[0] - stream_2t[0]:.2f} %, {(call_both[0] - stream_2t[0]) / stream_2t[0]:.2f}x"
+        f" | | ≤ 1x |",
         "",
         f"During the first service's run (hook trials, idle and in-call windows): {events[0]} "
         f"xruns counted, card reopened {events[1]} times for busy polling; {events[2]} "
@@ -470,7 +493,11 @@ def main(argv=None) -> int:
         + ", ".join(f"{x:.2f}" for x in CALL_RAW) + ". The service's own share with both "
         "taps as a multiple of the card alone, round by round (each call against the window "
         "after it): " + ", ".join(f"{(c - b) / b:.2f}x" for c, b in zip(
-            CALL_RAW, STREAM_RAW.get(2, [])[-len(CALL_RAW):])) + ".",
+            CALL_RAW, STREAM_RAW.get(2, [])[-len(CALL_RAW):])) + ". The card alone with the "
+        "caller's talk playing into the line, the window after each of those: "
+        + ", ".join(f"{x:.2f}" for x in STREAM_RAW.get((2, "talk"), [])) + "; the own share "
+        "against it, round by round: " + ", ".join(f"{(c - b) / b:.2f}x" for c, b in zip(
+            CALL_RAW, STREAM_RAW.get((2, "talk"), []))) + ".",
         "",
     ]
     if base_lat is not None:
@@ -513,6 +540,12 @@ def main(argv=None) -> int:
         f"over {WINDOW_S:.0f} s windows; VmRSS peak sampled every 0.25 s). In a call the "
         "greeting plays and the caller is `tests/fixtures/silero_test.wav` (English talk with "
         "pauses) played into the line.",
+        "- The card alone on a talking line: the caller is played into the line by `pacat` "
+        "with 20 ms latency, which makes the sound server feed every capture stream in smaller, "
+        "more frequent pieces, so libpulse's threads in the service's process cost more in a "
+        "call than on a silent line whatever the service does. The in-call windows carry that "
+        "cost; the card-alone windows with the same talk playing carry it too, so the own share "
+        "against them is the service's work alone. Both comparisons are reported.",
     ]
     if args.notes:
         lines += [pathlib.Path(args.notes).read_text(encoding="utf-8").rstrip()]

@@ -39,7 +39,7 @@ setup(
         "gpiozero>=2.0",
         "pyserial>=3.5",
         "pypinyin>=0.49",
-        # runs the speech detector's network (deskline/data/models/silero_vad_8k_b*.onnx,
+        # runs the speech detector's network (deskline/data/models/silero_vad_8k.onnx,
         # shipped in the package); PyPI has its wheels for 64-bit Raspberry Pi OS (aarch64), none for
         # 32-bit (armv7l)
         "onnxruntime>=1.16",

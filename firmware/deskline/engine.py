@@ -74,7 +74,7 @@ class Meter(Protocol):
 
     ``feed_steps`` and ``flush_steps`` are ``feed_all`` and ``flush`` as generators that yield
     at most one request to the speech network and receive its answer, so that the meters of
-    both taps share one run of the network (:func:`deskline.dsp.meter.feed_together`).
+    both taps hand the network their chunks together (:func:`deskline.dsp.meter.feed_together`).
     """
 
     def feed_all(self, block: np.ndarray) -> list: ...

@@ -23,10 +23,10 @@ def load(name):
 
 def test_the_model_is_loaded_from_the_installed_package_with_one_thread():
     package = pathlib.Path(deskline.__file__).resolve().parent
-    for batch, path in speech_model.MODEL_PATHS.items():
-        assert path.is_file() and package in path.parents
-        opts = speech_model._session(batch).get_session_options()
-        assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+    path = speech_model.MODEL_PATH
+    assert path.is_file() and package in path.parents
+    opts = speech_model._session().get_session_options()
+    assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
     assert (speech_model.MODELS_DIR / "SILERO_VAD_LICENSE").is_file()
 
 
@@ -61,7 +61,7 @@ def _silero_original():
 
 def _by_session_run(x, run=None):
     """Silero's original network chunk by chunk through InferenceSession.run, as its authors
-    call it."""
+    call it: the probabilities and the final state."""
     session = _silero_original()
     state = np.zeros(speech_model.STATE_SHAPE, np.float32)
     context = np.zeros(speech_model.CONTEXT_SAMPLES, np.float32)
@@ -75,7 +75,7 @@ def _by_session_run(x, run=None):
         else:
             out.append(0.0)
         context = chunk[-speech_model.CONTEXT_SAMPLES:]
-    return np.array(out)
+    return np.array(out), state
 
 
 def test_the_shipped_network_gives_exactly_what_silero_s_original_gives_and_starts_afresh():
@@ -83,9 +83,13 @@ def test_the_shipped_network_gives_exactly_what_silero_s_original_gives_and_star
     run = np.random.default_rng(5).random(len(x) // CHUNK_SAMPLES) < 0.7
     model = SpeechModel()
     first = model.process(x, run)
-    np.testing.assert_array_equal(first, _by_session_run(x, run))
+    probs, state = _by_session_run(x, run)
+    np.testing.assert_array_equal(first, probs)
+    np.testing.assert_array_equal(model._state, state)
     model.reset()
-    np.testing.assert_array_equal(model.process(x), _by_session_run(x))
+    probs, state = _by_session_run(x)
+    np.testing.assert_array_equal(model.process(x), probs)
+    np.testing.assert_array_equal(model._state, state)
 
 
 def test_skipped_chunks_read_zero_and_cost_no_run():
@@ -119,9 +123,9 @@ def test_the_detector_runs_the_network_where_the_caller_speaks():
 
 
 def test_two_streams_run_together_give_what_each_gives_alone():
-    """The desk's two taps share each network run (a run of the two-stream network); each keeps
-    its own state, and the probabilities are exactly those of each stream alone, whatever
-    chunks each skips."""
+    """The desk's two taps hand the network their chunks together; each keeps its own state,
+    and the probabilities are exactly those of each stream alone, whatever chunks each
+    skips."""
     x = load("silero_test.wav")[: 6 * 8000]
     y = load("ami_pyannote_dev00.wav")[: 6 * 8000]
     rng = np.random.default_rng(7)
@@ -143,9 +147,9 @@ def test_two_streams_run_together_give_what_each_gives_alone():
     assert (a.runs, b.runs) == (run_x.sum(), run_y.sum())
 
 
-def test_a_block_of_both_taps_is_one_run_of_the_network(monkeypatch):
+def test_a_block_is_one_call_of_the_network_a_tap(monkeypatch):
     """The chunks of a block (a second of both taps: 31 chunks each) go to onnxruntime in one
-    call, not one call a chunk."""
+    call a tap, not one call a chunk."""
     calls = []
 
     class Counting:
@@ -156,11 +160,19 @@ def test_a_block_of_both_taps_is_one_run_of_the_network(monkeypatch):
             calls.append(feeds["input"].shape)
             return self.session.run(names, feeds)
 
-    monkeypatch.setitem(speech_model._SESSIONS, 2, Counting(speech_model._session(2)))
+    monkeypatch.setitem(speech_model._SESSIONS, "network", Counting(speech_model._session()))
     x = load("silero_test.wav")[:8000]
     a, b = SpeechModel(), SpeechModel()
     speech_model.run_requests([a.request(x), b.request(x[::-1])])
-    assert calls == [(2, 8000 // CHUNK_SAMPLES, 288)]
+    assert calls == [(8000 // CHUNK_SAMPLES, 288)] * 2
+
+
+def test_two_requests_of_one_stream_are_refused():
+    """A stream's second request carries on from the state its first leaves: run together
+    they would both start from the same state."""
+    model = SpeechModel()
+    with pytest.raises(ValueError, match="same stream"):
+        speech_model.run_requests([model.request(np.zeros(512)), model.request(np.zeros(512))])
 
 
 def test_an_analysis_that_asks_twice_is_refused():
@@ -175,15 +187,15 @@ def test_an_analysis_that_asks_twice_is_refused():
 
 
 def test_the_shipped_files_are_what_the_derivation_script_makes(tmp_path):
-    """The derived network files are reproducible from Silero's original (the dev extra's
-    onnx package and the silero-vad wheel)."""
+    """The derived network file is reproducible from Silero's original (the dev extra's onnx
+    package and the silero-vad wheel); the script checks it against the original first."""
     import subprocess
     import sys
     root = pathlib.Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, str(root / "scripts" / "derive_speech_model.py"),
                     "--out", str(tmp_path)], check=True, capture_output=True)
     import onnx
-    for path in speech_model.MODEL_PATHS.values():
-        # the graphs (operators, weights, inputs and outputs), whatever metadata a newer onnx
-        # package writes around them
-        assert onnx.load(str(tmp_path / path.name)).graph == onnx.load(str(path)).graph, path.name
+    path = speech_model.MODEL_PATH
+    # the graphs (operators, weights, inputs and outputs), whatever metadata a newer onnx
+    # package writes around them
+    assert onnx.load(str(tmp_path / path.name)).graph == onnx.load(str(path)).graph

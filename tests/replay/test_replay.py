@@ -190,8 +190,9 @@ def test_meters_restart_at_each_off_hook_on_the_call_clock():
 
 
 def test_both_taps_share_each_network_run_and_hear_what_each_meter_hears_alone(monkeypatch):
-    """The engine feeds the two taps' meters together: their speech network runs as one batch
-    (one request per tap in each call), and the states are exactly each meter's own."""
+    """The engine feeds the two taps' meters together: their speech network's chunks are handed
+    over together (one request per tap in each call), and the states are exactly each meter's
+    own."""
     import dataclasses
     import pathlib
 

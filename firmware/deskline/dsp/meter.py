@@ -173,7 +173,7 @@ class LineMeter:
     def feed_steps(self, block):
         """:meth:`feed_all` as a generator that yields its one request to the speech network
         and receives the probabilities: :func:`feed_together` runs the network of two meters
-        (a desk's two taps) in one run."""
+        (a desk's two taps) together."""
         x = np.asarray(block, dtype=np.float64)
         if x.ndim != 1:
             raise ValueError(f"LineMeter takes one channel (1-D), got shape {x.shape}")
@@ -336,14 +336,15 @@ def transmit_factory(factory):
 
 
 def feed_together(meter_rx, rx, meter_tx, tx) -> tuple[list, list]:
-    """Feed two meters a block each, their speech networks in one run; the states of
-    each, as ``feed_all`` gives them."""
+    """Feed two meters a block each, their speech networks' chunks handed over together; the
+    states of each, as ``feed_all`` gives them."""
     a, b = run_steps(meter_rx.feed_steps(rx), meter_tx.feed_steps(tx))
     return a, b
 
 
 def flush_together(meter_rx, meter_tx) -> tuple[list, list]:
-    """Flush two meters, their speech networks in one run (see :func:`feed_together`)."""
+    """Flush two meters, their speech networks' chunks handed over together (see
+    :func:`feed_together`)."""
     a, b = run_steps(meter_rx.flush_steps(), meter_tx.flush_steps())
     return a, b
 

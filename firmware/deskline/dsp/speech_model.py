@@ -2,9 +2,9 @@
 
 The network is Silero VAD 6.2.3's (MIT licence, Silero Team; see
 ``deskline/data/models/SILERO_VAD_LICENSE`` and NOTICE). It ships inside the package, so
-nothing is fetched at run time, as ``deskline/data/models/silero_vad_8k_b{1,2}.onnx``: Silero's
-8 kHz network rearranged to take a whole run of chunks at once, of one stream or of two
-(``scripts/derive_speech_model.py`` derives them; the weights and operators are Silero's and the
+nothing is fetched at run time, as ``deskline/data/models/silero_vad_8k.onnx``: Silero's 8 kHz
+network rearranged to take a whole run of chunks of one stream at once
+(``scripts/derive_speech_model.py`` derives it; the weights and operators are Silero's and the
 probabilities are bit-identical to running the original chunk by chunk). Only the network's
 LSTM cell carries anything from one chunk to the next, so the encoder runs on all the chunks of
 a run as one batch and the cell steps through them inside onnxruntime: the desk calls the
@@ -21,12 +21,14 @@ into blocks. A chunk the caller of :meth:`SpeechModel.process` marks as not wort
 (nothing above the line's noise floor) costs nothing: it reads probability 0 and leaves the
 recurrent state where it was, while the context still follows the signal.
 
-Two streams, one network run: :meth:`SpeechModel.request` takes a stream's samples and returns
-the chunks to run without running them; :func:`run_requests` runs the requests of two streams
-(a desk's receive and transmit taps) together, in one run of the two-stream network (each
-stream keeps its own state; the probabilities are the same as run alone). :func:`run_steps`
-drives analyses written as generators that yield one such request and receive its
-probabilities (:meth:`deskline.dsp.vad.SpeechDetector.analyse_steps`).
+A desk's two taps, one hand-over: :meth:`SpeechModel.request` takes a stream's samples and
+returns the chunks to run without running them; :func:`run_requests` runs the requests of both
+taps, each stream's chunks as one call from its own state. (Both taps in one call of a
+two-stream graph measured no cheaper than two calls, and dearer when one tap has far fewer
+chunks past its gate, as a listening agent's does.) :func:`run_steps` drives analyses written
+as generators that yield one such request and receive its probabilities
+(:meth:`deskline.dsp.vad.SpeechDetector.analyse_steps`), so the engine hands the network both
+taps' chunks together.
 """
 from __future__ import annotations
 
@@ -42,19 +44,18 @@ CONTEXT_SAMPLES = 32
 STATE_SHAPE = (2, 1, 128)
 assert RATE_HZ == 8000, "the speech model files are Silero's 8 kHz network"
 MODELS_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "models"
-#: The model file for runs of ``B`` streams at once.
-MODEL_PATHS = {b: MODELS_DIR / f"silero_vad_8k_b{b}.onnx" for b in (1, 2)}
+#: The model file: a run of chunks of one stream per call.
+MODEL_PATH = MODELS_DIR / "silero_vad_8k.onnx"
 
-_SESSIONS: dict[int, object] = {}
+_SESSIONS: dict[str, object] = {}
 
 
-def _session(batch: int = 1):
-    """The process's inference session for runs of ``batch`` streams (loaded on first use, one
-    thread, CPU)."""
-    if batch not in _SESSIONS:
+def _session():
+    """The process's inference session (loaded on first use, one thread, CPU)."""
+    if "network" not in _SESSIONS:
         import onnxruntime as ort
 
-        path = MODEL_PATHS[batch]
+        path = MODEL_PATH
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
@@ -62,9 +63,9 @@ def _session(batch: int = 1):
         opts.log_severity_level = 3
         if not path.is_file():
             raise FileNotFoundError(f"speech model missing from the package: {path}")
-        _SESSIONS[batch] = ort.InferenceSession(str(path), sess_options=opts,
-                                                providers=["CPUExecutionProvider"])
-    return _SESSIONS[batch]
+        _SESSIONS["network"] = ort.InferenceSession(str(path), sess_options=opts,
+                                                    providers=["CPUExecutionProvider"])
+    return _SESSIONS["network"]
 
 
 @dataclass(slots=True)
@@ -82,7 +83,7 @@ class SpeechModel:
     """Streaming speech probability per 32 ms chunk of 8 kHz audio (one stream's state)."""
 
     def __init__(self) -> None:
-        _session(1)                       # a missing model file is found now, not mid-call
+        _session()                        # a missing model file is found now, not mid-call
         self._state = np.zeros(STATE_SHAPE, dtype=np.float32)
         self.reset()
 
@@ -125,26 +126,20 @@ class SpeechModel:
 
 
 def run_requests(requests: list[Request]) -> list[np.ndarray]:
-    """Each request's chunk probabilities (0 where not run). The chunks of up to two streams
-    run in one run of the network, each stream's in order from its own state."""
-    probs = [np.zeros(r.n) for r in requests]
-    busy = [r for r in requests if len(r.run_at)]
-    if len(busy) > 2:
-        raise ValueError(f"at most two streams run together, got {len(busy)}")
-    if not busy:
-        return probs
-    lens = np.array([len(r.run_at) for r in busy], dtype=np.int32)
-    chunks = np.zeros((len(busy), lens.max(), CONTEXT_SAMPLES + CHUNK_SAMPLES), dtype=np.float32)
-    for row, r in enumerate(busy):
-        chunks[row, :lens[row]] = r.inputs
-    state = np.concatenate([r.model._state for r in busy], axis=1)
-    out, state = _session(len(busy)).run(None, {"input": chunks, "state": state, "lens": lens})
-    at = {id(r): row for row, r in enumerate(busy)}
-    for i, r in enumerate(requests):
-        if id(r) in at:
-            row = at[id(r)]
-            probs[i][r.run_at] = out[row, :lens[row]]
-            r.model._state[...] = state[:, row:row + 1]
+    """Each request's chunk probabilities (0 where not run): each stream's chunks as one call
+    of the network, from the stream's own state and back to it. The requests must be of
+    different streams (a stream's next request carries on from its last one's state)."""
+    if len({id(r.model) for r in requests}) < len(requests):
+        raise ValueError("two requests of the same stream: run the first before asking again")
+    session = _session()
+    probs = []
+    for r in requests:
+        p = np.zeros(r.n)
+        if len(r.run_at):
+            out, state = session.run(None, {"input": r.inputs, "state": r.model._state})
+            p[r.run_at] = out
+            r.model._state[...] = state
+        probs.append(p)
     return probs
 
 

@@ -43,14 +43,14 @@ import heapq
 import logging
 import math
 from dataclasses import dataclass
-from typing import Callable, Generator, Mapping, Protocol, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from deskline.call.events import Action, Event, Hook, Line, Note, PhraseDone, Play, StopPlayback
 from deskline.dsp.echo import EchoMeter, feed_taps
 from deskline.dsp.grid import HOP_S
-from deskline.dsp.meter import feed_together, flush_together, transmit_factory
+from deskline.dsp.meter import transmit_factory
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +70,10 @@ class Rules(Protocol):
 
 
 class Meter(Protocol):
-    """A line meter (:class:`deskline.dsp.meter.LineMeter`): samples in, one state per hop.
-
-    ``feed_steps`` and ``flush_steps`` are ``feed_all`` and ``flush`` as generators that yield
-    at most one request to the speech network and receive its answer, so that the meters of
-    both taps hand the network their chunks together (:func:`deskline.dsp.meter.feed_together`).
-    """
+    """A line meter (:class:`deskline.dsp.meter.LineMeter`): samples in, one state per hop."""
 
     def feed_all(self, block: np.ndarray) -> list: ...
     def flush(self) -> list: ...
-    def feed_steps(self, block: np.ndarray) -> Generator[object, np.ndarray, list]: ...
-    def flush_steps(self) -> Generator[object, np.ndarray, list]: ...
     def reset(self) -> None: ...
 
 
@@ -340,10 +333,8 @@ class Engine:
         if self._origin_s is None:
             self._origin_s = t0_s + a / self.rate_hz
         self._meter_s += (b - a) / self.rate_hz
-        if self.meter_tx is None:
-            states, tx_states = self.meter_rx.feed_all(rx[a:b]), None
-        else:
-            states, tx_states = feed_together(self.meter_rx, rx[a:b], self.meter_tx, tx[a:b])
+        states = self.meter_rx.feed_all(rx[a:b])
+        tx_states = None if self.meter_tx is None else self.meter_tx.feed_all(tx[a:b])
         self._hops(states, tx_states)
 
     def _keep_on_hook(self, t0_s: float, rx: np.ndarray, tx: np.ndarray | None) -> None:
@@ -395,10 +386,8 @@ class Engine:
     def _flush_meters(self) -> None:
         if self.meter_rx is None or self._origin_s is None:
             return
-        if self.meter_tx is None:
-            states, tx_states = self.meter_rx.flush(), None
-        else:
-            states, tx_states = flush_together(self.meter_rx, self.meter_tx)
+        states = self.meter_rx.flush()
+        tx_states = None if self.meter_tx is None else self.meter_tx.flush()
         if states:
             self._hops(states, tx_states)
 

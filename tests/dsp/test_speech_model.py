@@ -122,34 +122,31 @@ def test_the_detector_runs_the_network_where_the_caller_speaks():
     assert det._model.runs >= 0.7 * det._model.chunks
 
 
-def test_two_streams_run_together_give_what_each_gives_alone():
-    """The desk's two taps hand the network their chunks together; each keeps its own state,
+def test_two_streams_in_turn_give_what_each_gives_alone():
+    """The desk's two taps call the network in turn, block by block; each keeps its own state,
     and the probabilities are exactly those of each stream alone, whatever chunks each
     skips."""
     x = load("silero_test.wav")[: 6 * 8000]
     y = load("ami_pyannote_dev00.wav")[: 6 * 8000]
     rng = np.random.default_rng(7)
     n = len(x) // CHUNK_SAMPLES
-    run_x, run_y = rng.random(n) < 0.8, rng.random(n) < 0.5   # unequal counts: a tail alone
+    run_x, run_y = rng.random(n) < 0.8, rng.random(n) < 0.5
     alone_x = SpeechModel().process(x, run_x)
     alone_y = SpeechModel().process(y, run_y)
     a, b = SpeechModel(), SpeechModel()
     got_x, got_y = [], []
     for lo in range(0, len(x), 4000):                  # in blocks, as the desk feeds them
         hi = min(lo + 4000, len(x))
-        ra = a.request(x[lo:hi], run_x[a.chunks:a.chunks + a.due(hi - lo)])
-        rb = b.request(y[lo:hi], run_y[b.chunks:b.chunks + b.due(hi - lo)])
-        px, py = speech_model.run_requests([ra, rb])
-        got_x.append(px)
-        got_y.append(py)
+        got_x.append(a.process(x[lo:hi], run_x[a.chunks:a.chunks + a.due(hi - lo)]))
+        got_y.append(b.process(y[lo:hi], run_y[b.chunks:b.chunks + b.due(hi - lo)]))
     np.testing.assert_array_equal(np.concatenate(got_x), alone_x)
     np.testing.assert_array_equal(np.concatenate(got_y), alone_y)
     assert (a.runs, b.runs) == (run_x.sum(), run_y.sum())
 
 
-def test_a_block_is_one_call_of_the_network_a_tap(monkeypatch):
-    """The chunks of a block (a second of both taps: 31 chunks each) go to onnxruntime in one
-    call a tap, not one call a chunk."""
+def test_a_block_is_one_call_of_the_network(monkeypatch):
+    """The chunks of a block (a second: 31 chunks, some skipped) go to onnxruntime in one call,
+    not one call a chunk."""
     calls = []
 
     class Counting:
@@ -161,29 +158,10 @@ def test_a_block_is_one_call_of_the_network_a_tap(monkeypatch):
             return self.session.run(names, feeds)
 
     monkeypatch.setitem(speech_model._SESSIONS, "network", Counting(speech_model._session()))
-    x = load("silero_test.wav")[:8000]
-    a, b = SpeechModel(), SpeechModel()
-    speech_model.run_requests([a.request(x), b.request(x[::-1])])
-    assert calls == [(8000 // CHUNK_SAMPLES, 288)] * 2
-
-
-def test_two_requests_of_one_stream_are_refused():
-    """A stream's second request carries on from the state its first leaves: run together
-    they would both start from the same state."""
     model = SpeechModel()
-    with pytest.raises(ValueError, match="same stream"):
-        speech_model.run_requests([model.request(np.zeros(512)), model.request(np.zeros(512))])
-
-
-def test_an_analysis_that_asks_twice_is_refused():
-    model = SpeechModel()
-
-    def greedy():
-        yield model.request(np.zeros(512))
-        yield model.request(np.zeros(512))
-
-    with pytest.raises(RuntimeError, match="twice"):
-        speech_model.run_steps(greedy())
+    run = np.arange(model.due(8000)) % 3 > 0
+    model.process(load("silero_test.wav")[:8000], run)
+    assert calls == [(int(run.sum()), 288)]
 
 
 def test_the_shipped_files_are_what_the_derivation_script_makes(tmp_path):

@@ -21,7 +21,6 @@ from deskline.call.edges import EdgeInterpreter
 from deskline.hw.roles import DeskPins
 from deskline.record.journal import Journal
 from deskline.record.recorder import CallRecorder
-from meter_doubles import NoNetworkSteps
 from deskline.phrases.queue import PhraseQueue
 from deskline.live.service import Service, ServiceParts
 from deskline.engine import BaseSink
@@ -96,7 +95,7 @@ class ScriptedCard:
         return self.t_s
 
 
-class SilentMeter(NoNetworkSteps):
+class SilentMeter:
     """One quiet LineState per 10 ms hop (t_s from its reset)."""
 
     def __init__(self, rate_hz):

@@ -38,7 +38,6 @@ from deskline.dsp.noise import _FLOOR_POWER, NoiseParams, NoiseTracker, _speech_
 from deskline.dsp.p56 import ActiveLevelMeter
 from deskline.dsp.state import FLOOR_DBOV, LineState, ToneEvent
 from deskline.dsp.tones import ToneDetector
-from deskline.dsp.speech_model import run_steps
 from deskline.dsp.vad import SpeechDetector, SpeechDetectorParams
 from deskline.dsp.grid import HOP_S, HOP_SAMPLES, HOPS_PER_S, RATE_HZ  # noqa: F401 (the grid)
 
@@ -168,35 +167,25 @@ class LineMeter:
 
     def feed_all(self, block) -> list[LineState]:
         """Analyse ``block``; return one state for every 10 ms hop it completed."""
-        return run_steps(self.feed_steps(block))[0]
-
-    def feed_steps(self, block):
-        """:meth:`feed_all` as a generator that yields its one request to the speech network
-        and receives the probabilities: :func:`feed_together` runs the network of two meters
-        (a desk's two taps) together."""
         x = np.asarray(block, dtype=np.float64)
         if x.ndim != 1:
             raise ValueError(f"LineMeter takes one channel (1-D), got shape {x.shape}")
         if self.levels:
             self._capture.feed(x)
         y = x if self._resampler is None else self._resampler.resample_chunk(x)
-        return (yield from self._analyse_steps(y))
+        return self._analyse(y)
 
     def flush(self) -> list[LineState]:
         """End of input: analyse what the resampler still holds (whole hops only)."""
-        return run_steps(self.flush_steps())[0]
-
-    def flush_steps(self):
-        """:meth:`flush` as a generator, as :meth:`feed_steps`."""
         if self._resampler is None:
             return []
         tail = self._resampler.resample_chunk(np.empty(0), last=True)
         self._resampler = None  # a flushed stream takes no more input until reset()
-        return (yield from self._analyse_steps(tail))
+        return self._analyse(tail)
 
     # -- analysis ---------------------------------------------------------------------------
 
-    def _analyse_steps(self, y: np.ndarray):
+    def _analyse(self, y: np.ndarray) -> list[LineState]:
         buf = np.concatenate((self._pending, y)) if self._pending.size else y
         n = buf.size // HOP_SAMPLES
         if n == 0:
@@ -209,7 +198,7 @@ class LineMeter:
         frames = z.reshape(n, HOP_SAMPLES)
         power = np.einsum("ij,ij->i", frames, frames) / HOP_SAMPLES
         level = power_to_dbov(power)
-        vad = yield from self._vad.analyse_steps(z)
+        vad = self._vad.analyse(z)
         tones = self._tones.process(z)
         # A call-progress tone is never a caller speaking, even before its cadence confirms it.
         speech = (np.asarray(vad.speech, dtype=bool) & ~self._tones.tone_hops
@@ -333,20 +322,6 @@ def meter_factory(tone_plans=None):
 def transmit_factory(factory):
     """The maker of transmit-tap meters that goes with ``factory`` (itself if it has none)."""
     return getattr(factory, "transmit", factory)
-
-
-def feed_together(meter_rx, rx, meter_tx, tx) -> tuple[list, list]:
-    """Feed two meters a block each, their speech networks' chunks handed over together; the
-    states of each, as ``feed_all`` gives them."""
-    a, b = run_steps(meter_rx.feed_steps(rx), meter_tx.feed_steps(tx))
-    return a, b
-
-
-def flush_together(meter_rx, meter_tx) -> tuple[list, list]:
-    """Flush two meters, their speech networks' chunks handed over together (see
-    :func:`feed_together`)."""
-    a, b = run_steps(meter_rx.flush_steps(), meter_tx.flush_steps())
-    return a, b
 
 
 def tone_events(states) -> list[ToneEvent]:

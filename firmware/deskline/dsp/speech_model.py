@@ -21,19 +21,14 @@ into blocks. A chunk the caller of :meth:`SpeechModel.process` marks as not wort
 (nothing above the line's noise floor) costs nothing: it reads probability 0 and leaves the
 recurrent state where it was, while the context still follows the signal.
 
-A desk's two taps, one hand-over: :meth:`SpeechModel.request` takes a stream's samples and
-returns the chunks to run without running them; :func:`run_requests` runs the requests of both
-taps, each stream's chunks as one call from its own state. (Both taps in one call of a
-two-stream graph measured no cheaper than two calls, and dearer when one tap has far fewer
-chunks past its gate, as a listening agent's does.) :func:`run_steps` drives analyses written
-as generators that yield one such request and receive its probabilities
-(:meth:`deskline.dsp.vad.SpeechDetector.analyse_steps`), so the engine hands the network both
-taps' chunks together.
+A desk's two taps each call the network once per block, with their own state: both taps in
+one call of a two-stream graph measured no cheaper than two calls, and dearer when one tap has
+far fewer chunks past its gate (as a listening agent's has), since the padding runs through the
+encoder too.
 """
 from __future__ import annotations
 
 import pathlib
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,17 +63,6 @@ def _session():
     return _SESSIONS["network"]
 
 
-@dataclass(slots=True)
-class Request:
-    """Chunks of one stream for the network: ``inputs`` (context + chunk, one row each) for the
-    chunks at ``run_at`` among the ``n`` the samples completed; the stream's ``model``."""
-
-    model: "SpeechModel"
-    inputs: np.ndarray
-    run_at: np.ndarray
-    n: int
-
-
 class SpeechModel:
     """Streaming speech probability per 32 ms chunk of 8 kHz audio (one stream's state)."""
 
@@ -101,15 +85,11 @@ class SpeechModel:
         return (len(self._pending) + n_samples) // CHUNK_SAMPLES
 
     def process(self, x: np.ndarray, run: np.ndarray | None = None) -> np.ndarray:
-        """Probabilities of the chunks completed by ``x`` (0 for those ``run`` says to skip).
+        """Probabilities of the chunks completed by ``x`` (0 for those ``run`` says to skip),
+        all of them in one call of the network.
 
         ``run``: one bool per completed chunk (see :meth:`due`); None runs every chunk.
         """
-        return run_requests([self.request(x, run)])[0]
-
-    def request(self, x: np.ndarray, run: np.ndarray | None = None) -> Request:
-        """Take ``x`` into the stream; the chunks it completes that ``run`` asks for, to be run
-        by :func:`run_requests` (before this stream's next request)."""
         buf = np.concatenate([self._pending, np.asarray(x, dtype=np.float32)])
         n = len(buf) // CHUNK_SAMPLES
         self._pending = buf[n * CHUNK_SAMPLES:]
@@ -118,48 +98,13 @@ class SpeechModel:
         if n:
             self._context = framed[-CONTEXT_SAMPLES:].copy()
         run_at = np.arange(n) if run is None else np.flatnonzero(np.asarray(run, dtype=bool)[:n])
-        starts = run_at * CHUNK_SAMPLES
-        inputs = framed[starts[:, None] + np.arange(CONTEXT_SAMPLES + CHUNK_SAMPLES)]
         self.chunks += n
         self.runs += len(run_at)
-        return Request(self, inputs, run_at, n)
-
-
-def run_requests(requests: list[Request]) -> list[np.ndarray]:
-    """Each request's chunk probabilities (0 where not run): each stream's chunks as one call
-    of the network, from the stream's own state and back to it. The requests must be of
-    different streams (a stream's next request carries on from its last one's state)."""
-    if len({id(r.model) for r in requests}) < len(requests):
-        raise ValueError("two requests of the same stream: run the first before asking again")
-    session = _session()
-    probs = []
-    for r in requests:
-        p = np.zeros(r.n)
-        if len(r.run_at):
-            out, state = session.run(None, {"input": r.inputs, "state": r.model._state})
-            p[r.run_at] = out
-            r.model._state[...] = state
-        probs.append(p)
-    return probs
-
-
-def run_steps(*steps):
-    """Drive analyses written as generators that yield at most one :class:`Request` each and
-    receive its probabilities; their requests run together (:func:`run_requests`). Returns each
-    generator's return value, in order."""
-    results: list = [None] * len(steps)
-    asked = []
-    for i, gen in enumerate(steps):
-        try:
-            asked.append((i, gen, next(gen)))
-        except StopIteration as stop:
-            results[i] = stop.value
-    probs = run_requests([req for _, _, req in asked])
-    for (i, gen, _), p in zip(asked, probs):
-        try:
-            gen.send(p)
-        except StopIteration as stop:
-            results[i] = stop.value
-        else:
-            raise RuntimeError("an analysis asked for the network twice in one step")
-    return results
+        probs = np.zeros(n)
+        if len(run_at):
+            starts = run_at * CHUNK_SAMPLES
+            inputs = framed[starts[:, None] + np.arange(CONTEXT_SAMPLES + CHUNK_SAMPLES)]
+            out, state = _session().run(None, {"input": inputs, "state": self._state})
+            probs[run_at] = out
+            self._state[...] = state
+        return probs

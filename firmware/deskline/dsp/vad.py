@@ -49,7 +49,7 @@ from deskline.dsp.features import SpectralAnalyser, TrailingWindow
 from deskline.dsp.grid import HOP_S, HOP_SAMPLES
 from deskline.dsp.levels import power_to_dbov
 from deskline.dsp.noise import MinimumStatistics, NoiseSummary, summarise_noise
-from deskline.dsp.speech_model import CHUNK_SAMPLES, SpeechModel, run_steps
+from deskline.dsp.speech_model import CHUNK_SAMPLES, SpeechModel
 
 N_BANDS = 6
 #: A tone holds its strongest peak within 2 bins (31 Hz) and its tonality this long.
@@ -152,12 +152,6 @@ class SpeechDetector:
 
     def analyse(self, x: np.ndarray) -> VadBlock:
         """Speech verdicts, probabilities and noise-safe hops for each whole hop of ``x``."""
-        return run_steps(self.analyse_steps(x))[0]
-
-    def analyse_steps(self, x: np.ndarray):
-        """:meth:`analyse` as a generator that yields its one request to the network and
-        receives the probabilities (:func:`deskline.dsp.speech_model.run_steps`), so that the
-        detectors of a desk's two taps run the network together."""
         p = self.params
         x = np.asarray(x, dtype=np.float64)
         x = x[: len(x) // HOP_SAMPLES * HOP_SAMPLES]
@@ -176,7 +170,7 @@ class SpeechDetector:
 
         first_chunk = self._model.chunks
         n_chunks = self._model.due(len(x))
-        chunk_prob = yield self._model.request(x, self._chunk_gate(gate, n_chunks))
+        chunk_prob = self._model.process(x, self._chunk_gate(gate, n_chunks))
         # hop j (from reset) ends at sample 80(j+1): the latest chunk complete by then
         ends = (self._hops + np.arange(1, n + 1)) * HOP_SAMPLES
         idx = ends // CHUNK_SAMPLES - 1 - first_chunk

@@ -145,6 +145,6 @@ def test_a_lift_that_settles_while_the_loop_is_busy_is_acted_on_at_once(tmp_path
         lifted = time.monotonic()
         while not plays.plays and time.monotonic() < lifted + 2.0:
             svc.step()
-        assert plays.plays and time.monotonic() - lifted < 0.2
+        assert plays.plays and time.monotonic() - lifted < 0.5   # not the next run, 1 s on
     finally:
         svc.shutdown()

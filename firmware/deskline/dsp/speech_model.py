@@ -28,6 +28,7 @@ encoder too.
 """
 from __future__ import annotations
 
+import functools
 import pathlib
 
 import numpy as np
@@ -42,25 +43,20 @@ MODELS_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "models"
 #: The model file: a run of chunks of one stream per call.
 MODEL_PATH = MODELS_DIR / "silero_vad_8k.onnx"
 
-_SESSIONS: dict[str, object] = {}
-
-
+@functools.cache
 def _session():
     """The process's inference session (loaded on first use, one thread, CPU)."""
-    if "network" not in _SESSIONS:
-        import onnxruntime as ort
+    import onnxruntime as ort
 
-        path = MODEL_PATH
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
-        if not path.is_file():
-            raise FileNotFoundError(f"speech model missing from the package: {path}")
-        _SESSIONS["network"] = ort.InferenceSession(str(path), sess_options=opts,
-                                                    providers=["CPUExecutionProvider"])
-    return _SESSIONS["network"]
+    if not MODEL_PATH.is_file():
+        raise FileNotFoundError(f"speech model missing from the package: {MODEL_PATH}")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(MODEL_PATH), sess_options=opts,
+                                providers=["CPUExecutionProvider"])
 
 
 class SpeechModel:

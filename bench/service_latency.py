@@ -122,12 +122,21 @@ STREAM_WINDOWS = 3
 STREAM_RAW: dict[object, list[float]] = {}
 
 
-def stream_only_usage(pa, channels: int, windows: int = STREAM_WINDOWS, *, talk=None):
+def play_caller(pa):
+    """The caller (``tests/fixtures/silero_test.wav``, English talk with pauses) played into
+    the line for a CPU window and a little over; returns the player."""
+    import soundfile as sf
+
+    talk, rate = sf.read(FIXTURES / "silero_test.wav")
+    return pa.play_into_line(talk[: int(rate * (WINDOW_S + 2))], rate_hz=rate)
+
+
+def stream_only_usage(pa, channels: int, windows: int = STREAM_WINDOWS, *, talking=False):
     """CPU of a process holding the card open as the service does, doing nothing else: the
-    window with the median CPU of ``windows``, each in a fresh process. ``talk``: the caller's
-    talk (16 kHz) is played into the line during each window, as in the in-call windows (the
-    sound server then feeds the capture stream differently, which costs its client threads in
-    this process more)."""
+    window with the median CPU of ``windows``, each in a fresh process. ``talking``: the caller
+    is played into the line during each window (:func:`play_caller`), as in the in-call
+    windows (the sound server then feeds the capture stream differently, which costs its client
+    threads in this process more)."""
     import subprocess
 
     got = []
@@ -138,8 +147,8 @@ def stream_only_usage(pa, channels: int, windows: int = STREAM_WINDOWS, *, talk=
         player = None
         try:
             assert proc.stdout.readline().strip() == "open"
-            if talk is not None:
-                player = pa.play_into_line(talk[: int(16000 * (WINDOW_S + 2))], rate_hz=16000)
+            if talking:
+                player = play_caller(pa)
             time.sleep(1.0)
             got.append(_usage(proc.pid, WINDOW_S))
         finally:
@@ -147,7 +156,7 @@ def stream_only_usage(pa, channels: int, windows: int = STREAM_WINDOWS, *, talk=
                 player.wait(WINDOW_S + 10)
             proc.kill()
             proc.wait(5)
-    key = channels if talk is None else (channels, "talk")
+    key = (channels, "talk") if talking else channels
     STREAM_RAW.setdefault(key, []).extend(u[0] for u in got)
     return _median_usage(got)
 
@@ -257,13 +266,10 @@ def in_call_usage(pa, svc, tries: int = 3):
     A window in which the card was reopened for busy polling is measured again in a new call.
     Returns (usage, windows retaken).
     """
-    import soundfile as sf
-
-    talk = sf.read(FIXTURES / "silero_test.wav")[0]
     for retaken in range(tries):
         svc.desk.send("hook off")
         time.sleep(0.5)
-        player = pa.play_into_line(talk[: int(16000 * (WINDOW_S + 2))], rate_hz=16000)
+        player = play_caller(pa)
         time.sleep(0.5)
         before = svc.log().count("busy-polling")
         usage = _usage(svc.proc.pid, WINDOW_S)
@@ -304,9 +310,6 @@ def call_and_stream_usage(pa, work, rounds: int = ROUNDS):
     """In a call reading both taps, and the bare stream opened as the service opens it, in
     turns (one call, then one window of the stream on a silent line, then one with the caller
     talking into the line, ``rounds`` times): the median of each."""
-    import soundfile as sf
-
-    talk = sf.read(FIXTURES / "silero_test.wav")[0]
     cfg = _config(work, short=False, both_taps=True)
     svc = LiveService(str(work), pa.env, str(cfg)).start()
     calls, streams, talking = [], [], []
@@ -315,7 +318,7 @@ def call_and_stream_usage(pa, work, rounds: int = ROUNDS):
         for _ in range(rounds):
             calls.append(in_call_usage(pa, svc)[0])
             streams.append(stream_only_usage(pa, 2, windows=1))
-            talking.append(stream_only_usage(pa, 2, windows=1, talk=talk))
+            talking.append(stream_only_usage(pa, 2, windows=1, talking=True))
         assert svc.stop() == 0
     finally:
         svc.close()
